@@ -1,0 +1,154 @@
+"""Settings, read from the environment the template sets and validated once, at cold start.
+
+A missing or malformed variable stops the container with one message that lists every problem and
+names the template parameter behind it, instead of failing record by record later.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+
+class ConfigError(RuntimeError):
+    """The deployment is misconfigured; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_name: str
+    topic_arn: str
+    retarus_base_url: str
+    retarus_secret_arn: str
+    check_delays: tuple[int, ...]
+    tracking_limit_seconds: int
+    resend_unconfirmed: bool
+    due_index_name: str
+    due_index_shards: int
+    record_retention_seconds: int
+    send_concurrency: int
+    status_concurrency: int
+    connect_timeout: float
+    read_timeout: float
+    secret_max_age: int
+    publish_lease_seconds: int
+    status_max_jobs: int
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        reader = _Reader(os.environ if environ is None else environ)
+        settings = cls(
+            table_name=reader.text("JOBS_TABLE_NAME", "the JobsTable resource"),
+            topic_arn=reader.text("OUTCOMES_TOPIC_ARN", "the OutcomesTopic resource"),
+            retarus_base_url=reader.url("RETARUS_BASE_URL", "parameter RetarusBaseUrl"),
+            retarus_secret_arn=reader.text("RETARUS_SECRET_ARN", "parameter RetarusSecretArn"),
+            check_delays=reader.delays("STATUS_CHECK_DELAYS_SECONDS", "parameter StatusCheckDelaysSeconds"),
+            tracking_limit_seconds=60 * reader.integer("TRACKING_LIMIT_MINUTES", "parameter TrackingLimitMinutes"),
+            resend_unconfirmed=reader.boolean("RESEND_UNCONFIRMED", "parameter ResendUnconfirmed"),
+            due_index_name=reader.text("DUE_INDEX_NAME", "the JobsTable's due index"),
+            due_index_shards=reader.integer("DUE_INDEX_SHARDS", "parameter DueIndexShards", minimum=1),
+            record_retention_seconds=86400
+            * reader.integer("RECORD_RETENTION_DAYS", "parameter RecordRetentionDays", minimum=1),
+            # Tuning knobs, not resource names: these have defaults.
+            send_concurrency=reader.integer("SEND_CONCURRENCY", "SendFunction", default=10, minimum=1),
+            status_concurrency=reader.integer(
+                "STATUS_CONCURRENCY", "parameter StatusConcurrency", default=16, minimum=1
+            ),
+            connect_timeout=reader.seconds("RETARUS_CONNECT_TIMEOUT", default=3.05),
+            read_timeout=reader.seconds("RETARUS_READ_TIMEOUT", default=10.0),
+            secret_max_age=reader.integer("RETARUS_SECRET_MAX_AGE", "secret cache", default=300, minimum=0),
+            publish_lease_seconds=reader.integer("PUBLISH_LEASE_SECONDS", "publish lease", default=60, minimum=1),
+            status_max_jobs=reader.integer("STATUS_MAX_JOBS_PER_RUN", "status run", default=2000, minimum=1),
+        )
+        reader.raise_problems()
+        return settings
+
+
+class _Reader:
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        self._problems: list[str] = []
+
+    def raise_problems(self) -> None:
+        if self._problems:
+            raise ConfigError("invalid configuration: " + "; ".join(self._problems))
+
+    def _raw(self, name: str, source: str, default: str | None = None) -> str | None:
+        value = self._environ.get(name, "").strip()
+        if value:
+            return value
+        if default is None:
+            self._problems.append(f"{name} is not set (it comes from {source} in template.yaml)")
+        return default
+
+    def text(self, name: str, source: str) -> str:
+        return self._raw(name, source) or ""
+
+    def integer(self, name: str, source: str, *, default: int | None = None, minimum: int = 0) -> int:
+        raw = self._raw(name, source, None if default is None else str(default))
+        try:
+            value = int(raw) if raw is not None else 0
+        except ValueError:
+            self._problems.append(f"{name}={raw!r} is not a whole number ({source})")
+            return default or 0
+        if raw is not None and value < minimum:
+            self._problems.append(f"{name}={value} must be at least {minimum} ({source})")
+        return value
+
+    def seconds(self, name: str, *, default: float) -> float:
+        raw = self._environ.get(name, "").strip()
+        try:
+            value = float(raw) if raw else default
+        except ValueError:
+            self._problems.append(f"{name}={raw!r} is not a number of seconds")
+            return default
+        if value <= 0:
+            self._problems.append(f"{name} must be positive")
+        return value
+
+    def boolean(self, name: str, source: str) -> bool:
+        raw = (self._raw(name, source) or "").lower()
+        if raw not in ("true", "false"):
+            if raw:
+                self._problems.append(f"{name}={raw!r} must be true or false ({source})")
+            return False
+        return raw == "true"
+
+    def delays(self, name: str, source: str) -> tuple[int, ...]:
+        raw = self._raw(name, source) or ""
+        try:
+            delays = tuple(int(part) for part in raw.split(","))
+        except ValueError:
+            if raw:
+                self._problems.append(f"{name}={raw!r} must be comma-separated whole seconds ({source})")
+            return (0,)
+        if any(delay < 0 for delay in delays):
+            self._problems.append(f"{name} must not hold negative waits ({source})")
+        return delays
+
+    def url(self, name: str, source: str) -> str:
+        raw = self._raw(name, source) or ""
+        if not raw:
+            return raw
+        parts = urlsplit(raw)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            self._problems.append(f"{name} must be an http(s) URL ({source})")
+        elif parts.scheme == "http" and not _is_loopback(parts.hostname):
+            self._problems.append(
+                f"{name} must use https (plain http is allowed for loopback addresses only) ({source})"
+            )
+        if parts.username or parts.password or parts.query:
+            self._problems.append(f"{name} must not carry credentials or a query; use the secret ({source})")
+        return raw.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

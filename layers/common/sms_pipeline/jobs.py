@@ -1,0 +1,388 @@
+"""The job store: one DynamoDB item per request id, from the claim before the POST to the outcome.
+
+Why the item looks the way it does:
+- The id is claimed with a conditional write *before* POST /sms, so however often SQS delivers a
+  request, or a producer enqueues it, only one invocation ever sends it (contract §2).
+- Work still to do (a status check, an outcome to publish) is expressed by two attributes,
+  `dueShard` and `dueAt`, that exist only while there is work: the `due` index is sparse, so the
+  status function queries exactly the due items and its reads do not grow with the table. The shard
+  spreads writes over several index partitions at high volume.
+- Every transition is conditional on the state (and on `dueAt`, which doubles as a version), so two
+  overlapping status runs cannot both publish the same outcome.
+- `expiresAt` is the TTL: records outlive the tracking limit by the retention period, long enough
+  to catch a producer's late duplicate, then DynamoDB deletes them.
+
+States: SENDING (claimed, POST under way until `claimUntil`) → RELEASED (the POST surely did not
+happen; may be claimed again) | TRACKING (job id known, checks due) → PUBLISHING (outcome decided,
+publish due) → DONE.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from sms_pipeline.outcomes import Outcome, ProviderStatus
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+class State(StrEnum):
+    SENDING = "SENDING"
+    RELEASED = "RELEASED"
+    TRACKING = "TRACKING"
+    PUBLISHING = "PUBLISHING"
+    DONE = "DONE"
+
+
+class ClaimResult(StrEnum):
+    GRANTED = "GRANTED"
+    DUPLICATE = "DUPLICATE"  # another delivery holds or finished this id: acknowledge, do nothing
+    EXPIRED = "EXPIRED"  # an earlier claim ended without a record of the POST's result
+
+
+@dataclass(frozen=True)
+class Origin:
+    """What the outcome event repeats of the request; stored at the claim."""
+
+    id: str
+    masked_to: str | None
+    reference: str | None
+    metadata: dict[str, Any]
+    requested_at: float
+
+
+@dataclass(frozen=True)
+class Final:
+    outcome: Outcome
+    reason: str
+    completed_at: float
+    provider_status: ProviderStatus | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """An item as read from the due index."""
+
+    origin: Origin
+    state: State
+    due_at: int  # milliseconds; the optimistic-lock token of every conditional transition
+    job_id: str | None = None
+    submitted_at: float | None = None
+    checks: int = 0
+    final: Final | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class JobStore:
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        *,
+        index_name: str,
+        shards: int,
+        retention_seconds: int,
+        tracking_limit_seconds: int,
+    ) -> None:
+        self._client = client
+        self._table = table_name
+        self._index = index_name
+        self._shards = shards
+        self._lifetime = tracking_limit_seconds + retention_seconds
+
+    # --- send path -------------------------------------------------------------------------------
+
+    def claim(self, origin: Origin, *, now: float, claim_until: float) -> tuple[ClaimResult, Job | None]:
+        """Claim the request id for one POST; GRANTED only to the first delivery (or after a release)."""
+        item = self._origin_item(origin, now)
+        item.update({"state": State.SENDING.value, "claimUntil": _num(claim_until)})
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=_serialize(item),
+                ConditionExpression="attribute_not_exists(id) OR #state = :released",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues=_serialize({":released": State.RELEASED.value}),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            return ClaimResult.GRANTED, None
+        except ClientError as error:
+            if not _conditional_failure(error):
+                raise
+            returned: Any = error.response.get("Item")
+            existing = returned or self._get(origin.id)
+        if existing is None:  # deleted between the write and the read: try once more later
+            return ClaimResult.DUPLICATE, None
+        job = _job(_deserialize(existing))
+        if job.state == State.SENDING and float(job.extra.get("claimUntil", 0)) < now:
+            return ClaimResult.EXPIRED, job
+        return ClaimResult.DUPLICATE, job
+
+    def take_over(self, request_id: str, *, stale_claim_until: Any, claim_until: float) -> bool:
+        """Re-claim an expired claim (resend policy); False when another delivery got there first."""
+        return self._update(
+            request_id,
+            "SET claimUntil = :until",
+            "#state = :sending AND claimUntil = :stale",
+            {":until": _num(claim_until), ":sending": State.SENDING.value, ":stale": stale_claim_until},
+        )
+
+    def release(self, request_id: str) -> None:
+        """The POST did not take place (or may be repeated by policy): a redelivery may claim again."""
+        self._update(
+            request_id,
+            "SET #state = :released REMOVE claimUntil",
+            "#state = :sending",
+            {":released": State.RELEASED.value, ":sending": State.SENDING.value},
+        )
+
+    def record_sent(self, request_id: str, job_id: str, *, submitted_at: float, first_check_at: float) -> None:
+        self._update(
+            request_id,
+            "SET #state = :tracking, jobId = :job, submittedAt = :at, checks = :zero, "
+            "dueShard = :shard, dueAt = :due REMOVE claimUntil",
+            "#state = :sending",
+            {
+                ":tracking": State.TRACKING.value,
+                ":sending": State.SENDING.value,
+                ":job": job_id,
+                ":at": _num(submitted_at),
+                ":zero": 0,
+                ":shard": self._shard(request_id),
+                ":due": _millis(first_check_at),
+            },
+        )
+
+    def finish_claimed(self, request_id: str, final: Final, *, publish_lease_until: float) -> bool:
+        """SENDING → PUBLISHING: the send itself decided the outcome (400, unknown result)."""
+        return self._update(
+            request_id,
+            "SET #state = :publishing, " + _FINAL_SET + ", dueShard = :shard, dueAt = :due REMOVE claimUntil",
+            "#state = :sending",
+            {
+                ":publishing": State.PUBLISHING.value,
+                ":sending": State.SENDING.value,
+                ":shard": self._shard(request_id),
+                ":due": _millis(publish_lease_until),
+                **_final_values(final),
+            },
+        )
+
+    def put_rejected(self, origin: Origin, final: Final, *, now: float, publish_lease_until: float) -> bool:
+        """An invalid request, recorded straight as PUBLISHING; False for a duplicate delivery."""
+        item = self._origin_item(origin, now)
+        item.update(
+            {
+                "state": State.PUBLISHING.value,
+                "dueShard": self._shard(origin.id),
+                "dueAt": _millis(publish_lease_until),
+                **{key.lstrip(":"): value for key, value in _final_values(final).items()},
+            }
+        )
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=_serialize({key: value for key, value in item.items() if value is not None}),
+                ConditionExpression="attribute_not_exists(id)",
+            )
+        except ClientError as error:
+            if _conditional_failure(error):
+                return False
+            raise
+        return True
+
+    # --- status path -----------------------------------------------------------------------------
+
+    def due(self, *, now: float, limit: int) -> list[Job]:
+        """Up to `limit` due items, oldest first, reading only due items (one query per shard)."""
+        jobs: list[Job] = []
+        for shard in range(self._shards):
+            jobs.extend(self._query_shard(str(shard), _millis(now), limit))
+        jobs.sort(key=lambda job: job.due_at)
+        return jobs[:limit]
+
+    def reschedule(self, job: Job, *, next_check_at: float) -> bool:
+        """A check that found nothing final: the next one is due at `next_check_at`."""
+        return self._update(
+            job.origin.id,
+            "SET dueAt = :due, checks = :checks",
+            "#state = :tracking AND dueAt = :seen",
+            {
+                ":due": _millis(next_check_at),
+                ":checks": job.checks + 1,
+                ":tracking": State.TRACKING.value,
+                ":seen": job.due_at,
+            },
+        )
+
+    def finish_tracked(self, job: Job, final: Final, *, publish_lease_until: float) -> bool:
+        """TRACKING → PUBLISHING; only one of two overlapping runs wins (and publishes)."""
+        return self._update(
+            job.origin.id,
+            "SET #state = :publishing, checks = :checks, dueAt = :due, " + _FINAL_SET,
+            "#state = :tracking AND dueAt = :seen",
+            {
+                ":publishing": State.PUBLISHING.value,
+                ":tracking": State.TRACKING.value,
+                ":checks": job.checks + 1,
+                ":due": _millis(publish_lease_until),
+                ":seen": job.due_at,
+                **_final_values(final),
+            },
+        )
+
+    def lease_publish(self, job: Job, *, publish_lease_until: float) -> bool:
+        """Take an outcome whose earlier publish failed or was interrupted; one run at a time."""
+        return self._update(
+            job.origin.id,
+            "SET dueAt = :due",
+            "#state = :publishing AND dueAt = :seen",
+            {
+                ":due": _millis(publish_lease_until),
+                ":publishing": State.PUBLISHING.value,
+                ":seen": job.due_at,
+            },
+        )
+
+    def mark_published(self, request_id: str) -> None:
+        """PUBLISHING → DONE: out of the index, never polled or published again."""
+        self._update(
+            request_id,
+            "SET #state = :done REMOVE dueShard, dueAt",
+            "#state = :publishing",
+            {":done": State.DONE.value, ":publishing": State.PUBLISHING.value},
+        )
+
+    # --- internals -------------------------------------------------------------------------------
+
+    def _origin_item(self, origin: Origin, now: float) -> dict[str, Any]:
+        return {
+            "id": origin.id,
+            "to": origin.masked_to,
+            "reference": origin.reference,
+            "metadata": json.dumps(origin.metadata, ensure_ascii=False, separators=(",", ":")),
+            "requestedAt": _num(origin.requested_at),
+            "expiresAt": int(now) + self._lifetime,
+        }
+
+    def _shard(self, request_id: str) -> str:
+        return str(zlib.crc32(request_id.encode("utf-8")) % self._shards)
+
+    def _query_shard(self, shard: str, now_ms: int, limit: int) -> Iterator[Job]:
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": self._index,
+            "KeyConditionExpression": "dueShard = :shard AND dueAt <= :now",
+            "ExpressionAttributeValues": _serialize({":shard": shard, ":now": now_ms}),
+            "ScanIndexForward": True,
+        }
+        remaining = limit
+        while remaining > 0:
+            page = self._client.query(Limit=remaining, **kwargs)
+            for raw in page.get("Items", []):
+                remaining -= 1
+                yield _job(_deserialize(raw))
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _get(self, request_id: str) -> dict[str, Any] | None:
+        response = self._client.get_item(TableName=self._table, Key=_serialize({"id": request_id}), ConsistentRead=True)
+        item: dict[str, Any] | None = response.get("Item")
+        return item
+
+    def _update(self, request_id: str, update: str, condition: str, values: dict[str, Any]) -> bool:
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": _serialize({"id": request_id}),
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": _serialize(values),
+        }
+        if "#state" in update + condition:
+            request["ExpressionAttributeNames"] = {"#state": "state"}
+        try:
+            self._client.update_item(**request)
+        except ClientError as error:
+            if _conditional_failure(error):
+                return False
+            raise
+        return True
+
+
+_FINAL_SET = "outcome = :outcome, reason = :reason, completedAt = :completed, providerStatus = :pstatus"
+
+
+def _final_values(final: Final) -> dict[str, Any]:
+    return {
+        ":outcome": final.outcome.value,
+        ":reason": final.reason,
+        ":completed": _num(final.completed_at),
+        ":pstatus": (
+            {"processStatus": final.provider_status.process_status, "status": final.provider_status.status}
+            if final.provider_status
+            else None
+        ),
+    }
+
+
+def _job(item: dict[str, Any]) -> Job:
+    status = item.get("providerStatus")
+    final = None
+    if item.get("outcome"):
+        final = Final(
+            outcome=Outcome(item["outcome"]),
+            reason=str(item.get("reason", "")),
+            completed_at=float(item.get("completedAt", 0)),
+            provider_status=ProviderStatus(status["processStatus"], status["status"]) if status else None,
+        )
+    metadata = item.get("metadata")
+    return Job(
+        origin=Origin(
+            id=item["id"],
+            masked_to=item.get("to"),
+            reference=item.get("reference"),
+            metadata=json.loads(metadata) if isinstance(metadata, str) else {},
+            requested_at=float(item.get("requestedAt", 0)),
+        ),
+        state=State(item["state"]),
+        due_at=int(item.get("dueAt", 0)),
+        job_id=item.get("jobId"),
+        submitted_at=float(item["submittedAt"]) if "submittedAt" in item else None,
+        checks=int(item.get("checks", 0)),
+        final=final,
+        extra={"claimUntil": item["claimUntil"]} if "claimUntil" in item else {},
+    )
+
+
+def _num(seconds: float) -> Decimal:
+    return Decimal(str(round(seconds, 3)))
+
+
+def _millis(seconds: float) -> int:
+    return int(seconds * 1000)
+
+
+def _serialize(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: _serializer.serialize(value) for key, value in values.items()}
+
+
+def _deserialize(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _deserializer.deserialize(value) for key, value in item.items()}
+
+
+def _conditional_failure(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"

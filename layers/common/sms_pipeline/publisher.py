@@ -1,0 +1,59 @@
+"""Publishing outcome events to the outcomes topic, ten to a PublishBatch call.
+
+Each message carries the `outcome` attribute so that subscribers can filter with an SNS filter
+policy. A failed entry is reported back, not raised: its job stays due and a later run retries it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sms_pipeline.observability import logger
+from sms_pipeline.outcomes import OutcomeEvent
+
+if TYPE_CHECKING:
+    from mypy_boto3_sns.client import SNSClient
+
+BATCH_SIZE = 10
+
+
+class SnsPublisher:
+    def __init__(self, client: SNSClient, topic_arn: str) -> None:
+        self._client = client
+        self._topic_arn = topic_arn
+
+    def publish(self, events: Sequence[OutcomeEvent]) -> set[str]:
+        """Publish every event; the request ids whose event was published."""
+        published: set[str] = set()
+        for start in range(0, len(events), BATCH_SIZE):
+            chunk = events[start : start + BATCH_SIZE]
+            entries = {f"e{index}": event for index, event in enumerate(chunk)}
+            try:
+                response = self._client.publish_batch(
+                    TopicArn=self._topic_arn,
+                    PublishBatchRequestEntries=[
+                        {
+                            "Id": entry_id,
+                            "Message": json.dumps(event.body(), ensure_ascii=False, separators=(",", ":")),
+                            "MessageAttributes": {
+                                "outcome": {"DataType": "String", "StringValue": event.outcome.value}
+                            },
+                        }
+                        for entry_id, event in entries.items()
+                    ],
+                )
+            except (ClientError, BotoCoreError) as error:
+                logger.warning("outcome publish failed; will retry on a later run", extra={"error": str(error)})
+                continue
+            for success in response.get("Successful", []):
+                published.add(entries[success["Id"]].request_id)
+            for failure in response.get("Failed", []):
+                logger.warning(
+                    "outcome publish entry failed; will retry on a later run",
+                    extra={"code": failure.get("Code"), "request_id": entries[failure["Id"]].request_id},
+                )
+        return published

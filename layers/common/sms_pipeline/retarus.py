@@ -1,0 +1,274 @@
+"""The Retarus SMS HTTP client: one pooled session, timeouts, bounded retries, typed errors.
+
+The error types are the rows of contract §3, so the use cases decide outcomes without knowing HTTP.
+Credentials travel in the form body (POST) or the query (GET, the only place a GET has): requests
+and urllib3 put URLs into exception texts and debug logs, so nothing raised or logged here carries
+the original exception or URL; every message is built from parts known to be clean, and `redact`
+removes the credentials from anything that might still hold them.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Final
+from urllib.parse import quote, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NameResolutionError, NewConnectionError
+
+from sms_pipeline import retarus_bodies
+from sms_pipeline.outcomes import ProviderStatus
+from sms_pipeline.request import SmsRequest
+
+USER_AGENT: Final = "sms-pipeline/0.1 (+python-requests)"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    user: str
+    password: str
+
+    def __repr__(self) -> str:  # never print the password, even in a debugger or a traceback
+        return f"Credentials(user={self.user!r}, password='***')"
+
+
+class RetarusError(Exception):
+    """Base of the client's errors; the message never holds credentials, numbers or message text."""
+
+
+class Rejected(RetarusError):
+    """400: the provider refuses the parameters. Final: the request ends as REJECTED."""
+
+
+class ConfigurationFault(RetarusError):
+    """401/405: wrong credentials or wrong URL. No call can succeed until an operator fixes it."""
+
+
+class TransientError(RetarusError):
+    """5xx, 429, or the connection failed before the request was sent: safe to try again later."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class UnknownResult(RetarusError):
+    """The request was written to the wire but no answer came: it may have been accepted."""
+
+
+class UnexpectedResponse(RetarusError):
+    """An answer in no known form (status code or body). The job stays tracked; nothing is decided."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 3
+    base_delay: float = 0.2
+    max_delay: float = 2.0
+
+    def delay(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
+        """Full jitter (AWS architecture blog): spreads a burst of retries instead of synchronising it."""
+        return float(rng() * min(self.max_delay, self.base_delay * (2**attempt)))
+
+
+class RetarusClient:
+    def __init__(
+        self,
+        base_url: str,
+        credentials: Callable[[], Credentials],
+        *,
+        connect_timeout: float = 3.05,
+        read_timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+        pool_size: int = 10,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._credentials = credentials
+        self._timeout = (connect_timeout, read_timeout)
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._clock = clock
+        self._session = session or _pooled_session(pool_size)
+
+    def send(self, sms: SmsRequest, *, deadline: float | None = None) -> str:
+        """POST /sms; the provider's job id. Retries transient failures while `deadline` allows."""
+        form = {"dst": sms.to, "msg": sms.text}
+        if sms.sender is not None:
+            form["src"] = sms.sender
+        form["dn"] = "true" if sms.delivery_report else "false"
+        form["qos"] = sms.priority
+        if sms.billing_code:
+            form["bc"] = sms.billing_code
+        if sms.reference:
+            form["ref"] = sms.reference
+        body = self._call("POST", "/sms", form=form, idempotent=False, expect=201, deadline=deadline)
+        try:
+            return retarus_bodies.job_id(body)
+        except retarus_bodies.UnexpectedBody as error:
+            # Accepted (201) but unreadable: the SMS is on its way and cannot be tracked.
+            raise UnknownResult(f"POST /sms: 201 with an {error}") from None
+
+    def report(self, job_id: str, *, deadline: float | None = None) -> ProviderStatus:
+        """GET /reports for one job; the provider's (processStatus, status), normalised."""
+        body = self._call("GET", "/reports", query={"jobid": job_id}, idempotent=True, expect=200, deadline=deadline)
+        try:
+            return retarus_bodies.report(body)
+        except retarus_bodies.UnexpectedBody as error:
+            raise UnexpectedResponse(f"GET /reports: {error}") from None
+
+    def close(self) -> None:
+        self._session.close()
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        form: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | None = None,
+        idempotent: bool,
+        expect: int,
+        deadline: float | None,
+    ) -> str:
+        credentials = self._credentials()
+        auth = {"user": credentials.user, "pass": credentials.password}
+        url = self._base_url + path
+        attempt = 0
+        while True:
+            try:
+                return self._once(method, url, path, form, query, auth, idempotent, expect)
+            except TransientError as error:
+                attempt += 1
+                wait = self._retry.delay(attempt)
+                if error.retry_after is not None:
+                    wait = max(wait, error.retry_after)
+                out_of_time = deadline is not None and self._clock() + wait + self._timeout[0] >= deadline
+                if attempt >= self._retry.attempts or out_of_time:
+                    raise
+                self._sleep(wait)
+
+    def _once(
+        self,
+        method: str,
+        url: str,
+        path: str,
+        form: Mapping[str, str] | None,
+        query: Mapping[str, str] | None,
+        auth: Mapping[str, str],
+        idempotent: bool,
+        expect: int,
+    ) -> str:
+        what = f"{method} {path}"
+        secrets = tuple(auth.values())
+        try:
+            if method == "POST":
+                response = self._session.post(url, data={**(form or {}), **auth}, timeout=self._timeout)
+            else:
+                response = self._session.get(url, params={**(query or {}), **auth}, timeout=self._timeout)
+        except requests.exceptions.ConnectTimeout:
+            raise TransientError(f"{what}: connect timeout to {self._host}") from None
+        except requests.exceptions.ReadTimeout:
+            if idempotent:
+                raise TransientError(f"{what}: no answer within {self._timeout[1]} s") from None
+            raise UnknownResult(f"{what}: no answer within {self._timeout[1]} s") from None
+        except requests.exceptions.SSLError as error:
+            raise TransientError(f"{what}: TLS failure with {self._host} ({_cause(error, secrets)})") from None
+        except requests.exceptions.ConnectionError as error:
+            if _before_send(error) or idempotent:
+                raise TransientError(f"{what}: connection to {self._host} failed ({_cause(error, secrets)})") from None
+            raise UnknownResult(
+                f"{what}: connection to {self._host} lost after sending ({_cause(error, secrets)})"
+            ) from None
+        except requests.exceptions.RequestException as error:
+            raise TransientError(f"{what}: {_cause(error, secrets)}") from None
+
+        code = response.status_code
+        text = response.text
+        if code == expect:
+            return text
+        if code == 400:
+            raise Rejected(f"{what}: 400, the provider refused the parameters")
+        if code in (401, 403):
+            raise ConfigurationFault(
+                f"{what}: {code}, the provider refused the credentials; fix the user/password in the Retarus secret"
+            )
+        if code in (404, 405):
+            raise ConfigurationFault(
+                f"{what}: {code} from {self._host}; check RetarusBaseUrl (it must end before /sms)"
+            )
+        if code == 429 or code >= 500:
+            raise TransientError(f"{what}: {code} from the provider", _retry_after(response.headers.get("Retry-After")))
+        raise UnexpectedResponse(f"{what}: unexpected HTTP {code}")
+
+    @property
+    def _host(self) -> str:
+        return urlsplit(self._base_url).hostname or "?"
+
+
+def redact(text: str, secrets: tuple[str, ...]) -> str:
+    """`text` with each secret, raw and URL-encoded (both ways requests may write it), replaced."""
+    for secret in secrets:
+        if not secret:
+            continue
+        for form in {
+            secret,
+            quote(secret, safe=""),
+            quote(secret, safe="").replace("%20", "+"),
+            quote(secret),
+        }:
+            text = text.replace(form, "***")
+    return text
+
+
+def _cause(error: BaseException, secrets: tuple[str, ...]) -> str:
+    """The innermost cause's type and message, which urllib3 fills with URLs: redacted, shortened."""
+    inner: BaseException = error
+    while inner.__context__ is not None and inner.__context__ is not inner:
+        inner = inner.__context__
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    source = reason if isinstance(reason, BaseException) else inner
+    text = redact(str(source), secrets)
+    # urllib3 repeats the URL ("... url: /reports?jobid=..&user=..&pass=..") — cut it off entirely.
+    text = text.split(" url: ", 1)[0].split("(Caused by", 1)[0]
+    return f"{type(source).__name__}: {text[:160]}"
+
+
+def _before_send(error: requests.exceptions.ConnectionError) -> bool:
+    """True when the connection never carried the request (refused, DNS, unreachable)."""
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return isinstance(reason, NewConnectionError | NameResolutionError)
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return min(float(value), 5.0) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _pooled_session(pool_size: int) -> requests.Session:
+    session = requests.Session()
+    # Retries are ours (they know what is safe to repeat); urllib3 must not replay a POST.
+    adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers["User-Agent"] = USER_AGENT
+    return session
+
+
+class _RedactUrllib3(logging.Filter):
+    """urllib3 logs request lines, query strings included, at DEBUG: such records are dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "pass=" not in record.getMessage()
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(_RedactUrllib3())

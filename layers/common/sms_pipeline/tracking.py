@@ -1,0 +1,186 @@
+"""The status use case: one scheduled run checks the due jobs and publishes final outcomes (§4, §5).
+
+A run reads only due items (oldest first), asks GET /reports for the tracked ones in parallel,
+decides with the §4 table, and publishes outcomes in batches. It stops taking new work before the
+Lambda time budget runs out; what is left stays due, oldest first, for the next run, so no job
+starves. Every write is conditional, so an overlapping run cannot publish an outcome twice.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sms_pipeline.jobs import Final, Job, State
+from sms_pipeline.observability import MetricUnit, logger, metrics
+from sms_pipeline.outcomes import TRACKING_LIMIT_REASON, Outcome, OutcomeEvent, ProviderStatus, verdict
+from sms_pipeline.retarus import ConfigurationFault, RetarusError
+from sms_pipeline.sending import Publisher, outcome_event
+
+# Stop taking new jobs when less than this is left of the invocation: one report call's worst case
+# (connect + read timeout) plus the publishes at the end must still fit.
+DEFAULT_SAFETY_SECONDS = 15.0
+
+
+class Store(Protocol):
+    def due(self, *, now: float, limit: int) -> list[Job]: ...
+    def reschedule(self, job: Job, *, next_check_at: float) -> bool: ...
+    def finish_tracked(self, job: Job, final: Final, *, publish_lease_until: float) -> bool: ...
+    def lease_publish(self, job: Job, *, publish_lease_until: float) -> bool: ...
+    def mark_published(self, request_id: str) -> None: ...
+
+
+class Provider(Protocol):
+    def report(self, job_id: str, *, deadline: float | None = None) -> ProviderStatus: ...
+
+
+@dataclass
+class RunSummary:
+    due: int = 0
+    checked: int = 0
+    still_tracked: int = 0
+    report_errors: int = 0
+    published: int = 0
+    publish_failures: int = 0
+    skipped_for_time: int = 0
+    lost_race: int = 0
+    circuit_open: bool = False
+    lag_seconds: float = 0.0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+
+class Tracker:
+    def __init__(
+        self,
+        store: Store,
+        publisher: Publisher,
+        provider: Provider,
+        *,
+        check_delays: Sequence[int],
+        tracking_limit_seconds: int,
+        publish_lease_seconds: int,
+        concurrency: int,
+        max_jobs: int,
+        on_auth_failure: Callable[[], None] = lambda: None,
+        safety_seconds: float = DEFAULT_SAFETY_SECONDS,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.publisher = publisher
+        self.provider = provider
+        self.check_delays = tuple(check_delays) or (0,)
+        self.tracking_limit_seconds = tracking_limit_seconds
+        self.publish_lease_seconds = publish_lease_seconds
+        self.concurrency = concurrency
+        self.max_jobs = max_jobs
+        self.on_auth_failure = on_auth_failure
+        self.safety_seconds = safety_seconds
+        self.clock = clock
+        self.monotonic = monotonic
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="report")
+
+    def next_delay(self, checks_done: int) -> int:
+        """The wait before check number `checks_done + 1`; the last configured wait repeats."""
+        return self.check_delays[min(checks_done, len(self.check_delays) - 1)]
+
+    def run(self, remaining_seconds: float) -> RunSummary:
+        stop_at = self.monotonic() + remaining_seconds - self.safety_seconds
+        now = self.clock()
+        jobs = self.store.due(now=now, limit=self.max_jobs)
+        summary = RunSummary(due=len(jobs))
+        if jobs:
+            summary.lag_seconds = max(0.0, now - jobs[0].due_at / 1000)
+        metrics.add_metric(name="StatusLagSeconds", unit=MetricUnit.Seconds, value=summary.lag_seconds)
+        metrics.add_metric(name="DueJobs", unit=MetricUnit.Count, value=len(jobs))
+
+        circuit = threading.Event()
+        lock = threading.Lock()
+        events: list[OutcomeEvent] = []
+
+        def work(job: Job) -> None:
+            if circuit.is_set() or self.monotonic() >= stop_at:
+                with lock:
+                    summary.skipped_for_time += 0 if circuit.is_set() else 1
+                return
+            event = self._check(job, summary, lock, circuit, stop_at)
+            if event is not None:
+                with lock:
+                    events.append(event)
+
+        list(self._pool.map(work, jobs))
+
+        published = self.publisher.publish(events) if events else set()
+        for event in events:
+            if event.request_id in published:
+                self.store.mark_published(event.request_id)
+                summary.published += 1
+                name = event.outcome.value
+                summary.outcomes[name] = summary.outcomes.get(name, 0) + 1
+                metrics.add_metric(name=f"Outcome{name.title()}", unit=MetricUnit.Count, value=1)
+            else:
+                summary.publish_failures += 1
+        if summary.publish_failures:
+            metrics.add_metric(name="PublishFailures", unit=MetricUnit.Count, value=summary.publish_failures)
+        if summary.report_errors:
+            metrics.add_metric(name="ReportErrors", unit=MetricUnit.Count, value=summary.report_errors)
+        summary.circuit_open = circuit.is_set()
+        logger.info("status run finished", extra={"summary": summary.__dict__})
+        return summary
+
+    def _check(
+        self, job: Job, summary: RunSummary, lock: threading.Lock, circuit: threading.Event, stop_at: float
+    ) -> OutcomeEvent | None:
+        lease_until = self.clock() + self.publish_lease_seconds
+        if job.state == State.PUBLISHING:
+            # An outcome decided earlier whose publish failed or was cut short: publish it now.
+            if job.final is None or not self.store.lease_publish(job, publish_lease_until=lease_until):
+                with lock:
+                    summary.lost_race += 1
+                return None
+            return outcome_event(job.origin, job.final, job_id=job.job_id, submitted_at=job.submitted_at)
+        if job.state != State.TRACKING or job.job_id is None:
+            return None
+
+        log = {"request_id": job.origin.id, "job_id": job.job_id, "to": job.origin.masked_to}
+        status: ProviderStatus | None = None
+        try:
+            status = self.provider.report(job.job_id, deadline=stop_at + self.safety_seconds)
+        except ConfigurationFault as fault:
+            circuit.set()
+            self.on_auth_failure()
+            metrics.add_metric(name="ProviderAuthFailures", unit=MetricUnit.Count, value=1)
+            logger.error("provider configuration fault; no more report calls this run", extra={"error": str(fault)})
+            return None
+        except RetarusError as error:
+            logger.warning("report failed; the job stays tracked", extra={**log, "error": str(error)})
+            with lock:
+                summary.report_errors += 1
+
+        now = self.clock()
+        with lock:
+            summary.checked += 1
+        decided = verdict(status) if status is not None else None
+        if decided is not None and not decided.known:
+            logger.warning("unknown processStatus; the job stays tracked", extra={**log, "reason": decided.reason})
+        if decided is not None and decided.outcome is not None:
+            final = Final(decided.outcome, decided.reason, completed_at=now, provider_status=status)
+        elif now - (job.submitted_at or now) >= self.tracking_limit_seconds:
+            final = Final(Outcome.UNKNOWN, TRACKING_LIMIT_REASON, completed_at=now, provider_status=status)
+        else:
+            with lock:
+                summary.still_tracked += 1
+            if not self.store.reschedule(job, next_check_at=now + self.next_delay(job.checks + 1)):
+                with lock:
+                    summary.lost_race += 1
+            return None
+
+        if not self.store.finish_tracked(job, final, publish_lease_until=now + self.publish_lease_seconds):
+            with lock:
+                summary.lost_race += 1
+            return None
+        return outcome_event(job.origin, final, job_id=job.job_id, submitted_at=job.submitted_at)

@@ -1,0 +1,89 @@
+"""Composition: settings, AWS clients and adapters built once per container, for both handlers.
+
+Built lazily on first use and cached, so a handler module imports fast and each container creates
+one boto3 client per service and one pooled HTTPS session to the provider.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import boto3
+from botocore.config import Config
+
+from sms_pipeline.config import Settings
+from sms_pipeline.credentials import SecretCredentials
+from sms_pipeline.jobs import JobStore
+from sms_pipeline.publisher import SnsPublisher
+from sms_pipeline.retarus import RetarusClient
+from sms_pipeline.sending import Sender
+from sms_pipeline.tracking import Tracker
+
+# Standard retry mode backs off on throttling; a short connect timeout keeps a stuck call from
+# eating the invocation.
+_AWS_CONFIG = Config(retries={"max_attempts": 4, "mode": "standard"}, connect_timeout=2, read_timeout=10)
+
+
+@cache
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@cache
+def credentials() -> SecretCredentials:
+    return SecretCredentials(settings().retarus_secret_arn, max_age=settings().secret_max_age)
+
+
+def _store(config: Settings) -> JobStore:
+    return JobStore(
+        boto3.client("dynamodb", config=_AWS_CONFIG),
+        config.table_name,
+        index_name=config.due_index_name,
+        shards=config.due_index_shards,
+        retention_seconds=config.record_retention_seconds,
+        tracking_limit_seconds=config.tracking_limit_seconds,
+    )
+
+
+def _publisher(config: Settings) -> SnsPublisher:
+    return SnsPublisher(boto3.client("sns", config=_AWS_CONFIG), config.topic_arn)
+
+
+def _provider(config: Settings, pool_size: int) -> RetarusClient:
+    return RetarusClient(
+        config.retarus_base_url,
+        credentials(),
+        connect_timeout=config.connect_timeout,
+        read_timeout=config.read_timeout,
+        pool_size=pool_size,
+    )
+
+
+@cache
+def sender() -> Sender:
+    config = settings()
+    return Sender(
+        _store(config),
+        _publisher(config),
+        _provider(config, config.send_concurrency),
+        resend_unconfirmed=config.resend_unconfirmed,
+        first_check_delay=config.check_delays[0],
+        publish_lease_seconds=config.publish_lease_seconds,
+        on_auth_failure=credentials().forget,
+    )
+
+
+@cache
+def tracker() -> Tracker:
+    config = settings()
+    return Tracker(
+        _store(config),
+        _publisher(config),
+        _provider(config, config.status_concurrency),
+        check_delays=config.check_delays,
+        tracking_limit_seconds=config.tracking_limit_seconds,
+        publish_lease_seconds=config.publish_lease_seconds,
+        concurrency=config.status_concurrency,
+        max_jobs=config.status_max_jobs,
+        on_auth_failure=credentials().forget,
+    )
