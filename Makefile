@@ -33,3 +33,15 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .aws-sam .mypy_cache .pytest_cache .ruff_cache
+
+# `sam build` needs python3.13 on PATH; pyenv's 3.13 is used when the shell does not have one.
+SAM_VENV := .venv-sam
+PY313 := $(shell command -v python3.13 >/dev/null 2>&1 && python3.13 --version >/dev/null 2>&1 && dirname $$(command -v python3.13) || (pyenv prefix 3.13.0 2>/dev/null | sed 's|$$|/bin|'))
+
+$(SAM_VENV)/bin/sam:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli
+
+build: $(SAM_VENV)/bin/sam
+	PATH="$(PY313):$$PATH" $(SAM_VENV)/bin/sam validate --lint
+	PATH="$(PY313):$$PATH" $(SAM_VENV)/bin/sam build

@@ -257,6 +257,15 @@ class JobStore:
             },
         )
 
+    def publish_failed(self, request_id: str, *, retry_at: float) -> None:
+        """Give up the publish lease early, so the next status run retries the publish at once."""
+        self._update(
+            request_id,
+            "SET dueAt = :due",
+            "#state = :publishing",
+            {":due": _millis(retry_at), ":publishing": State.PUBLISHING.value},
+        )
+
     def mark_published(self, request_id: str) -> None:
         """PUBLISHING → DONE: out of the index, never polled or published again."""
         self._update(

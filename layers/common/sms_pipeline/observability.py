@@ -6,6 +6,8 @@ POWERTOOLS_METRICS_NAMESPACE, which the template sets for both functions.
 
 from __future__ import annotations
 
+import threading
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -13,4 +15,20 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 
-__all__ = ["MetricUnit", "logger", "metrics", "tracer"]
+_metrics_lock = threading.Lock()
+
+
+def count(name: str, value: float = 1, unit: MetricUnit = MetricUnit.Count) -> None:
+    """Add a metric from any thread; a metric that cannot be recorded never fails the work it counts.
+
+    Powertools' Metrics is not thread-safe (it flushes itself at 100 values), and the send and
+    status functions record from worker threads: hence the lock.
+    """
+    try:
+        with _metrics_lock:
+            metrics.add_metric(name=name, unit=unit, value=value)
+    except Exception as error:
+        logger.warning("metric not recorded", extra={"metric": name, "error": str(error)})
+
+
+__all__ = ["MetricUnit", "count", "logger", "metrics", "tracer"]

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from sms_pipeline import request as requests_
 from sms_pipeline.jobs import ClaimResult, Final, Job, Origin
-from sms_pipeline.observability import MetricUnit, logger, metrics
+from sms_pipeline.observability import count, logger
 from sms_pipeline.outcomes import (
     CLAIM_EXPIRED_REASON,
     PROVIDER_REJECTED_REASON,
@@ -57,6 +57,7 @@ class Store(Protocol):
     def finish_claimed(self, request_id: str, final: Final, *, publish_lease_until: float) -> bool: ...
     def put_rejected(self, origin: Origin, final: Final, *, now: float, publish_lease_until: float) -> bool: ...
     def mark_published(self, request_id: str) -> None: ...
+    def publish_failed(self, request_id: str, *, retry_at: float) -> None: ...
 
 
 class Publisher(Protocol):
@@ -111,6 +112,17 @@ class Batch:
         return self._circuit.is_set()
 
     def handle(self, incoming: Incoming) -> Result:
+        try:
+            return self._handle(incoming)
+        except RetryLater:
+            raise
+        except Exception:
+            # AWS errors after botocore's own retries, bugs: fail the record so SQS retries it.
+            logger.exception("record failed unexpectedly", extra={"message_id": incoming.message_id})
+            count("SendFailures")
+            raise
+
+    def _handle(self, incoming: Incoming) -> Result:
         s = self._s
         try:
             sms = requests_.parse(incoming.body, incoming.message_id)
@@ -131,7 +143,7 @@ class Batch:
         claim, existing = s.store.claim(origin, now=s.clock(), claim_until=self._claim_until)
         if claim is ClaimResult.DUPLICATE:
             logger.info("duplicate request acknowledged, not sent again", extra=log)
-            metrics.add_metric(name="DuplicateRequests", unit=MetricUnit.Count, value=1)
+            count("DuplicateRequests")
             return Result.DUPLICATE
         if claim is ClaimResult.EXPIRED:
             assert existing is not None
@@ -152,7 +164,7 @@ class Batch:
             self._circuit.set()
             s.store.release(sms.id)
             s.on_auth_failure()
-            metrics.add_metric(name="ProviderAuthFailures", unit=MetricUnit.Count, value=1)
+            count("ProviderAuthFailures")
             logger.error(
                 "provider configuration fault; circuit open for this invocation",
                 extra={**log, "error": str(fault)},
@@ -176,7 +188,7 @@ class Batch:
         now = s.clock()
         s.store.record_sent(sms.id, job_id, submitted_at=now, first_check_at=now + s.first_check_delay)
         logger.info("sent", extra={**log, "job_id": job_id})
-        metrics.add_metric(name="SmsSent", unit=MetricUnit.Count, value=1)
+        count("SmsSent")
         return Result.SENT
 
     def _reject_invalid(self, incoming: Incoming, invalid: requests_.InvalidRequest) -> Result:
@@ -215,7 +227,9 @@ class Batch:
         event = outcome_event(origin, final, job_id=job_id, submitted_at=None)
         if origin.id in s.publisher.publish([event]):
             s.store.mark_published(origin.id)
-        metrics.add_metric(name=f"Outcome{final.outcome.value.title()}", unit=MetricUnit.Count, value=1)
+        else:
+            s.store.publish_failed(origin.id, retry_at=s.clock())
+        count(f"Outcome{final.outcome.value.title()}")
 
 
 def outcome_event(origin: Origin, final: Final, *, job_id: str | None, submitted_at: float | None) -> OutcomeEvent:

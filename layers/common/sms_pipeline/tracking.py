@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from sms_pipeline.jobs import Final, Job, State
-from sms_pipeline.observability import MetricUnit, logger, metrics
+from sms_pipeline.observability import MetricUnit, count, logger
 from sms_pipeline.outcomes import TRACKING_LIMIT_REASON, Outcome, OutcomeEvent, ProviderStatus, verdict
 from sms_pipeline.retarus import ConfigurationFault, RetarusError
 from sms_pipeline.sending import Publisher, outcome_event
@@ -32,6 +32,7 @@ class Store(Protocol):
     def finish_tracked(self, job: Job, final: Final, *, publish_lease_until: float) -> bool: ...
     def lease_publish(self, job: Job, *, publish_lease_until: float) -> bool: ...
     def mark_published(self, request_id: str) -> None: ...
+    def publish_failed(self, request_id: str, *, retry_at: float) -> None: ...
 
 
 class Provider(Protocol):
@@ -95,8 +96,8 @@ class Tracker:
         summary = RunSummary(due=len(jobs))
         if jobs:
             summary.lag_seconds = max(0.0, now - jobs[0].due_at / 1000)
-        metrics.add_metric(name="StatusLagSeconds", unit=MetricUnit.Seconds, value=summary.lag_seconds)
-        metrics.add_metric(name="DueJobs", unit=MetricUnit.Count, value=len(jobs))
+        count("StatusLagSeconds", summary.lag_seconds, MetricUnit.Seconds)
+        count("DueJobs", len(jobs))
 
         circuit = threading.Event()
         lock = threading.Lock()
@@ -121,13 +122,14 @@ class Tracker:
                 summary.published += 1
                 name = event.outcome.value
                 summary.outcomes[name] = summary.outcomes.get(name, 0) + 1
-                metrics.add_metric(name=f"Outcome{name.title()}", unit=MetricUnit.Count, value=1)
+                count(f"Outcome{name.title()}")
             else:
+                self.store.publish_failed(event.request_id, retry_at=self.clock())
                 summary.publish_failures += 1
         if summary.publish_failures:
-            metrics.add_metric(name="PublishFailures", unit=MetricUnit.Count, value=summary.publish_failures)
+            count("PublishFailures", summary.publish_failures)
         if summary.report_errors:
-            metrics.add_metric(name="ReportErrors", unit=MetricUnit.Count, value=summary.report_errors)
+            count("ReportErrors", summary.report_errors)
         summary.circuit_open = circuit.is_set()
         logger.info("status run finished", extra={"summary": summary.__dict__})
         return summary
@@ -153,7 +155,7 @@ class Tracker:
         except ConfigurationFault as fault:
             circuit.set()
             self.on_auth_failure()
-            metrics.add_metric(name="ProviderAuthFailures", unit=MetricUnit.Count, value=1)
+            count("ProviderAuthFailures")
             logger.error("provider configuration fault; no more report calls this run", extra={"error": str(fault)})
             return None
         except RetarusError as error:

@@ -1,0 +1,236 @@
+"""`sms-local`: the pipeline on one machine (`make run`), or one SMS through it (`sms-local send`).
+
+Real Retarus: `--retarus-url URL` with the credentials in RETARUS_USER / RETARUS_PASSWORD or in a
+JSON file given by `--credentials-file` ({"user": "...", "password": "..."}); never on the command
+line, where `ps` would show them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import signal
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from local.pipeline import LocalPipeline, Notice, Options
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "events" / "sample-requests.jsonl"
+
+
+@dataclass
+class Tracked:
+    request_id: str
+    masked_to: str = ""
+    expected: str | None = None
+    submitted: float = 0.0
+    outcome: str | None = None
+    provider_status: str = ""
+    seconds: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is not None and (self.expected is None or self.expected == self.outcome)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        options = _options(args)
+    except ValueError as error:
+        print(f"sms-local: {error}", file=sys.stderr)
+        return 2
+    if args.command == "send":
+        request: dict[str, Any] = {"to": args.to, "text": args.text}
+        for key, value in (("id", args.id), ("from", args.sender), ("priority", args.priority)):
+            if value:
+                request[key] = value
+        if args.delivery_report:
+            request["deliveryReport"] = True
+        return run([request], options, timeout=args.timeout, follow=False)
+    requests = list(_read_jsonl(Path(args.file) if args.file else SAMPLES))
+    return run(requests, options, timeout=args.timeout, follow=args.follow)
+
+
+def run(requests: list[dict[str, Any] | str], options: Options, *, timeout: float, follow: bool) -> int:
+    console = Console(stderr=False)
+    live_display = console.is_terminal
+    started = time.monotonic()
+    tracked: dict[str, Tracked] = {}
+    notes: list[str] = []
+    stop = {"now": False}
+    signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+
+    console.print("[bold]sms-local[/bold]: starting moto, the template's resources and both functions…")
+    with LocalPipeline(options) as pipeline:
+        target = options.retarus_url or (pipeline.simulator.base_url if pipeline.simulator else "?")
+        console.print(f"Retarus: {'simulator at ' if pipeline.simulator else ''}{target}")
+        console.print(f"Function logs: {pipeline.log_dir}")
+        for request in requests:
+            request_id = pipeline.submit(request)
+            entry = tracked.setdefault(request_id, Tracked(request_id, submitted=time.monotonic()))
+            if isinstance(request, dict):
+                entry.masked_to = _masked(request.get("to"))
+                metadata = request.get("metadata")
+                entry.expected = metadata.get("expect") if isinstance(metadata, dict) else None
+        console.print(f"Queued {len(requests)} request(s) as {len(tracked)} id(s).")
+
+        def finished() -> bool:
+            return not follow and all(entry.outcome for entry in tracked.values())
+
+        deadline = started + timeout
+        if live_display:
+            with Live(_table(tracked, live=True), console=console, refresh_per_second=8) as live:
+                while not finished() and not stop["now"] and (follow or time.monotonic() < deadline):
+                    _drain(pipeline.notices, tracked, notes, None)
+                    live.update(_table(tracked, live=True))
+        else:
+            while not finished() and not stop["now"] and (follow or time.monotonic() < deadline):
+                _drain(pipeline.notices, tracked, notes, console)
+        counters = dict(pipeline.counters)
+
+    console.print(_table(tracked, live=False))
+    for note in notes:
+        console.print(f"[yellow]note[/yellow]: {note}")
+    missing = [entry.request_id for entry in tracked.values() if entry.outcome is None]
+    wrong = [entry.request_id for entry in tracked.values() if entry.outcome and not entry.ok]
+    in_dlq = sum(1 for entry in tracked.values() if entry.outcome == "DLQ")
+    console.print(
+        f"{len(tracked) - len(missing)}/{len(tracked)} with an outcome, {in_dlq} in the DLQ, "
+        f"{counters['batches']} batches ({counters['failed_records']} failed records), "
+        f"{counters['status_runs']} status runs, in {time.monotonic() - started:.1f} s"
+    )
+    if missing and not follow:
+        console.print(f"[red]no outcome within {timeout:.0f} s[/red]: {', '.join(missing)}")
+        return 1
+    if wrong:
+        console.print(f"[red]unexpected outcome[/red]: {', '.join(wrong)}")
+        return 1
+    return 0
+
+
+def _drain(
+    notices: queue.Queue[Notice], tracked: dict[str, Tracked], notes: list[str], console: Console | None
+) -> None:
+    try:
+        notice = notices.get(timeout=0.2)
+    except queue.Empty:
+        return
+    if notice.kind == "note":
+        notes.append(notice.body.get("text", ""))
+        if console:
+            console.print(f"note: {notice.body.get('text', '')}")
+        return
+    entry = tracked.setdefault(notice.request_id, Tracked(notice.request_id, submitted=time.monotonic()))
+    if entry.outcome is not None:
+        return  # a repeat publish (same eventId): shown once
+    entry.seconds = time.monotonic() - entry.submitted
+    if notice.kind == "dlq":
+        entry.outcome = "DLQ"
+        entry.provider_status = "moved to the DLQ after maxReceiveCount"
+    else:
+        body = notice.body
+        entry.outcome = str(body.get("outcome"))
+        entry.masked_to = str(body.get("to") or entry.masked_to)
+        status = body.get("providerStatus")
+        entry.provider_status = f"{status['processStatus']} {status['status']}".strip() if status else ""
+        if entry.expected is None and isinstance(body.get("metadata"), dict):
+            entry.expected = body["metadata"].get("expect")
+    if console:
+        console.print(
+            f"{entry.request_id}: {entry.outcome} {entry.provider_status} ({entry.masked_to}, {entry.seconds:.1f} s)"
+        )
+
+
+def _table(tracked: dict[str, Tracked], *, live: bool) -> Table:
+    table = Table(title="SMS requests" if live else "Outcomes")
+    for column in ("id", "to", "outcome", "provider status", "time to outcome", "expected"):
+        table.add_column(column)
+    for entry in tracked.values():
+        if entry.outcome is None:
+            outcome = "[dim]waiting…[/dim]"
+        else:
+            outcome = f"[green]{entry.outcome}[/green]" if entry.ok else f"[red]{entry.outcome}[/red]"
+        seconds = f"{entry.seconds:.1f} s" if entry.seconds is not None else ""
+        table.add_row(entry.request_id, entry.masked_to, outcome, entry.provider_status, seconds, entry.expected or "")
+    return table
+
+
+def _masked(number: Any) -> str:
+    from sms_pipeline.phone import clean, mask
+
+    cleaned = clean(number) if isinstance(number, str) else None
+    return mask(cleaned) or "(invalid)"
+
+
+def _read_jsonl(path: Path) -> Iterable[dict[str, Any] | str]:
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            try:
+                yield json.loads(line)
+            except ValueError:
+                yield line  # sent as it is: the pipeline rejects it with a reason
+
+
+def _options(args: argparse.Namespace) -> Options:
+    user = password = None
+    if args.retarus_url:
+        if args.credentials_file:
+            document = json.loads(Path(args.credentials_file).read_text(encoding="utf-8"))
+            user, password = document.get("user"), document.get("password")
+        else:
+            user, password = os.environ.get("RETARUS_USER"), os.environ.get("RETARUS_PASSWORD")
+        if not user or not password:
+            raise ValueError(
+                "--retarus-url needs credentials: set RETARUS_USER and RETARUS_PASSWORD, "
+                'or pass --credentials-file with {"user": "...", "password": "..."}'
+            )
+    return Options(
+        retarus_url=args.retarus_url,
+        retarus_user=user,
+        retarus_password=password,
+        schedule_seconds=args.schedule,
+        check_delays=args.check_delays,
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sms-local", description=__doc__.split("\n")[0] if __doc__ else None)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--retarus-url", help="the real Retarus base URL (default: the local simulator)")
+    common.add_argument("--credentials-file", help='JSON file {"user": "...", "password": "..."}')
+    common.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for every outcome")
+    common.add_argument("--schedule", type=float, default=1.0, help="seconds between status runs")
+    common.add_argument("--check-delays", default="1", help="StatusCheckDelaysSeconds for this run")
+    commands = parser.add_subparsers(dest="command")
+    run_parser = commands.add_parser("run", parents=[common], help="send requests and show their outcomes")
+    run_parser.add_argument("--file", help="requests, one JSON object per line (default: the samples)")
+    run_parser.add_argument("--follow", action="store_true", help="keep running and print outcomes until Ctrl-C")
+    send_parser = commands.add_parser("send", parents=[common], help="send one SMS and wait for its outcome")
+    send_parser.add_argument("--to", required=True)
+    send_parser.add_argument("--text", required=True)
+    send_parser.add_argument("--id")
+    send_parser.add_argument("--from", dest="sender")
+    send_parser.add_argument("--priority", choices=["normal", "express"])
+    send_parser.add_argument("--delivery-report", action="store_true")
+    parser.set_defaults(command="run", file=None, follow=False)
+    for action in common._actions:
+        if action.dest != "help":
+            parser.set_defaults(**{action.dest: action.default})
+    return parser
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

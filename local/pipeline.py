@@ -1,0 +1,248 @@
+"""The whole pipeline on one machine: moto, the simulator, the template's resources, both
+functions in warm worker processes, the SQS event source, the schedule and an outcome subscriber.
+
+Everything the functions see is what AWS would give them: the template's environment (resource
+names resolved from the resources created from template.yaml), the handler strings, a Lambda-like
+context, SQS batches with partial batch responses, and the queue's redrive policy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from local.event_source import SqsEventSource
+from local.simulator import RetarusSimulator
+from local.stack import LocalStack, provision
+from local.worker import FunctionError, FunctionSpec, FunctionWorker
+
+REGION = "eu-central-1"
+SIM_USER = "local-user"
+
+
+@dataclass(frozen=True)
+class Options:
+    retarus_url: str | None = None
+    retarus_user: str | None = None
+    retarus_password: str | None = None
+    schedule_seconds: float = 1.0
+    check_delays: str = "1"
+    retry_after_seconds: int = 1
+    simulator_latency: float = 0.05
+    log_dir: Path | None = None
+
+
+@dataclass
+class Notice:
+    """Something the display shows: an outcome event, a request in the DLQ, or a run note."""
+
+    kind: str  # "outcome" | "dlq" | "note"
+    request_id: str
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+class LocalPipeline:
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.notices: queue.Queue[Notice] = queue.Queue()
+        self.log_dir = options.log_dir or Path(tempfile.mkdtemp(prefix="sms-local-"))
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._workers: list[FunctionWorker] = []
+        self._moto: ThreadedMotoServer | None = None
+        self.simulator: RetarusSimulator | None = None
+        self.stack: LocalStack | None = None
+        self.counters: dict[str, int] = {"batches": 0, "failed_records": 0, "status_runs": 0, "errors": 0}
+
+    # --- life cycle ------------------------------------------------------------------------------
+
+    def start(self) -> LocalPipeline:
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._moto.start()
+        host, port = self._moto.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        self.aws_env = {
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_ENDPOINT_URL": endpoint,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+        self._session = boto3.session.Session(
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # noqa: S106 — moto takes any key
+            region_name=REGION,
+        )
+        self.sqs = self._session.client("sqs", endpoint_url=endpoint)
+
+        if self.options.retarus_url:
+            base_url, user, password = (
+                self.options.retarus_url,
+                self.options.retarus_user or "",
+                self.options.retarus_password or "",
+            )
+        else:
+            self.simulator = RetarusSimulator(
+                user=SIM_USER, password=os.urandom(12).hex(), latency=self.options.simulator_latency
+            ).start()
+            base_url, user, password = self.simulator.base_url, SIM_USER, self.simulator.password
+        secrets = self._session.client("secretsmanager", endpoint_url=endpoint)
+        secret_arn = secrets.create_secret(
+            Name="local/retarus", SecretString=json.dumps({"user": user, "password": password})
+        )["ARN"]
+
+        self.stack = provision(
+            endpoint_url=endpoint,
+            region=REGION,
+            name_prefix="local",
+            credentials=("local", "local"),
+            parameters={
+                "RetarusSecretArn": secret_arn,
+                "RetarusBaseUrl": base_url,
+                "StatusCheckDelaysSeconds": self.options.check_delays,
+            },
+        )
+        self.queue_url = self.stack.output("RequestQueueUrl")
+        self.dlq_url = self.stack.output("DeadLetterQueueUrl")
+        self._subscribe_outcomes()
+
+        self.send = self._worker("SendFunction")
+        self.status = self._worker("StatusFunction")
+        mapping = self.stack.sqs_event("SendFunction")
+        assert mapping is not None, "the template's SendFunction has no SQS event"
+        self.event_source = SqsEventSource(
+            self.sqs,
+            mapping.queue_url,
+            region=REGION,
+            batch_size=mapping.batch_size,
+            wait_seconds=1,
+            retry_after_seconds=self.options.retry_after_seconds,
+        )
+        self._loop("event-source", self._poll_requests)
+        self._loop("schedule", self._run_status)
+        self._loop("subscriber", self._poll_outcomes)
+        self._loop("dlq", self._poll_dlq)
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        for worker in self._workers:
+            worker.stop()
+        if self.simulator:
+            self.simulator.stop()
+        if self._moto:
+            self._moto.stop()
+
+    def __enter__(self) -> LocalPipeline:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    # --- requests ----------------------------------------------------------------------------------
+
+    def submit(self, request: dict[str, Any] | str) -> str:
+        """Put one request on the queue; the id its outcome will carry."""
+        body = request if isinstance(request, str) else json.dumps(request, ensure_ascii=False)
+        message_id: str = self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=body)["MessageId"]
+        return _request_id(body, message_id)
+
+    # --- internals -----------------------------------------------------------------------------------
+
+    def _worker(self, logical_id: str) -> FunctionWorker:
+        assert self.stack is not None
+        code_dir, handler = self.stack.function_code(logical_id)
+        env = {**self.stack.function_environment(logical_id), **self.aws_env}
+        spec = FunctionSpec(
+            name=logical_id,
+            code_dir=code_dir,
+            handler=handler,
+            env=env,
+            timeout=self.stack.function_timeout(logical_id),
+            log_path=self.log_dir / f"{logical_id}.log",
+        )
+        worker = FunctionWorker(spec)
+        self._workers.append(worker)
+        return worker
+
+    def _subscribe_outcomes(self) -> None:
+        assert self.stack is not None
+        sns = self._session.client("sns", endpoint_url=self.aws_env["AWS_ENDPOINT_URL"])
+        self.subscriber_url = self.sqs.create_queue(QueueName="local-outcomes-subscriber")["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=self.subscriber_url, AttributeNames=["QueueArn"])
+        sns.subscribe(
+            TopicArn=self.stack.output("OutcomesTopicArn"),
+            Protocol="sqs",
+            Endpoint=arn["Attributes"]["QueueArn"],
+            Attributes={"RawMessageDelivery": "true"},
+        )
+
+    def _loop(self, name: str, step: Callable[[], None]) -> None:
+        def run() -> None:
+            while not self._stopping.is_set():
+                try:
+                    step()
+                except Exception as error:  # keep the pipeline up; show what went wrong
+                    self.counters["errors"] += 1
+                    self.notices.put(Notice("note", "", {"text": f"{name}: {type(error).__name__}: {error}"}))
+                    self._stopping.wait(1)
+
+        thread = threading.Thread(target=run, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _poll_requests(self) -> None:
+        result = self.event_source.poll_once(self.send.invoke)
+        if result.received:
+            self.counters["batches"] += 1
+            self.counters["failed_records"] += len(result.failed)
+        if result.error:
+            self.notices.put(Notice("note", "", {"text": f"send function failed: {result.error}"}))
+
+    def _run_status(self) -> None:
+        started = time.monotonic()
+        try:
+            self.status.invoke({"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}})
+        except FunctionError as error:
+            self.notices.put(Notice("note", "", {"text": f"status function failed: {error}"}))
+        self.counters["status_runs"] += 1
+        self._stopping.wait(max(0.0, self.options.schedule_seconds - (time.monotonic() - started)))
+
+    def _poll_outcomes(self) -> None:
+        response = self.sqs.receive_message(
+            QueueUrl=self.subscriber_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, MessageAttributeNames=["All"]
+        )
+        for message in response.get("Messages", []):
+            body = json.loads(message["Body"])
+            self.notices.put(Notice("outcome", str(body.get("id")), body))
+            self.sqs.delete_message(QueueUrl=self.subscriber_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def _poll_dlq(self) -> None:
+        response = self.sqs.receive_message(
+            QueueUrl=self.dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=3600
+        )
+        for message in response.get("Messages", []):
+            request_id = _request_id(message["Body"], message["MessageId"])
+            self.notices.put(Notice("dlq", request_id, {"body": message["Body"]}))
+
+
+def _request_id(body: str, message_id: str) -> str:
+    """The id the pipeline will use: the request's own `id`, else the SQS messageId (contract §1)."""
+    from sms_pipeline.request import echo
+
+    return echo(body, message_id).id

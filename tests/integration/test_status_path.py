@@ -1,0 +1,238 @@
+"""The status path through the real handlers, against moto (server mode) and the Retarus simulator."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from support import Pipeline
+
+# Every check is due at once, so a test drives time by running the status function.
+FAST = {"STATUS_CHECK_DELAYS_SECONDS": "0"}
+
+# Simulator numbers: the last two digits choose the final status (local/simulator.py).
+ROWS = {
+    "10": ("DONE", "INVALID_DST", "FAILED"),
+    "11": ("DONE", "BLOCKED", "FAILED"),
+    "12": ("DONE", "CON_ERR", "FAILED"),
+    "13": ("DONE", "NOT_ACC_FIN", "FAILED"),
+    "14": ("DONE", "TIMEOUT", "EXPIRED"),
+    "15": ("DONE", "FAILED_FIN", "UNDELIVERED"),
+    "16": ("DONE", "SEND_ERR", "UNKNOWN"),
+    "17": ("DONE", "STATUS_ERR", "UNKNOWN"),
+    "18": ("CANCELED", "", "CANCELED"),
+    "19": ("CANCELED", "NOT_ACC_REC", "CANCELED"),
+    "20": ("KILL", "", "UNKNOWN"),
+    "21": ("DONE", "WEIRD_STATUS", "UNKNOWN"),
+    "25": ("DONE", "SUC_FIN", "DELIVERED"),  # answered in lower case with white space around it
+    "77": ("DONE", "SUC_ACC", "SENT"),
+}
+
+
+def submit(pipeline: Pipeline, *requests: dict[str, Any], env: dict[str, str] = FAST) -> None:
+    send = pipeline.handler("SendFunction", **env)
+    pipeline.enqueue(*requests)
+    while True:
+        result = pipeline.deliver(send)
+        assert result.failed == []
+        if result.received == 0:
+            return
+
+
+def run_status(pipeline: Pipeline, status: Any) -> dict[str, Any]:
+    summary: dict[str, Any] = status({"source": "aws.scheduler"}, pipeline.context("StatusFunction"))
+    return summary
+
+
+def test_every_row_of_the_status_table_gives_its_outcome(pipeline: Pipeline) -> None:
+    requests = [{"id": f"row-{suffix}", "to": f"+491701234{suffix}", "text": "x"} for suffix in ROWS]
+    requests.append({"id": "row-dn", "to": "+4917012345677", "text": "x", "deliveryReport": True})
+    submit(pipeline, *requests)
+    status = pipeline.handler("StatusFunction", **FAST)
+
+    events: list[dict[str, Any]] = []
+    for _ in range(4):
+        run_status(pipeline, status)
+        events += pipeline.outcomes()
+
+    by_id = {event["id"]: event for event in events}
+    assert len(events) == len(requests)  # each published once
+    for suffix, (process, detail, outcome) in ROWS.items():
+        event = by_id[f"row-{suffix}"]
+        assert event["outcome"] == outcome, suffix
+        assert event["_attributes"] == {"outcome": outcome}
+        assert event["providerStatus"] == {"processStatus": process, "status": detail}
+        assert event["jobId"] and event["submittedAt"] and event["completedAt"]
+    assert by_id["row-dn"]["outcome"] == "DELIVERED"
+
+
+def test_open_running_and_unknown_process_status_stay_tracked(pipeline: Pipeline) -> None:
+    submit(
+        pipeline,
+        {"id": "open", "to": "+4917012345622", "text": "x"},
+        {"id": "paused", "to": "+4917012345623", "text": "x"},
+        {"id": "running", "to": "+4917012345624", "text": "x", "deliveryReport": True},
+        {"id": "garbled", "to": "+4917012345626", "text": "x"},
+    )
+    status = pipeline.handler("StatusFunction", **FAST)
+    for _ in range(4):
+        summary = run_status(pipeline, status)
+    assert summary["checked"] == 4 and summary["still_tracked"] == 4
+    assert pipeline.outcomes() == []
+    for request_id in ("open", "paused", "running", "garbled"):
+        item = pipeline.item(request_id)
+        assert item is not None and item["state"] == "TRACKING" and item["checks"] == 4
+
+
+def test_failed_report_keeps_the_job_and_a_later_run_finishes_it(pipeline: Pipeline) -> None:
+    submit(pipeline, {"id": "flaky", "to": "+4917012345678", "text": "x"})
+    status = pipeline.handler("StatusFunction", **FAST)
+    attempts = 3  # the client's retries within one run (RetryPolicy)
+    pipeline.simulator.inject("500", count=attempts, path="/reports")
+    assert run_status(pipeline, status)["report_errors"] == 1
+    pipeline.simulator.inject("reset", count=attempts, path="/reports")
+    assert run_status(pipeline, status)["report_errors"] == 1
+    assert pipeline.outcomes() == []
+    assert pipeline.item("flaky")["state"] == "TRACKING"
+
+    for _ in range(3):
+        run_status(pipeline, status)
+    [event] = pipeline.outcomes()
+    assert event["id"] == "flaky" and event["outcome"] == "SENT"
+
+
+def test_finished_job_is_not_polled_again_and_published_once(pipeline: Pipeline) -> None:
+    submit(pipeline, {"id": "once", "to": "+4917012345678", "text": "x"})
+    status = pipeline.handler("StatusFunction", **FAST)
+    for _ in range(3):
+        run_status(pipeline, status)
+    calls = len(pipeline.simulator.report_calls())
+    for _ in range(3):
+        summary = run_status(pipeline, status)
+    assert summary["due"] == 0
+    assert len(pipeline.simulator.report_calls()) == calls
+    events = pipeline.outcomes()
+    assert [event["id"] for event in events] == ["once"]
+    assert pipeline.item("once")["state"] == "DONE"
+    assert "dueAt" not in pipeline.item("once")
+
+
+def test_outcome_arrives_on_a_later_run_when_the_topic_is_unavailable(pipeline: Pipeline) -> None:
+    submit(pipeline, {"id": "late", "to": "+4917012345678", "text": "x"})
+    topic = pipeline.stack.output("OutcomesTopicArn")
+    broken = pipeline.handler("StatusFunction", OUTCOMES_TOPIC_ARN=topic + "-gone", **FAST)
+    for _ in range(3):
+        summary = run_status(pipeline, broken)
+    assert summary["publish_failures"] == 1
+    assert pipeline.outcomes() == []
+    assert pipeline.item("late")["state"] == "PUBLISHING"
+
+    healthy = pipeline.handler("StatusFunction", **FAST)
+    run_status(pipeline, healthy)
+    [event] = pipeline.outcomes()
+    assert event["id"] == "late" and event["outcome"] == "SENT"
+    assert pipeline.item("late")["state"] == "DONE"
+
+
+def test_rejected_outcome_whose_publish_failed_is_published_by_the_status_function(pipeline: Pipeline) -> None:
+    topic = pipeline.stack.output("OutcomesTopicArn")
+    send = pipeline.handler("SendFunction", OUTCOMES_TOPIC_ARN=topic + "-gone")
+    pipeline.enqueue({"id": "rej", "to": "+4917012345678", "text": ""})
+    assert pipeline.deliver(send).failed == []
+    assert pipeline.outcomes() == []
+
+    run_status(pipeline, pipeline.handler("StatusFunction", **FAST))
+    [event] = pipeline.outcomes()
+    assert event["id"] == "rej" and event["outcome"] == "REJECTED"
+
+
+def test_tracking_limit_gives_unknown(pipeline: Pipeline) -> None:
+    submit(pipeline, {"id": "forever", "to": "+4917012345622", "text": "x"})
+    status = pipeline.handler("StatusFunction", TRACKING_LIMIT_MINUTES="0", **FAST)
+    run_status(pipeline, status)
+    [event] = pipeline.outcomes()
+    assert event["outcome"] == "UNKNOWN" and "Tracking limit" in event["reason"]
+    assert event["providerStatus"] == {"processStatus": "OPEN", "status": ""}
+
+
+def test_backoff_follows_the_configured_delays(pipeline: Pipeline) -> None:
+    submit(pipeline, {"id": "slow", "to": "+4917012345622", "text": "x"}, env={})
+    item = pipeline.item("slow")
+    # Default delays: the first check 30 s after the send.
+    assert 29_000 <= int(item["dueAt"]) - int(float(item["submittedAt"]) * 1000) <= 31_000
+    summary = run_status(pipeline, pipeline.handler("StatusFunction"))
+    assert summary["due"] == 0 and pipeline.simulator.report_calls() == []
+
+
+@pytest.fixture
+def dynamodb_reads() -> Iterator[Counter[str]]:
+    """Items returned by every DynamoDB read call any client of the default session makes."""
+    counts: Counter[str] = Counter()
+
+    def count(http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> None:
+        counts["calls:" + model.name] += 1
+        counts["items"] += len(parsed.get("Items", [])) + (1 if "Item" in parsed else 0)
+
+    session = boto3._get_default_session()
+    for operation in ("Query", "Scan", "GetItem", "BatchGetItem"):
+        session.events.register(f"after-call.dynamodb.{operation}", count)
+    yield counts
+    for operation in ("Query", "Scan", "GetItem", "BatchGetItem"):
+        session.events.unregister(f"after-call.dynamodb.{operation}", count)
+
+
+def test_run_reads_only_due_jobs(pipeline: Pipeline, dynamodb_reads: Counter[str]) -> None:
+    submit(pipeline, *({"id": f"old-{i}", "to": "+4917012345678", "text": "x"} for i in range(110)))
+    status = pipeline.handler("StatusFunction", **FAST)
+    while run_status(pipeline, status)["due"]:
+        pass
+    assert len(pipeline.outcomes()) == 110
+
+    submit(pipeline, *({"id": f"new-{i}", "to": "+4917012345622", "text": "x"} for i in range(3)))
+    calls_before = len(pipeline.simulator.report_calls())
+    dynamodb_reads.clear()
+    summary = run_status(pipeline, status)
+
+    assert summary["due"] == 3
+    assert len(pipeline.simulator.report_calls()) - calls_before == 3
+    assert dynamodb_reads["items"] == 3
+    assert dynamodb_reads["calls:Scan"] == 0
+
+
+def test_overlapping_runs_publish_each_outcome_once(pipeline: Pipeline) -> None:
+    submit(pipeline, *({"id": f"race-{i}", "to": "+4917012345678", "text": "x"} for i in range(30)))
+    first = pipeline.handler("StatusFunction", **FAST)
+    run_status(pipeline, first)  # every job OPEN once; the next check is final
+    second = pipeline.handler("StatusFunction", **FAST)
+    pipeline.simulator.latency = 0.02
+    barrier = threading.Barrier(2)
+
+    def run(status: Any) -> None:
+        barrier.wait()
+        run_status(pipeline, status)
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    run_status(pipeline, first)
+
+    events = pipeline.outcomes()
+    assert sorted(event["id"] for event in events) == sorted(f"race-{i}" for i in range(30))
+
+
+def test_401_stops_the_run(pipeline: Pipeline) -> None:
+    submit(pipeline, *({"id": f"auth-{i}", "to": "+4917012345678", "text": "x"} for i in range(20)))
+    secretsmanager = boto3.client("secretsmanager")
+    arn = pipeline.stack.parameters["RetarusSecretArn"]
+    secretsmanager.put_secret_value(SecretId=arn, SecretString='{"user": "sim-user", "password": "nope"}')
+    calls = len(pipeline.simulator.report_calls())
+    summary = run_status(pipeline, pipeline.handler("StatusFunction", STATUS_CONCURRENCY="2", **FAST))
+    assert summary["circuit_open"] is True
+    assert len(pipeline.simulator.report_calls()) - calls <= 2
+    assert summary["checked"] == 0

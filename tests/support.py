@@ -1,0 +1,90 @@
+"""What the integration and end-to-end tests share: one deployment of the template in moto."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from local.event_source import SqsEventSource
+from local.lambda_runtime import LambdaContext, load_handler
+from local.simulator import RetarusSimulator
+from local.stack import LocalStack
+
+REGION = "eu-central-1"
+
+
+@dataclass
+class Pipeline:
+    """One isolated deployment of the template in moto, wired to one simulator."""
+
+    stack: LocalStack
+    simulator: RetarusSimulator
+    sqs: Any
+    sns: Any
+    dynamodb: Any
+    outcomes_queue_url: str
+    env: dict[str, str]
+
+    @property
+    def queue_url(self) -> str:
+        return self.stack.output("RequestQueueUrl")
+
+    @property
+    def table(self) -> str:
+        return self.stack.output("JobsTableName")
+
+    def handler(self, logical_id: str, **overrides: str) -> Any:
+        code_dir, handler = self.stack.function_code(logical_id)
+        env = {**self.stack.function_environment(logical_id), **self.env, **overrides}
+        return load_handler(code_dir, handler, env)
+
+    def context(self, logical_id: str = "SendFunction") -> LambdaContext:
+        return LambdaContext(function_name=logical_id, timeout_seconds=self.stack.function_timeout(logical_id))
+
+    def enqueue(self, *bodies: dict[str, Any] | str) -> None:
+        for body in bodies:
+            text = body if isinstance(body, str) else json.dumps(body)
+            self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=text)
+
+    def deliver(self, send: Any, *, wait_seconds: int = 0, retry_after_seconds: int = 0) -> Any:
+        """One poll of the event source: a batch from the queue into the send handler."""
+        source = SqsEventSource(
+            self.sqs, self.queue_url, region=REGION, wait_seconds=wait_seconds, retry_after_seconds=retry_after_seconds
+        )
+        last: dict[str, Any] = {}
+
+        def invoke(event: dict[str, Any]) -> Any:
+            last["event"] = event
+            last["response"] = send(event, self.context("SendFunction"))
+            return last["response"]
+
+        result = source.poll_once(invoke)
+        result.response = last.get("response")  # type: ignore[attr-defined]
+        return result
+
+    def outcomes(self) -> list[dict[str, Any]]:
+        """Every outcome event delivered so far to the test subscriber (raw delivery queue)."""
+        events = []
+        while True:
+            response = self.sqs.receive_message(
+                QueueUrl=self.outcomes_queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+            )
+            messages = response.get("Messages", [])
+            if not messages:
+                return events
+            for message in messages:
+                body = json.loads(message["Body"])
+                body["_attributes"] = {
+                    name: value.get("StringValue") for name, value in message.get("MessageAttributes", {}).items()
+                }
+                events.append(body)
+                self.sqs.delete_message(QueueUrl=self.outcomes_queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def item(self, request_id: str) -> dict[str, Any] | None:
+        from boto3.dynamodb.types import TypeDeserializer
+
+        raw = self.dynamodb.get_item(TableName=self.table, Key={"id": {"S": request_id}}, ConsistentRead=True)
+        if "Item" not in raw:
+            return None
+        return {k: TypeDeserializer().deserialize(v) for k, v in raw["Item"].items()}
