@@ -64,8 +64,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(requests: list[dict[str, Any] | str], options: Options, *, timeout: float, follow: bool) -> int:
-    console = Console(stderr=False)
+    console = Console()
     live_display = console.is_terminal
+    if not live_display:
+        console = Console(width=140)  # a log or a pipe: no wrapping of the final table
     started = time.monotonic()
     tracked: dict[str, Tracked] = {}
     notes: list[str] = []

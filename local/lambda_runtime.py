@@ -63,6 +63,7 @@ def load_handler(code_dir: Path, handler: str, env: Mapping[str, str]) -> Handle
     A fresh import is a cold start: module-level set-up (settings, clients) runs again with the
     environment given, and the shared layer's caches are cleared first.
     """
+    os.environ.update(env)  # before the layer's first import, as in a Lambda container
     from sms_pipeline import wiring
 
     for cached in (wiring.settings, wiring.credentials, wiring.sender, wiring.tracker):
@@ -72,7 +73,6 @@ def load_handler(code_dir: Path, handler: str, env: Mapping[str, str]) -> Handle
     spec = importlib.util.spec_from_file_location(unique, code_dir / f"{module_name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    os.environ.update(env)
     sys.modules[unique] = module
     spec.loader.exec_module(module)
     function: Handler = getattr(module, function_name)

@@ -9,6 +9,7 @@ context, SQS batches with partial batch responses, and the queue's redrive polic
 from __future__ import annotations
 
 import json
+import logging
 import os
 import queue
 import tempfile
@@ -69,6 +70,7 @@ class LocalPipeline:
     # --- life cycle ------------------------------------------------------------------------------
 
     def start(self) -> LocalPipeline:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()
         host, port = self._moto.get_host_and_port()

@@ -57,6 +57,7 @@ the second. The final status is chosen by the last two digits of `dst`:
        space around and inside it, e.g. `  done ; suc_fin \\n`
     26 an unparseable body, `<html><body>oops</body></html>` (text/html), at every poll, forever
     40 never a job: POST /sms answers 400
+    50 never a job: POST /sms answers 500, every time (a request that ends in the DLQ)
     anything else: DONE/SUC_FIN with dn=true, DONE/SUC_ACC without.
 
 Response bodies (the reference for the client's parser, contract §7)
@@ -632,6 +633,9 @@ class RetarusSimulator:
     def _send(self, handler: _Handler, params: dict[str, str]) -> None:
         if not _valid_sms(params):
             handler.respond(400)
+            return
+        if params["dst"].endswith("50"):  # the provider fails this number every time
+            handler.respond(500)
             return
         with self._lock:
             job_id = self._new_job_id()

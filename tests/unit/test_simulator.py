@@ -543,3 +543,15 @@ def test_standalone_serves_in_the_foreground(tmp_path: Path) -> None:
     finally:
         process.terminate()
         assert process.wait(timeout=10) == 0
+
+
+def test_number_ending_in_50_fails_every_post() -> None:
+    with RetarusSimulator(user="u", password="p") as sim:
+        for _ in range(3):
+            answer = requests.post(
+                f"{sim.base_url}/sms",
+                data={"user": "u", "pass": "p", "dst": "+4917012345650", "msg": "x"},
+                timeout=5,
+            )
+            assert answer.status_code == 500
+        assert sim.jobs == {}

@@ -1,0 +1,84 @@
+"""`make run`'s entry point, run as a user runs it: the console script, in its own process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SMS_LOCAL = Path(sys.executable).parent / "sms-local"
+
+
+def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SMS_LOCAL), *args, "--schedule", "0.5"],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        check=False,
+    )
+
+
+def rows(output: str) -> dict[str, list[str]]:
+    """The final table's rows by id: [to, outcome, provider status, time, expected]."""
+    table = output[output.index("Outcomes") :]
+    found = {}
+    for line in table.splitlines():
+        cells = [cell.strip() for cell in line.strip().split("│")[1:-1]]
+        if len(cells) == 6 and cells[0] and cells[0] != "id":
+            found[cells[0]] = cells[1:]
+    return found
+
+
+def test_default_run_gives_every_sample_its_expected_outcome() -> None:
+    done = run("run")
+    assert done.returncode == 0, done.stdout + done.stderr
+    samples = [json.loads(line) for line in (ROOT / "events" / "sample-requests.jsonl").read_text().splitlines()]
+    table = rows(done.stdout)
+    assert set(table) == {sample["id"] for sample in samples}
+    for sample in samples:
+        outcome, expected = table[sample["id"]][1], sample["metadata"]["expect"]
+        assert outcome == expected, sample["id"]
+    # Every outcome of the contract shows up, and one request ended in the DLQ.
+    assert {row[1] for row in table.values()} >= {
+        "DELIVERED", "SENT", "UNDELIVERED", "FAILED", "EXPIRED", "CANCELED", "UNKNOWN", "REJECTED", "DLQ",
+    }  # fmt: skip
+    assert "1 in the DLQ" in done.stdout
+    # Masked numbers only; the message text never appears.
+    assert "+4917012345678" not in done.stdout and "Your code is" not in done.stdout
+
+
+def test_send_subcommand_sends_one_sms(tmp_path: Path) -> None:
+    done = run("send", "--to", "+49 170 1234567", "--text", "hello", "--id", "cli-1", "--delivery-report")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert rows(done.stdout)["cli-1"][1] == "DELIVERED"
+
+
+def test_file_of_requests(tmp_path: Path) -> None:
+    requests = tmp_path / "requests.jsonl"
+    requests.write_text(
+        '{"id": "f-1", "to": "+4917012345677", "text": "a"}\n'
+        "not json at all\n"
+        '{"id": "f-3", "to": "+4917012345610", "text": "c"}\n'
+    )
+    done = run("run", "--file", str(requests))
+    assert done.returncode == 0, done.stdout + done.stderr
+    table = rows(done.stdout)
+    assert table["f-1"][1] == "SENT" and table["f-3"][1] == "FAILED"
+    assert [row[1] for key, row in table.items() if key not in ("f-1", "f-3")] == ["REJECTED"]
+
+
+def test_real_endpoint_needs_credentials_from_env_or_file() -> None:
+    done = subprocess.run(
+        [str(SMS_LOCAL), "run", "--retarus-url", "https://sms4a.retarus.com/httpsimple/v1"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"PATH": "/usr/bin:/bin"},
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "RETARUS_USER" in done.stderr and "--credentials-file" in done.stderr
