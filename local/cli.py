@@ -141,7 +141,7 @@ def _drain(
     entry.seconds = time.monotonic() - entry.submitted
     if notice.kind == "dlq":
         entry.outcome = "DLQ"
-        entry.provider_status = "moved to the DLQ after maxReceiveCount"
+        entry.provider_status = "after maxReceiveCount"
     else:
         body = notice.body
         entry.outcome = str(body.get("outcome"))

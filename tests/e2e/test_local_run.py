@@ -82,3 +82,33 @@ def test_real_endpoint_needs_credentials_from_env_or_file() -> None:
     )
     assert done.returncode == 2
     assert "RETARUS_USER" in done.stderr and "--credentials-file" in done.stderr
+
+
+def test_follow_prints_outcomes_as_they_come_and_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
+    import os
+    import signal
+    import threading
+
+    requests = tmp_path / "one.jsonl"
+    requests.write_text('{"id": "follow-1", "to": "+4917012345677", "text": "a"}\n')
+    process = subprocess.Popen(
+        [str(SMS_LOCAL), "run", "--follow", "--file", str(requests), "--schedule", "0.5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdout is not None
+    watchdog = threading.Timer(90, process.kill)  # a hung pipeline fails the test instead of hanging it
+    watchdog.start()
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if line.startswith("follow-1: SENT"):
+            break
+    process.send_signal(signal.SIGINT)
+    rest, _ = process.communicate(timeout=60)
+    watchdog.cancel()
+    assert process.returncode == 0, "".join(seen) + rest
+    assert "Outcomes" in rest and "follow-1" in rest

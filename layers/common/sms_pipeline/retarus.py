@@ -167,7 +167,7 @@ class RetarusClient:
         expect: int,
     ) -> str:
         what = f"{method} {path}"
-        secrets = tuple(auth.values())
+        secrets = (auth["pass"],)  # the login id is not secret; redacting a short one would garble text
         try:
             if method == "POST":
                 response = self._session.post(url, data={**(form or {}), **auth}, timeout=self._timeout)

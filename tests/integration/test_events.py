@@ -1,0 +1,35 @@
+"""The sample events in events/ are realistic: they run through the real handlers as they are."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sms_pipeline.outcomes import Outcome, OutcomeEvent
+from support import Pipeline
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+def test_sample_sqs_event_runs_through_the_send_handler(pipeline: Pipeline) -> None:
+    event = json.loads((EVENTS / "send-sqs.json").read_text())
+    response = pipeline.handler("SendFunction")(event, pipeline.context("SendFunction"))
+    assert response == {"batchItemFailures": []}
+    assert len(pipeline.simulator.sms_posts()) == 2
+    [rejected] = pipeline.outcomes()
+    assert rejected["outcome"] == "REJECTED" and rejected["reason"].startswith("invalid request: text:")
+    assert rejected["id"] == event["Records"][2]["messageId"]
+    assert rejected["requestedAt"] == "2026-11-25T08:00:00.200Z"
+
+
+def test_sample_schedule_event_runs_through_the_status_handler(pipeline: Pipeline) -> None:
+    event = json.loads((EVENTS / "status-schedule.json").read_text())
+    summary = pipeline.handler("StatusFunction")(event, pipeline.context("StatusFunction"))
+    assert summary["due"] == 0 and summary["circuit_open"] is False
+
+
+def test_sample_outcome_event_has_the_fields_the_publisher_writes() -> None:
+    sample = json.loads((EVENTS / "outcome-event.json").read_text())
+    written = OutcomeEvent(request_id="x", outcome=Outcome.SENT, reason="r", masked_to=None).body()
+    assert list(sample) == list(written)
+    assert sample["outcome"] in {outcome.value for outcome in Outcome}

@@ -1,0 +1,59 @@
+"""Settings are validated once, with messages that say what to fix."""
+
+from __future__ import annotations
+
+import pytest
+from sms_pipeline.config import ConfigError, Settings
+
+ENV = {
+    "JOBS_TABLE_NAME": "jobs",
+    "OUTCOMES_TOPIC_ARN": "arn:aws:sns:eu-central-1:123456789012:outcomes",
+    "RETARUS_BASE_URL": "https://sms4a.retarus.com/httpsimple/v1",
+    "RETARUS_SECRET_ARN": "arn:aws:secretsmanager:eu-central-1:123456789012:secret:retarus",
+    "STATUS_CHECK_DELAYS_SECONDS": "30,60,120",
+    "TRACKING_LIMIT_MINUTES": "4320",
+    "RESEND_UNCONFIRMED": "false",
+    "DUE_INDEX_NAME": "due",
+    "DUE_INDEX_SHARDS": "4",
+    "RECORD_RETENTION_DAYS": "30",
+}
+
+
+def test_valid_environment() -> None:
+    settings = Settings.from_env(ENV)
+    assert settings.check_delays == (30, 60, 120)
+    assert settings.tracking_limit_seconds == 4320 * 60
+    assert settings.resend_unconfirmed is False
+
+
+def test_every_problem_is_listed_with_its_template_source() -> None:
+    env = {**ENV, "JOBS_TABLE_NAME": "", "STATUS_CHECK_DELAYS_SECONDS": "30,soon", "RESEND_UNCONFIRMED": "maybe"}
+    del env["OUTCOMES_TOPIC_ARN"]
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env(env)
+    message = str(raised.value)
+    assert "JOBS_TABLE_NAME is not set (it comes from the JobsTable resource" in message
+    assert "OUTCOMES_TOPIC_ARN is not set" in message
+    assert "StatusCheckDelaysSeconds" in message
+    assert "ResendUnconfirmed" in message
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("https://sms4a.retarus.com/httpsimple/v1", True),
+        ("http://127.0.0.1:8080/httpsimple/v1", True),
+        ("http://localhost:8080/x", True),
+        ("http://[::1]:8080/x", True),
+        ("http://sms4a.retarus.com/httpsimple/v1", False),
+        ("https://user:pw@sms4a.retarus.com/httpsimple/v1", False),
+        ("ftp://sms4a.retarus.com", False),
+    ],
+)
+def test_provider_url_must_be_https_unless_loopback(url: str, ok: bool) -> None:
+    if ok:
+        assert Settings.from_env({**ENV, "RETARUS_BASE_URL": url}).retarus_base_url == url
+    else:
+        with pytest.raises(ConfigError, match="RETARUS_BASE_URL") as raised:
+            Settings.from_env({**ENV, "RETARUS_BASE_URL": url})
+        assert "pw@" not in str(raised.value)

@@ -1,0 +1,98 @@
+"""What the template promises a deployment: wiring, least privilege, alarms, the §6 parameters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from local.stack import load_template
+
+TEMPLATE = load_template()
+RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
+
+
+def policy_statements(function: str) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = []
+    for policy in RESOURCES[function]["Properties"]["Policies"]:
+        statements += policy["Statement"]
+    return statements
+
+
+def test_contract_parameters_and_defaults() -> None:
+    parameters = TEMPLATE["Parameters"]
+    assert parameters["RetarusBaseUrl"]["Default"] == "https://sms4a.retarus.com/httpsimple/v1"
+    assert "Default" not in parameters["RetarusSecretArn"]
+    assert parameters["StatusCheckDelaysSeconds"]["Default"] == "30,60,120,300,600,1800,3600"
+    assert parameters["TrackingLimitMinutes"]["Default"] == 4320
+    assert parameters["ResendUnconfirmed"]["Default"] == "false"
+
+
+def test_queue_has_a_dlq_and_a_visibility_timeout_sized_to_the_function() -> None:
+    queue = RESOURCES["RequestQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["RequestDeadLetterQueue", "Arn"]}
+    assert queue["VisibilityTimeout"] >= 6 * RESOURCES["SendFunction"]["Properties"]["Timeout"]
+
+
+def test_send_function_reports_partial_batch_failures_with_bounded_concurrency() -> None:
+    event = RESOURCES["SendFunction"]["Properties"]["Events"]["Requests"]
+    assert event["Type"] == "SQS"
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert event["Properties"]["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "SendMaxConcurrency"}
+
+
+def test_status_function_runs_on_a_schedule() -> None:
+    event = RESOURCES["StatusFunction"]["Properties"]["Events"]["Schedule"]
+    assert event["Type"] in ("Schedule", "ScheduleV2")
+    assert event["Properties"]["ScheduleExpression"] == {"Ref": "StatusScheduleRate"}
+
+
+@pytest.mark.parametrize(
+    ("function", "allowed"),
+    [
+        ("SendFunction", {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "sns:Publish",
+                          "secretsmanager:GetSecretValue"}),
+        ("StatusFunction", {"dynamodb:Query", "dynamodb:UpdateItem", "sns:Publish", "secretsmanager:GetSecretValue"}),
+    ],
+)  # fmt: skip
+def test_each_function_gets_only_the_actions_it_uses_on_its_own_resources(function: str, allowed: set[str]) -> None:
+    own = {
+        str({"Fn::GetAtt": ["JobsTable", "Arn"]}),
+        str({"Fn::Sub": "${JobsTable.Arn}/index/due"}),
+        str({"Ref": "OutcomesTopic"}),
+        str({"Ref": "RetarusSecretArn"}),
+    }
+    actions: set[str] = set()
+    for statement in policy_statements(function):
+        assert statement["Effect"] == "Allow"
+        assert "*" not in str(statement["Action"]) and statement["Resource"] != "*"
+        assert str(statement["Resource"]) in own
+        actions |= set(statement["Action"])
+    assert actions == allowed
+
+
+def test_storage_and_messaging_are_encrypted_at_rest() -> None:
+    assert RESOURCES["RequestQueue"]["Properties"]["SqsManagedSseEnabled"] is True
+    assert RESOURCES["RequestDeadLetterQueue"]["Properties"]["SqsManagedSseEnabled"] is True
+    assert RESOURCES["JobsTable"]["Properties"]["SSESpecification"]["SSEEnabled"] is True
+    assert RESOURCES["OutcomesTopic"]["Properties"]["KmsMasterKeyId"]
+
+
+def test_alarms_cover_each_silent_failure() -> None:
+    metrics = {
+        resource["Properties"]["MetricName"]
+        for resource in RESOURCES.values()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    assert {"ApproximateNumberOfMessagesVisible", "ProviderAuthFailures", "StatusLagSeconds", "Errors"} <= metrics
+
+
+def test_outputs() -> None:
+    assert {"RequestQueueUrl", "OutcomesTopicArn", "JobsTableName"} <= set(TEMPLATE["Outputs"])
+
+
+def test_functions_read_resources_from_the_environment_the_template_sets() -> None:
+    env = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["JOBS_TABLE_NAME"] == {"Ref": "JobsTable"}
+    assert env["OUTCOMES_TOPIC_ARN"] == {"Ref": "OutcomesTopic"}
+    assert env["RETARUS_SECRET_ARN"] == {"Ref": "RetarusSecretArn"}
