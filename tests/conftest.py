@@ -13,10 +13,10 @@ from collections.abc import Iterator
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
-from support import REGION, Pipeline
 
 from local.simulator import RetarusSimulator
 from local.stack import provision
+from support import REGION, Pipeline
 
 _stack_numbers = itertools.count()
 

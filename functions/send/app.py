@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from sms_pipeline import wiring
 from sms_pipeline.observability import logger, metrics, tracer
 from sms_pipeline.sending import Batch, Incoming

@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
+
 from support import REGION, Pipeline
 
 FULL_REQUEST = {

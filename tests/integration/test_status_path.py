@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
+
 from support import Pipeline
 
 # Every check is due at once, so a test drives time by running the status function.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from sms_pipeline.config import ConfigError, Settings
 
 ENV = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from sms_pipeline.outcomes import Outcome, OutcomeEvent, ProviderStatus, event_id, verdict
 from sms_pipeline.phone import mask
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from sms_pipeline.outcomes import ProviderStatus
 from sms_pipeline.retarus_bodies import UnexpectedBody, job_id, report
 

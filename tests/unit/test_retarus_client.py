@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from urllib.parse import quote, quote_plus
 
 import pytest
+
+from local.simulator import RetarusSimulator
 from sms_pipeline.request import SmsRequest
 from sms_pipeline.retarus import (
     ConfigurationFault,
@@ -19,8 +21,6 @@ from sms_pipeline.retarus import (
     UnknownResult,
     redact,
 )
-
-from local.simulator import RetarusSimulator
 
 PASSWORD = "p@ss word&x=1?é"
 SMS = SmsRequest(id="r1", to="+4917012345678", text="hi")

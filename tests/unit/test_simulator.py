@@ -16,9 +16,9 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 import requests
-from sms_pipeline import retarus_bodies
 
 from local.simulator import ODD_SUFFIXES, RetarusSimulator, lifecycle
+from sms_pipeline import retarus_bodies
 
 USER, PASSWORD = "sim-user", "s3cr3t&pass=word?"
 AUTH = {"user": USER, "pass": PASSWORD}

@@ -105,10 +105,17 @@ class JobStore:
 
     # --- send path -------------------------------------------------------------------------------
 
-    def claim(self, origin: Origin, *, now: float, claim_until: float) -> tuple[ClaimResult, Job | None]:
-        """Claim the request id for one POST; GRANTED only to the first delivery (or after a release)."""
+    def claim(
+        self, origin: Origin, *, message_id: str, now: float, claim_until: float
+    ) -> tuple[ClaimResult, Job | None]:
+        """Claim the request id for one POST; GRANTED only to the first delivery (or after a release).
+
+        The claim is EXPIRED when its time is up, or when the very SQS message that took it comes
+        back: SQS hands a message out again only after its visibility timeout (six times the
+        function's timeout) or a failure report, so the invocation that claimed it is gone.
+        """
         item = self._origin_item(origin, now)
-        item.update({"state": State.SENDING.value, "claimUntil": _num(claim_until)})
+        item.update({"state": State.SENDING.value, "claimUntil": _num(claim_until), "messageId": message_id})
         try:
             self._client.put_item(
                 TableName=self._table,
@@ -124,20 +131,27 @@ class JobStore:
                 raise
             returned: Any = error.response.get("Item")
             existing = returned or self._get(origin.id)
-        if existing is None:  # deleted between the write and the read: try once more later
-            return ClaimResult.DUPLICATE, None
+        if existing is None:  # expired by TTL between the write and the read: let SQS try again
+            raise RuntimeError(f"claim of {origin.id!r} conflicted with an item that is gone; retrying")
         job = _job(_deserialize(existing))
-        if job.state == State.SENDING and float(job.extra.get("claimUntil", 0)) < now:
+        if job.state == State.SENDING and (
+            float(job.extra.get("claimUntil", 0)) < now or job.extra.get("messageId") == message_id
+        ):
             return ClaimResult.EXPIRED, job
         return ClaimResult.DUPLICATE, job
 
-    def take_over(self, request_id: str, *, stale_claim_until: Any, claim_until: float) -> bool:
+    def take_over(self, request_id: str, *, message_id: str, stale_claim_until: Any, claim_until: float) -> bool:
         """Re-claim an expired claim (resend policy); False when another delivery got there first."""
         return self._update(
             request_id,
-            "SET claimUntil = :until",
+            "SET claimUntil = :until, messageId = :message",
             "#state = :sending AND claimUntil = :stale",
-            {":until": _num(claim_until), ":sending": State.SENDING.value, ":stale": stale_claim_until},
+            {
+                ":until": _num(claim_until),
+                ":message": message_id,
+                ":sending": State.SENDING.value,
+                ":stale": stale_claim_until,
+            },
         )
 
     def release(self, request_id: str) -> None:
@@ -373,7 +387,7 @@ def _job(item: dict[str, Any]) -> Job:
         submitted_at=float(item["submittedAt"]) if "submittedAt" in item else None,
         checks=int(item.get("checks", 0)),
         final=final,
-        extra={"claimUntil": item["claimUntil"]} if "claimUntil" in item else {},
+        extra={key: item[key] for key in ("claimUntil", "messageId") if key in item},
     )
 
 

@@ -50,8 +50,10 @@ class Incoming:
 
 
 class Store(Protocol):
-    def claim(self, origin: Origin, *, now: float, claim_until: float) -> tuple[ClaimResult, Job | None]: ...
-    def take_over(self, request_id: str, *, stale_claim_until: object, claim_until: float) -> bool: ...
+    def claim(
+        self, origin: Origin, *, message_id: str, now: float, claim_until: float
+    ) -> tuple[ClaimResult, Job | None]: ...
+    def take_over(self, request_id: str, *, message_id: str, stale_claim_until: object, claim_until: float) -> bool: ...
     def release(self, request_id: str) -> None: ...
     def record_sent(self, request_id: str, job_id: str, *, submitted_at: float, first_check_at: float) -> None: ...
     def finish_claimed(self, request_id: str, final: Final, *, publish_lease_until: float) -> bool: ...
@@ -140,7 +142,9 @@ class Batch:
         if self.circuit_open:
             raise RetryLater("not sent: the provider refused the credentials earlier in this invocation")
 
-        claim, existing = s.store.claim(origin, now=s.clock(), claim_until=self._claim_until)
+        claim, existing = s.store.claim(
+            origin, message_id=incoming.message_id, now=s.clock(), claim_until=self._claim_until
+        )
         if claim is ClaimResult.DUPLICATE:
             logger.info("duplicate request acknowledged, not sent again", extra=log)
             count("DuplicateRequests")
@@ -151,7 +155,9 @@ class Batch:
                 logger.warning("an earlier send of this request was interrupted; ending as UNKNOWN", extra=log)
                 return self._finish(origin, None, Outcome.UNKNOWN, CLAIM_EXPIRED_REASON)
             stale = existing.extra.get("claimUntil")
-            if not s.store.take_over(sms.id, stale_claim_until=stale, claim_until=self._claim_until):
+            if not s.store.take_over(
+                sms.id, message_id=incoming.message_id, stale_claim_until=stale, claim_until=self._claim_until
+            ):
                 return Result.DUPLICATE
             logger.warning("an earlier send of this request was interrupted; sending again (policy)", extra=log)
 
