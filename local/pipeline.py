@@ -42,6 +42,9 @@ class Options:
     retry_after_seconds: int = 1
     simulator_latency: float = 0.05
     log_dir: Path | None = None
+    # Local tuning on top of the template's environment (timeouts, leases, fault injection).
+    function_env: dict[str, str] = field(default_factory=dict)
+    simulator: RetarusSimulator | None = None  # bring your own (e.g. with fault rates set)
 
 
 @dataclass
@@ -61,11 +64,16 @@ class LocalPipeline:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._workers: list[FunctionWorker] = []
         self._moto: ThreadedMotoServer | None = None
         self.simulator: RetarusSimulator | None = None
         self.stack: LocalStack | None = None
-        self.counters: dict[str, int] = {"batches": 0, "failed_records": 0, "status_runs": 0, "errors": 0}
+        self.counters: dict[str, int] = {
+            "batches": 0,
+            "failed_records": 0,
+            "status_runs": 0,
+            "errors": 0,
+            "restarts": 0,
+        }
 
     # --- life cycle ------------------------------------------------------------------------------
 
@@ -96,6 +104,9 @@ class LocalPipeline:
                 self.options.retarus_user or "",
                 self.options.retarus_password or "",
             )
+        elif self.options.simulator is not None:
+            self.simulator = self.options.simulator
+            base_url, user, password = self.simulator.base_url, self.simulator.user, self.simulator.password
         else:
             self.simulator = RetarusSimulator(
                 user=SIM_USER, password=os.urandom(12).hex(), latency=self.options.simulator_latency
@@ -121,8 +132,7 @@ class LocalPipeline:
         self.dlq_url = self.stack.output("DeadLetterQueueUrl")
         self._subscribe_outcomes()
 
-        self.send = self._worker("SendFunction")
-        self.status = self._worker("StatusFunction")
+        self.workers = {name: self._worker(name) for name in ("SendFunction", "StatusFunction")}
         mapping = self.stack.sqs_event("SendFunction")
         assert mapping is not None, "the template's SendFunction has no SQS event"
         self.event_source = SqsEventSource(
@@ -143,9 +153,9 @@ class LocalPipeline:
         self._stopping.set()
         for thread in self._threads:
             thread.join(timeout=10)
-        for worker in self._workers:
+        for worker in getattr(self, "workers", {}).values():
             worker.stop()
-        if self.simulator:
+        if self.simulator and self.options.simulator is None:
             self.simulator.stop()
         if self._moto:
             self._moto.stop()
@@ -164,12 +174,19 @@ class LocalPipeline:
         message_id: str = self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=body)["MessageId"]
         return _request_id(body, message_id)
 
+    def submit_many(self, bodies: list[str]) -> None:
+        """Up to ten raw bodies in one SendMessageBatch, as a busy producer would."""
+        self.sqs.send_message_batch(
+            QueueUrl=self.queue_url,
+            Entries=[{"Id": str(index), "MessageBody": body} for index, body in enumerate(bodies)],
+        )
+
     # --- internals -----------------------------------------------------------------------------------
 
     def _worker(self, logical_id: str) -> FunctionWorker:
         assert self.stack is not None
         code_dir, handler = self.stack.function_code(logical_id)
-        env = {**self.stack.function_environment(logical_id), **self.aws_env}
+        env = {**self.stack.function_environment(logical_id), **self.aws_env, **self.options.function_env}
         spec = FunctionSpec(
             name=logical_id,
             code_dir=code_dir,
@@ -178,9 +195,15 @@ class LocalPipeline:
             timeout=self.stack.function_timeout(logical_id),
             log_path=self.log_dir / f"{logical_id}.log",
         )
-        worker = FunctionWorker(spec)
-        self._workers.append(worker)
-        return worker
+        return FunctionWorker(spec)
+
+    def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+        """Invoke a function; a worker that died (crash, timeout) is replaced by a cold one."""
+        worker = self.workers[logical_id]
+        if not worker.alive:
+            self.counters["restarts"] += 1
+            worker = self.workers[logical_id] = self._worker(logical_id)
+        return worker.invoke(event)
 
     def _subscribe_outcomes(self) -> None:
         assert self.stack is not None
@@ -209,7 +232,7 @@ class LocalPipeline:
         self._threads.append(thread)
 
     def _poll_requests(self) -> None:
-        result = self.event_source.poll_once(self.send.invoke)
+        result = self.event_source.poll_once(lambda event: self.invoke("SendFunction", event))
         if result.received:
             self.counters["batches"] += 1
             self.counters["failed_records"] += len(result.failed)
@@ -219,7 +242,7 @@ class LocalPipeline:
     def _run_status(self) -> None:
         started = time.monotonic()
         try:
-            self.status.invoke({"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}})
+            self.invoke("StatusFunction", {"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}})
         except FunctionError as error:
             self.notices.put(Notice("note", "", {"text": f"status function failed: {error}"}))
         self.counters["status_runs"] += 1

@@ -33,8 +33,11 @@ def _serve(spec: FunctionSpec, connection: Connection) -> None:
     os.dup2(log.fileno(), 1)
     os.dup2(log.fileno(), 2)
     sys.stdout = sys.stderr = log
+    os.environ.update(spec.env)
+    from local import chaos
     from local.lambda_runtime import LambdaContext, load_handler
 
+    chaos.install_from_env()
     handler = load_handler(spec.code_dir, spec.handler, spec.env)
     connection.send(("ready", None))
     while True:
@@ -84,6 +87,10 @@ class FunctionWorker:
                 f"{self.spec.name} exited during start-up or an invocation; see {self.spec.log_path}"
             ) from None
         return message
+
+    @property
+    def alive(self) -> bool:
+        return self._process.is_alive()
 
     def stop(self) -> None:
         with contextlib.suppress(BrokenPipeError, OSError):

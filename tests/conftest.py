@@ -16,7 +16,7 @@ from moto.server import ThreadedMotoServer
 
 from local.simulator import RetarusSimulator
 from local.stack import provision
-from support import REGION, Pipeline
+from support import FULL_NUMBER, NEVER_LOGGED, REGION, SIMULATOR_PASSWORD, Pipeline
 
 _stack_numbers = itertools.count()
 
@@ -24,6 +24,47 @@ _stack_numbers = itertools.count()
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "sms-pipeline")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "SmsPipeline")
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+
+# --- what the whole suite logged: no password, no full phone number, no message text ------------
+
+
+class _SuiteLog(logging.Handler):
+    """Every record any logger emits during the run, formatted with its extras (Powertools JSON)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            from sms_pipeline.observability import logger
+
+            formatter = logger.registered_handler.formatter
+            self.lines.append(formatter.format(record) if formatter else record.getMessage())
+        except Exception:  # a log line that cannot be formatted is still checked as text
+            self.lines.append(record.getMessage())
+
+
+_suite_log = _SuiteLog()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    from sms_pipeline.observability import logger
+
+    logger.addHandler(_suite_log)
+    logging.getLogger().addHandler(_suite_log)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    text = "\n".join(_suite_log.lines)
+    problems = [f"a secret or a message text: {secret[:4]}…" for secret in NEVER_LOGGED if secret in text]
+    problems += [f"a full phone number: …{number[-4:]}" for number in set(FULL_NUMBER.findall(text))]
+    if problems:
+        print(f"\nLOG CHECK FAILED over {len(_suite_log.lines)} log lines: " + "; ".join(sorted(problems)))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    elif _suite_log.lines:
+        print(f"\nlog check: {len(_suite_log.lines)} log lines, no password, phone number or message text")
 
 
 @pytest.fixture
@@ -83,7 +124,7 @@ _AWS_ENV = (
 
 @pytest.fixture
 def simulator() -> Iterator[RetarusSimulator]:
-    with RetarusSimulator(user="sim-user", password="s3cr3t&pass=word?") as sim:
+    with RetarusSimulator(user="sim-user", password=SIMULATOR_PASSWORD) as sim:
         yield sim
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,12 @@ from local.simulator import RetarusSimulator
 from local.stack import LocalStack
 
 REGION = "eu-central-1"
+
+# The suite-wide log check (conftest.py): none of these may reach a log line.
+SIMULATOR_PASSWORD = "s3cr3t&pass=word?"
+NEVER_LOGGED = (SIMULATOR_PASSWORD, "p@ss word&x=1?é", "Your code is 123456", "a&pass=x?#€ 😀")
+# A run of 9-15 digits, optionally after + or 00, that is not part of an id, a job id or an ARN.
+FULL_NUMBER = re.compile(r"(?<![\w.:\-])(?:\+|00)?\d{9,15}(?![\w\-])")
 
 
 @dataclass

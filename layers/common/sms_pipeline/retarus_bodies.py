@@ -23,7 +23,7 @@ class UnexpectedBody(ValueError):
     """A body in none of the §7 forms. The message carries a short, printable excerpt only."""
 
     def __init__(self, what: str, body: str) -> None:
-        excerpt = body[:80].encode("unicode_escape").decode("ascii")
+        excerpt = body[:80].encode("unicode_escape").decode("ascii")[:80]
         super().__init__(f"unexpected {what} body ({len(body)} chars): {excerpt!r}")
 
 

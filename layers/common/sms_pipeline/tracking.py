@@ -49,6 +49,7 @@ class RunSummary:
     publish_failures: int = 0
     skipped_for_time: int = 0
     lost_race: int = 0
+    check_failures: int = 0
     circuit_open: bool = False
     lag_seconds: float = 0.0
     outcomes: dict[str, int] = field(default_factory=dict)
@@ -104,11 +105,21 @@ class Tracker:
         events: list[OutcomeEvent] = []
 
         def work(job: Job) -> None:
-            if circuit.is_set() or self.monotonic() >= stop_at:
-                with lock:
-                    summary.skipped_for_time += 0 if circuit.is_set() else 1
+            if circuit.is_set():
                 return
-            event = self._check(job, summary, lock, circuit, stop_at)
+            if self.monotonic() >= stop_at:
+                with lock:
+                    summary.skipped_for_time += 1
+                return
+            try:
+                event = self._check(job, summary, lock, circuit, stop_at)
+            except Exception:
+                # One job's storage error (throttling past botocore's retries) must not end the
+                # run for the others; the job is still due and the next run takes it again.
+                logger.exception("status check failed; the job stays due", extra={"request_id": job.origin.id})
+                with lock:
+                    summary.check_failures += 1
+                return
             if event is not None:
                 with lock:
                     events.append(event)
@@ -118,13 +129,13 @@ class Tracker:
         published = self.publisher.publish(events) if events else set()
         for event in events:
             if event.request_id in published:
-                self.store.mark_published(event.request_id)
+                self._settle(self.store.mark_published, event.request_id)
                 summary.published += 1
                 name = event.outcome.value
                 summary.outcomes[name] = summary.outcomes.get(name, 0) + 1
                 count(f"Outcome{name.title()}")
             else:
-                self.store.publish_failed(event.request_id, retry_at=self.clock())
+                self._settle(self.store.publish_failed, event.request_id, retry_at=self.clock())
                 summary.publish_failures += 1
         if summary.publish_failures:
             count("PublishFailures", summary.publish_failures)
@@ -133,6 +144,14 @@ class Tracker:
         summary.circuit_open = circuit.is_set()
         logger.info("status run finished", extra={"summary": summary.__dict__})
         return summary
+
+    def _settle(self, write: Callable[..., None], request_id: str, **kwargs: float) -> None:
+        """A write after the publish; if it fails the lease runs out and a later run repeats the
+        publish with the same eventId (at least once, never lost)."""
+        try:
+            write(request_id, **kwargs)
+        except Exception:
+            logger.exception("could not record the publish; it will be repeated", extra={"request_id": request_id})
 
     def _check(
         self, job: Job, summary: RunSummary, lock: threading.Lock, circuit: threading.Event, stop_at: float

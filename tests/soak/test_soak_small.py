@@ -1,0 +1,17 @@
+"""The soak in small: every fault kind at once, and the invariants hold (bench/soak.py)."""
+
+from __future__ import annotations
+
+from bench.soak import soak
+
+
+def test_small_soak_loses_nothing_and_sends_nothing_twice() -> None:
+    result = soak(150, fault_rate=0.25, kill_rate=0.02, throttle_rate=0.03, outage_seconds=4, timeout=240)
+    print(result.report())
+    assert result.fault_share >= 0.2
+    assert {"provider_500", "provider_reset", "provider_hang", "provider_slow", "dynamodb_throttle"} <= set(
+        result.faults
+    )
+    assert result.lost == [] and result.conflicting == [] and result.sent_twice == []
+    assert result.dlq_with_outcome == []
+    assert sum(result.outcomes.values()) + result.in_dlq == result.requests

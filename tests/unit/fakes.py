@@ -1,0 +1,76 @@
+"""In-memory fakes of the use cases' ports (fakes over mocks: they keep state and rules)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sms_pipeline.jobs import ClaimResult, Final, Job, Origin, State
+from sms_pipeline.outcomes import OutcomeEvent
+from sms_pipeline.request import SmsRequest
+
+
+class FakeStore:
+    def __init__(self) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+
+    def claim(
+        self, origin: Origin, *, message_id: str, now: float, claim_until: float
+    ) -> tuple[ClaimResult, Job | None]:
+        item = self.items.get(origin.id)
+        if item is None or item["state"] == State.RELEASED:
+            self.items[origin.id] = {"state": State.SENDING, "claimUntil": claim_until, "messageId": message_id}
+            return ClaimResult.GRANTED, None
+        job = Job(origin=origin, state=item["state"], due_at=0, extra=dict(item))
+        if item["state"] == State.SENDING and (item["claimUntil"] < now or item["messageId"] == message_id):
+            return ClaimResult.EXPIRED, job
+        return ClaimResult.DUPLICATE, job
+
+    def take_over(self, request_id: str, *, message_id: str, stale_claim_until: object, claim_until: float) -> bool:
+        item = self.items[request_id]
+        if item["state"] != State.SENDING or item["claimUntil"] != stale_claim_until:
+            return False
+        item.update(claimUntil=claim_until, messageId=message_id)
+        return True
+
+    def release(self, request_id: str) -> None:
+        self.items[request_id]["state"] = State.RELEASED
+
+    def record_sent(self, request_id: str, job_id: str, *, submitted_at: float, first_check_at: float) -> None:
+        self.items[request_id].update(state=State.TRACKING, jobId=job_id)
+
+    def finish_claimed(self, request_id: str, final: Final, *, publish_lease_until: float) -> bool:
+        if self.items[request_id]["state"] != State.SENDING:
+            return False
+        self.items[request_id].update(state=State.PUBLISHING, final=final)
+        return True
+
+    def put_rejected(self, origin: Origin, final: Final, *, now: float, publish_lease_until: float) -> bool:
+        if origin.id in self.items:
+            return False
+        self.items[origin.id] = {"state": State.PUBLISHING, "final": final}
+        return True
+
+    def mark_published(self, request_id: str) -> None:
+        self.items[request_id]["state"] = State.DONE
+
+    def publish_failed(self, request_id: str, *, retry_at: float) -> None:
+        pass
+
+
+class FakePublisher:
+    def __init__(self) -> None:
+        self.events: list[OutcomeEvent] = []
+
+    def publish(self, events: Sequence[OutcomeEvent]) -> set[str]:
+        self.events.extend(events)
+        return {event.request_id for event in events}
+
+
+class FakeProvider:
+    def __init__(self) -> None:
+        self.sent: list[SmsRequest] = []
+
+    def send(self, sms: SmsRequest, *, deadline: float | None = None) -> str:
+        self.sent.append(sms)
+        return f"J.{len(self.sent)}"

@@ -1,0 +1,104 @@
+"""Property-based tests (hypothesis): any input gives a valid request or a clear rejection, and
+any provider body gives a status or a clean UnexpectedBody; never another exception."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fakes import FakeProvider, FakePublisher, FakeStore
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from sms_pipeline.outcomes import Outcome, ProviderStatus, verdict
+from sms_pipeline.request import InvalidRequest, SmsRequest, parse
+from sms_pipeline.retarus_bodies import UnexpectedBody, job_id, report
+from sms_pipeline.sending import Incoming, Result, Sender
+
+FIELDS = ["id", "to", "text", "from", "deliveryReport", "priority", "billingCode", "reference", "metadata", "x"]
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+requestish = st.dictionaries(
+    st.sampled_from(FIELDS),
+    json_values
+    | st.from_regex(r"\+?[0-9 ()\-.]{0,25}", fullmatch=True)
+    | st.sampled_from(["normal", "express", "ACME", "+4917012345678"]),
+    max_size=9,
+)
+SQS_MAX = 256 * 1024
+
+
+def assert_clean_rejection(error: InvalidRequest) -> None:
+    assert error.field
+    assert str(error).startswith(f"{error.field}: ")
+    assert len(str(error)) < 300
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(max_size=2000))
+@example("[" * 100_000)
+@example('{"to": "+4917012345678", "text": "' + "x" * (SQS_MAX - 60) + '"}')
+@example('{"to": "+4917012345678", "text": "\\u0000\\u202e\\ud83d\\ude00\\ud800"}')
+@example('{"Type": "Notification", "TopicArn": "a", "Message": "[[[["}')
+def test_any_text_body_is_a_request_or_a_clear_rejection(body: str) -> None:
+    try:
+        request = parse(body, "message-id")
+    except InvalidRequest as error:
+        assert_clean_rejection(error)
+    else:
+        assert isinstance(request, SmsRequest)
+
+
+@settings(max_examples=300)
+@given(requestish)
+def test_any_json_object_is_a_request_or_a_clear_rejection(document: dict[str, Any]) -> None:
+    try:
+        request = parse(json.dumps(document), "message-id")
+    except InvalidRequest as error:
+        assert_clean_rejection(error)
+    else:
+        assert 1 <= len(request.text) <= 1600
+        assert request.to.lstrip("+").isdigit()
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=300))
+@example("DONE\x00SUC_FIN")
+@example('[{"processStatus": "DONE"}]')
+@example("processStatus=%FF&status=%00")
+def test_any_report_body_is_a_status_or_unexpected(body: str) -> None:
+    try:
+        status = report(body)
+    except UnexpectedBody as error:
+        assert len(str(error)) < 200
+    else:
+        assert isinstance(status, ProviderStatus)
+        verdict(status)  # every parsed status maps without error
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=300))
+def test_any_send_body_is_a_job_id_or_unexpected(body: str) -> None:
+    try:
+        value = job_id(body)
+    except UnexpectedBody:
+        return
+    assert value and value == value.strip()
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(st.text(max_size=500), requestish.map(json.dumps)))
+def test_the_send_use_case_never_raises_on_bad_input(body: str) -> None:
+    store, publisher, provider = FakeStore(), FakePublisher(), FakeProvider()
+    sender = Sender(
+        store, publisher, provider, resend_unconfirmed=False, first_check_delay=30, publish_lease_seconds=60
+    )
+    result = sender.batch(30).handle(Incoming(message_id="m-1", body=body, sent_at=0))
+    if result is Result.REJECTED:
+        [event] = publisher.events
+        assert event.outcome is Outcome.REJECTED and provider.sent == []
+    else:
+        assert result is Result.SENT and len(provider.sent) == 1 and publisher.events == []
