@@ -4,7 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck cfn unit bench build clean
+.PHONY: run test lint typecheck cfn security bench soak build clean
+
+# checkov pins an older boto3 than moto needs, so it lives in a venv of its own.
+TOOLS := .venv-tools
+CHECKOV_VERSION := 3.3.30
 
 $(STAMP): pyproject.toml layers/common/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,7 +19,7 @@ $(STAMP): pyproject.toml layers/common/requirements.txt
 run: $(STAMP)
 	$(BIN)/sms-local run
 
-test: $(STAMP) lint typecheck cfn
+test: $(STAMP) lint typecheck cfn security
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -28,11 +32,23 @@ typecheck: $(STAMP)
 cfn: $(STAMP)
 	$(BIN)/cfn-lint template.yaml
 
+$(TOOLS)/.checkov-$(CHECKOV_VERSION):
+	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet checkov==$(CHECKOV_VERSION)
+	touch $@
+
+# Security scan of the template; every suppression is explained in template.yaml's Metadata.
+security: $(TOOLS)/.checkov-$(CHECKOV_VERSION)
+	$(TOOLS)/bin/checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
+
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak --requests 5000
+
 clean:
-	rm -rf $(VENV) .aws-sam .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) $(SAM_VENV) .aws-sam .mypy_cache .pytest_cache .ruff_cache
 
 # `sam build` needs python3.13 on PATH; pyenv's 3.13 is used when the shell does not have one.
 SAM_VENV := .venv-sam
