@@ -118,6 +118,7 @@ def soak(
         schedule_seconds=0.5,
         check_delays="1",
         log_dir=work_dir,
+        send_instances=3,
         function_env={
             "RETARUS_READ_TIMEOUT": "0.5",
             "RETARUS_CONNECT_TIMEOUT": "0.5",

@@ -8,8 +8,8 @@ context, SQS batches with partial batch responses, and the queue's redrive polic
 
 from __future__ import annotations
 
+import functools
 import json
-import logging
 import os
 import queue
 import tempfile
@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
 
 from local.event_source import SqsEventSource
+from local.moto_process import MotoProcess
 from local.simulator import RetarusSimulator
 from local.stack import LocalStack, provision
 from local.worker import FunctionError, FunctionSpec, FunctionWorker
@@ -44,6 +44,7 @@ class Options:
     log_dir: Path | None = None
     # Local tuning on top of the template's environment (timeouts, leases, fault injection).
     function_env: dict[str, str] = field(default_factory=dict)
+    send_instances: int = 1  # concurrent send-function instances (capped by MaximumConcurrency)
     simulator: RetarusSimulator | None = None  # bring your own (e.g. with fault rates set)
 
 
@@ -64,7 +65,7 @@ class LocalPipeline:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._moto: ThreadedMotoServer | None = None
+        self._moto: MotoProcess | None = None
         self.simulator: RetarusSimulator | None = None
         self.stack: LocalStack | None = None
         self.counters: dict[str, int] = {
@@ -78,11 +79,8 @@ class LocalPipeline:
     # --- life cycle ------------------------------------------------------------------------------
 
     def start(self) -> LocalPipeline:
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        self._moto.start()
-        host, port = self._moto.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
+        self._moto = MotoProcess(self.log_dir / "moto.log").start()
+        endpoint = self._moto.endpoint
         self.aws_env = {
             "AWS_ACCESS_KEY_ID": "local",
             "AWS_SECRET_ACCESS_KEY": "local",
@@ -132,7 +130,10 @@ class LocalPipeline:
         self.dlq_url = self.stack.output("DeadLetterQueueUrl")
         self._subscribe_outcomes()
 
-        self.workers = {name: self._worker(name) for name in ("SendFunction", "StatusFunction")}
+        # Lambda runs up to MaximumConcurrency send instances, each polling batches on its own.
+        self.send_instances = max(1, min(self.options.send_instances, mapping_concurrency(self.stack)))
+        self.workers = {f"SendFunction#{i}": self._worker("SendFunction") for i in range(self.send_instances)}
+        self.workers["StatusFunction#0"] = self._worker("StatusFunction")
         mapping = self.stack.sqs_event("SendFunction")
         assert mapping is not None, "the template's SendFunction has no SQS event"
         self.event_source = SqsEventSource(
@@ -143,7 +144,8 @@ class LocalPipeline:
             wait_seconds=1,
             retry_after_seconds=self.options.retry_after_seconds,
         )
-        self._loop("event-source", self._poll_requests)
+        for instance in range(self.send_instances):
+            self._loop(f"event-source-{instance}", functools.partial(self._poll_requests, instance))
         self._loop("schedule", self._run_status)
         self._loop("subscriber", self._poll_outcomes)
         self._loop("dlq", self._poll_dlq)
@@ -197,12 +199,13 @@ class LocalPipeline:
         )
         return FunctionWorker(spec)
 
-    def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+    def invoke(self, logical_id: str, event: dict[str, Any], instance: int = 0) -> Any:
         """Invoke a function; a worker that died (crash, timeout) is replaced by a cold one."""
-        worker = self.workers[logical_id]
+        key = f"{logical_id}#{instance}"
+        worker = self.workers[key]
         if not worker.alive:
             self.counters["restarts"] += 1
-            worker = self.workers[logical_id] = self._worker(logical_id)
+            worker = self.workers[key] = self._worker(logical_id)
         return worker.invoke(event)
 
     def _subscribe_outcomes(self) -> None:
@@ -231,8 +234,8 @@ class LocalPipeline:
         thread.start()
         self._threads.append(thread)
 
-    def _poll_requests(self) -> None:
-        result = self.event_source.poll_once(lambda event: self.invoke("SendFunction", event))
+    def _poll_requests(self, instance: int) -> None:
+        result = self.event_source.poll_once(lambda event: self.invoke("SendFunction", event, instance))
         if result.received:
             self.counters["batches"] += 1
             self.counters["failed_records"] += len(result.failed)
@@ -264,6 +267,11 @@ class LocalPipeline:
         for message in response.get("Messages", []):
             request_id = _request_id(message["Body"], message["MessageId"])
             self.notices.put(Notice("dlq", request_id, {"body": message["Body"]}))
+
+
+def mapping_concurrency(stack: LocalStack | None) -> int:
+    mapping = stack.sqs_event("SendFunction") if stack else None
+    return mapping.maximum_concurrency if mapping and mapping.maximum_concurrency else 1
 
 
 def _request_id(body: str, message_id: str) -> str:
