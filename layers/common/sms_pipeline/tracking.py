@@ -24,6 +24,7 @@ from sms_pipeline.sending import Publisher, outcome_event
 # Stop taking new jobs when less than this is left of the invocation: one report call's worst case
 # (connect + read timeout) plus the publishes at the end must still fit.
 DEFAULT_SAFETY_SECONDS = 15.0
+PUBLISH_BATCH = 10  # what one SNS PublishBatch call takes
 
 
 class Store(Protocol):
@@ -126,16 +127,25 @@ class Tracker:
 
         list(self._pool.map(work, jobs))
 
-        published = self.publisher.publish(events) if events else set()
-        for event in events:
+        # Publish in batches of ten and record each result, all in parallel over the same pool.
+        batches = [events[start : start + PUBLISH_BATCH] for start in range(0, len(events), PUBLISH_BATCH)]
+        published: set[str] = set().union(*self._pool.map(self.publisher.publish, batches))
+        retry_at = self.clock()
+
+        def settle(event: OutcomeEvent) -> None:
             if event.request_id in published:
                 self._settle(self.store.mark_published, event.request_id)
+            else:
+                self._settle(self.store.publish_failed, event.request_id, retry_at=retry_at)
+
+        list(self._pool.map(settle, events))
+        for event in events:
+            if event.request_id in published:
                 summary.published += 1
                 name = event.outcome.value
                 summary.outcomes[name] = summary.outcomes.get(name, 0) + 1
                 count(f"Outcome{name.title()}")
             else:
-                self._settle(self.store.publish_failed, event.request_id, retry_at=self.clock())
                 summary.publish_failures += 1
         if summary.publish_failures:
             count("PublishFailures", summary.publish_failures)
