@@ -26,7 +26,7 @@ class MotoProcess:
             port = probe.getsockname()[1]
         log = self._log_path.open("ab")
         self._process = subprocess.Popen(  # noqa: S603 — our own interpreter and moto's module
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            [sys.executable, "-m", "local.moto_server", "-H", "127.0.0.1", "-p", str(port)],
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -161,6 +161,6 @@ def pipeline(moto_endpoint: str, simulator: RetarusSimulator) -> Pipeline:
         sns=sns,
         dynamodb=boto3.client("dynamodb", region_name=REGION),
         outcomes_queue_url=subscriber,
-        # Short client timeouts keep the "no answer" cases quick; the secret is re-read every time.
+        # Short client timeouts keep the "no answer" cases quick.
         env={"RETARUS_READ_TIMEOUT": "1.0", "RETARUS_CONNECT_TIMEOUT": "1.0"},
     )

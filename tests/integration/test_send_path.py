@@ -298,3 +298,25 @@ def test_missing_secret_says_what_to_fix(pipeline: Pipeline, logs: io.StringIO) 
 
 def _first(events: list[dict[str, Any]], request_id: str) -> dict[str, Any]:
     return next(event for event in events if event["id"] == request_id)
+
+
+def test_a_cold_containers_first_batch_reads_the_secret_once(pipeline: Pipeline) -> None:
+    """Ten records ask for the credentials at once; one GetSecretValue serves them all."""
+    reads: list[str] = []
+
+    def count(model: Any, **_: Any) -> None:
+        reads.append(model.name)
+
+    session = boto3._get_default_session()
+    session.events.register("after-call.secrets-manager.GetSecretValue", count)
+    try:
+        send = pipeline.handler("SendFunction")
+        pipeline.enqueue(*({"id": f"cold-{i}", "to": "+4917012345678", "text": "x"} for i in range(10)))
+        result = pipeline.deliver(send)
+        assert result.received == 10 and result.failed == []
+        assert len(pipeline.simulator.sms_posts()) == 10
+        pipeline.enqueue({"id": "warm", "to": "+4917012345678", "text": "x"})
+        pipeline.deliver(send)
+    finally:
+        session.events.unregister("after-call.secrets-manager.GetSecretValue", count)
+    assert reads == ["GetSecretValue"]

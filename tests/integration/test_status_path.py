@@ -237,3 +237,41 @@ def test_401_stops_the_run(pipeline: Pipeline) -> None:
     assert summary["circuit_open"] is True
     assert len(pipeline.simulator.report_calls()) - calls <= 2
     assert summary["checked"] == 0
+
+
+def test_a_backlog_larger_than_a_run_is_worked_off_oldest_first(pipeline: Pipeline) -> None:
+    """25 due jobs, a run takes 10: each run takes the oldest due, a checked job goes to the back,
+    so every job is checked once before any is checked twice; none starves behind the others."""
+    submit(pipeline, *({"id": f"backlog-{i:02d}", "to": "+4917012345622", "text": "x"} for i in range(25)))
+    job_of = {pipeline.item(f"backlog-{i:02d}")["jobId"]: f"backlog-{i:02d}" for i in range(25)}  # type: ignore[index]
+    status = pipeline.handler("StatusFunction", STATUS_MAX_JOBS_PER_RUN="10", **FAST)
+
+    summaries, runs = [], []
+    for _ in range(3):
+        calls_before = len(pipeline.simulator.report_calls())
+        summaries.append(run_status(pipeline, status))
+        runs.append({job_of[call.params["jobid"]] for call in pipeline.simulator.report_calls()[calls_before:]})
+
+    assert [s["due"] for s in summaries] == [10, 10, 10]
+    assert [s["checked"] for s in summaries] == [10, 10, 10]
+    assert [len(run) for run in runs] == [10, 10, 10]
+    never_checked = set(job_of.values()) - runs[0] - runs[1]
+    assert len(never_checked) == 5 and never_checked <= runs[2]  # the third run reaches the newest five
+    assert runs[2] - never_checked <= runs[0]  # and fills up with the oldest checked, not the last run's
+    assert summaries[0]["lag_seconds"] >= summaries[1]["lag_seconds"] >= 0
+
+
+def test_a_run_short_of_time_leaves_its_jobs_due_for_the_next(pipeline: Pipeline) -> None:
+    submit(pipeline, *({"id": f"late-{i}", "to": "+4917012345677", "text": "x"} for i in range(5)))
+    status = pipeline.handler("StatusFunction", **FAST)
+    # Less time left than the run keeps in reserve (one report call's worst case and the publishes).
+    short = pipeline.context("StatusFunction")
+    short.timeout_seconds = 5
+
+    summary = status({"source": "aws.scheduler"}, short)
+
+    assert summary["due"] == 5 and summary["skipped_for_time"] == 5 and summary["checked"] == 0
+    assert pipeline.simulator.report_calls() == []
+    for _ in range(2):  # OPEN, then final
+        run_status(pipeline, status)
+    assert sorted(event["id"] for event in pipeline.outcomes()) == [f"late-{i}" for i in range(5)]

@@ -7,6 +7,7 @@ the credentials, so a fixed secret takes effect at the next invocation.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
@@ -20,10 +21,13 @@ class SecretCredentials:
         self._secret_arn = secret_arn
         self._max_age = max_age
         self._provider = provider or SecretsProvider()
+        # A batch's threads all ask at once; on a cold or expired cache only one of them may fetch.
+        self._lock = threading.Lock()
 
     def __call__(self) -> Credentials:
         try:
-            value: Any = self._provider.get(self._secret_arn, max_age=self._max_age, transform="json")
+            with self._lock:
+                value: Any = self._provider.get(self._secret_arn, max_age=self._max_age, transform="json")
         except TransformParameterError:
             raise ConfigurationFault(
                 f'the Retarus secret {self._secret_arn} is not JSON; store {{"user": "...", "password": "..."}} in it'

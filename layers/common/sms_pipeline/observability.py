@@ -12,7 +12,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 logger = Logger()
-tracer = Tracer()
+# Only what the layer calls is traced: patching every library the X-Ray SDK knows costs cold start.
+tracer = Tracer(patch_modules=["botocore", "requests"])
 metrics = Metrics()
 
 _metrics_lock = threading.Lock()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -25,6 +25,7 @@ from sms_pipeline.sending import Publisher, outcome_event
 # (connect + read timeout) plus the publishes at the end must still fit.
 DEFAULT_SAFETY_SECONDS = 15.0
 PUBLISH_BATCH = 10  # what one SNS PublishBatch call takes
+PUBLISH_WORKERS = 4  # batches published (and recorded) at once, alongside the report calls
 
 
 class Store(Protocol):
@@ -86,6 +87,7 @@ class Tracker:
         self.clock = clock
         self.monotonic = monotonic
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="report")
+        self._publish_pool = ThreadPoolExecutor(max_workers=PUBLISH_WORKERS, thread_name_prefix="publish")
 
     def next_delay(self, checks_done: int) -> int:
         """The wait before check number `checks_done + 1`; the last configured wait repeats."""
@@ -103,7 +105,8 @@ class Tracker:
 
         circuit = threading.Event()
         lock = threading.Lock()
-        events: list[OutcomeEvent] = []
+        pending: list[OutcomeEvent] = []
+        publishing: list[Future[tuple[list[OutcomeEvent], set[str]]]] = []
 
         def work(job: Job) -> None:
             if circuit.is_set():
@@ -123,22 +126,21 @@ class Tracker:
                 return
             if event is not None:
                 with lock:
-                    events.append(event)
+                    pending.append(event)
+                    if len(pending) >= PUBLISH_BATCH:
+                        # A full batch is published while the other checks still wait on the provider.
+                        publishing.append(self._publish_pool.submit(self._publish, pending[:]))
+                        pending.clear()
 
         list(self._pool.map(work, jobs))
-
-        # Publish in batches of ten and record each result, all in parallel over the same pool.
-        batches = [events[start : start + PUBLISH_BATCH] for start in range(0, len(events), PUBLISH_BATCH)]
-        published: set[str] = set().union(*self._pool.map(self.publisher.publish, batches))
-        retry_at = self.clock()
-
-        def settle(event: OutcomeEvent) -> None:
-            if event.request_id in published:
-                self._settle(self.store.mark_published, event.request_id)
-            else:
-                self._settle(self.store.publish_failed, event.request_id, retry_at=retry_at)
-
-        list(self._pool.map(settle, events))
+        if pending:
+            publishing.append(self._publish_pool.submit(self._publish, pending))
+        events: list[OutcomeEvent] = []
+        published: set[str] = set()
+        for future in publishing:
+            batch, done = future.result()
+            events.extend(batch)
+            published |= done
         for event in events:
             if event.request_id in published:
                 summary.published += 1
@@ -154,6 +156,21 @@ class Tracker:
         summary.circuit_open = circuit.is_set()
         logger.info("status run finished", extra={"summary": summary.__dict__})
         return summary
+
+    def _publish(self, events: list[OutcomeEvent]) -> tuple[list[OutcomeEvent], set[str]]:
+        """One PublishBatch, then each job's record: DONE if published, due again at once if not."""
+        try:
+            published = self.publisher.publish(events)
+        except Exception:  # the adapter reports failures; anything else must not lose the run's other outcomes
+            logger.exception("outcome publish raised; the outcomes stay due")
+            published = set()
+        retry_at = self.clock()
+        for event in events:
+            if event.request_id in published:
+                self._settle(self.store.mark_published, event.request_id)
+            else:
+                self._settle(self.store.publish_failed, event.request_id, retry_at=retry_at)
+        return events, published
 
     def _settle(self, write: Callable[..., None], request_id: str, **kwargs: float) -> None:
         """A write after the publish; if it fails the lease runs out and a later run repeats the

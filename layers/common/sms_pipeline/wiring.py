@@ -1,7 +1,10 @@
 """Composition: settings, AWS clients and adapters built once per container, for both handlers.
 
-Built lazily on first use and cached, so a handler module imports fast and each container creates
-one boto3 client per service and one pooled HTTPS session to the provider.
+Each container has one boto3 session (the default one), one client per service it uses, and one
+pooled HTTPS session to the provider. The handlers build their use case at import, so the
+configuration is checked at cold start and Lambda's init phase (which runs before the first event,
+and is what SnapStart or provisioned concurrency would keep) creates the clients; the one client a
+container may never need, the send function's SNS client, is made on first use.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 from functools import cache
 
 import boto3
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from botocore.config import Config
 
 from sms_pipeline.config import Settings
@@ -31,7 +35,9 @@ def settings() -> Settings:
 
 @cache
 def credentials() -> SecretCredentials:
-    return SecretCredentials(settings().retarus_secret_arn, max_age=settings().secret_max_age)
+    # The provider gets our client: left to itself it opens a boto3 session of its own.
+    provider = SecretsProvider(boto3_client=boto3.client("secretsmanager", config=_AWS_CONFIG))
+    return SecretCredentials(settings().retarus_secret_arn, max_age=settings().secret_max_age, provider=provider)
 
 
 def _store(config: Settings) -> JobStore:
@@ -45,7 +51,9 @@ def _store(config: Settings) -> JobStore:
     )
 
 
-def _publisher(config: Settings) -> SnsPublisher:
+def _publisher(config: Settings, *, lazy: bool = False) -> SnsPublisher:
+    if lazy:
+        return SnsPublisher(lambda: boto3.client("sns", config=_AWS_CONFIG), config.topic_arn)
     return SnsPublisher(boto3.client("sns", config=_AWS_CONFIG), config.topic_arn)
 
 
@@ -64,7 +72,7 @@ def sender() -> Sender:
     config = settings()
     return Sender(
         _store(config),
-        _publisher(config),
+        _publisher(config, lazy=True),
         _provider(config, config.send_concurrency),
         resend_unconfirmed=config.resend_unconfirmed,
         first_check_delay=config.check_delays[0],

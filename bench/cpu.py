@@ -1,0 +1,116 @@
+"""CPU time per SMS of the send handler, and of a bare loop that does only the required I/O.
+
+Each side runs in a fresh process of its own (`python -m bench.cpu handler|bare SPEC`), so neither
+inherits the other's warm caches or patched libraries, and the servers run in other processes: the
+process's CPU clock counts the client side alone. The bare loop is what any sender must do for one
+SMS with the same libraries: the conditional claim (PutItem), the POST /sms over a pooled requests
+session, and the write of the job id (UpdateItem). The handler does the same I/O plus everything
+that makes it a product: the batch, validation, the partial batch response, logging, metrics.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+WARM_UP = 20  # SMS before the clock starts: first connections, first secret read, lazy imports
+
+
+def _handler_cpu(spec: dict[str, Any], count: int) -> float:
+    from bench.harness import Harness
+    from local.lambda_runtime import LambdaContext, load_handler, sqs_event
+
+    handler = load_handler(Path(spec["code_dir"]), spec["handler"], spec["env"])
+    from sms_pipeline.observability import logger
+
+    logger.registered_handler.setStream(open(os.devnull, "w"))  # type: ignore[attr-defined]  # noqa: SIM115
+
+    def invoke(n: int) -> None:
+        requests = [Harness.request() for _ in range(n)]
+        for start in range(0, n, 10):
+            messages = [
+                {
+                    "MessageId": f"m-{r['id']}",
+                    "ReceiptHandle": "rh",
+                    "Body": json.dumps(r),
+                    "Attributes": {"SentTimestamp": str(int(time.time() * 1000))},
+                }
+                for r in requests[start : start + 10]
+            ]
+            event = sqs_event(messages, spec["queue_arn"], spec["env"]["AWS_REGION"])
+            response = handler(event, LambdaContext(function_name="SendFunction", timeout_seconds=30))
+            if response["batchItemFailures"]:
+                raise RuntimeError(f"records failed: {response}")
+
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):  # metrics print their EMF here
+        invoke(WARM_UP)
+        started = time.process_time()
+        invoke(count)
+        return (time.process_time() - started) / count
+
+
+def _bare_cpu(spec: dict[str, Any], count: int) -> float:
+    import boto3
+    import requests
+
+    from bench.harness import Harness
+
+    os.environ.update(spec["env"])
+    dynamodb = boto3.client("dynamodb")
+    session = requests.Session()
+    table = spec["env"]["JOBS_TABLE_NAME"]
+
+    def one(request: dict[str, Any]) -> None:
+        now = Decimal(str(round(time.time(), 3)))
+        dynamodb.put_item(
+            TableName=table,
+            Item={"id": {"S": request["id"]}, "state": {"S": "SENDING"}, "claimUntil": {"N": str(now + 60)}},
+            ConditionExpression="attribute_not_exists(id)",
+        )
+        response = session.post(
+            spec["sim_url"] + "/sms",
+            data={"user": "bench-user", "pass": spec["password"], "dst": request["to"], "msg": request["text"]},
+            timeout=(3.05, 10),
+        )
+        response.raise_for_status()
+        job_id = response.text.strip()
+        dynamodb.update_item(
+            TableName=table,
+            Key={"id": {"S": request["id"]}},
+            UpdateExpression="SET #s = :t, jobId = :j, dueShard = :d, dueAt = :a",
+            ConditionExpression="#s = :sending",
+            ExpressionAttributeNames={"#s": "state"},
+            ExpressionAttributeValues={
+                ":t": {"S": "TRACKING"},
+                ":j": {"S": job_id},
+                ":d": {"S": "bare"},  # a shard the status function never queries
+                ":a": {"N": str(int(now * 1000))},
+                ":sending": {"S": "SENDING"},
+            },
+        )
+
+    for _ in range(WARM_UP):
+        one(Harness.request())
+    requests_ = [Harness.request() for _ in range(count)]
+    started = time.process_time()
+    for request in requests_:
+        one(request)
+    return (time.process_time() - started) / count
+
+
+def main(argv: list[str]) -> int:
+    mode, spec_path = argv[0], Path(argv[1])
+    spec = json.loads(spec_path.read_text())
+    seconds = (_handler_cpu if mode == "handler" else _bare_cpu)(spec, int(spec["count"]))
+    Path(spec["out"]).write_text(json.dumps({"cpu_per_sms": seconds}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

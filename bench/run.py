@@ -1,0 +1,329 @@
+"""`make bench`: the pipeline measured against its limits, side by side in one run.
+
+Absolute times on a shared two-core machine are noise; the figures are ratios of two things
+measured in the same run, each against the limit a perfect implementation would reach:
+
+1. send batch latency: one invocation with a batch of 10 at provider latency L, over L (limit 1.0);
+2. send CPU per SMS: the handler's, over a bare loop doing only the required I/O (bench/cpu.py);
+3. status throughput: one run with N due jobs at latency L, over N·L/concurrency;
+4. read amplification: DynamoDB items read per due job, at 1k / 10k / 100k finished jobs;
+5. AWS calls per SMS over a request's whole life, without and with a delivery report;
+6. cold start: handler import over `import boto3` alone, and the built size (bench/coldstart.py).
+
+The servers (moto, the Retarus simulator) run in processes of their own (bench/harness.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.coldstart import built_sizes, cold_start
+from bench.harness import PASSWORD, AwsCalls, Harness
+from local.lambda_runtime import Handler
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEDULE_EVENT = json.loads((ROOT / "events" / "status-schedule.json").read_text())
+
+
+@dataclass
+class Row:
+    measure: str
+    figure: str
+    ratio: float | None = None
+    target: float | None = None  # the ratio must not exceed it
+
+    @property
+    def verdict(self) -> str:
+        if self.ratio is None or self.target is None:
+            return ""
+        return "ok" if self.ratio <= self.target else "MISSED"
+
+
+def note(text: str) -> None:
+    print(f"· {text}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """The functions' logs and metrics (JSON on stdout in Lambda) go nowhere while we measure."""
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        from sms_pipeline.observability import logger
+
+        handler: Any = logger.registered_handler
+        previous = handler.setStream(sink)
+        try:
+            yield
+        finally:
+            handler.setStream(previous)
+
+
+# --- 1. send batch latency ---------------------------------------------------------------------
+
+
+def send_latency(h: Harness, send: Handler, latency: float, rounds: int = 5) -> Row:
+    h.simulator.set_latency(latency)
+    walls = []
+    for _ in range(rounds):
+        requests = [h.request() for _ in range(10)]
+        started = time.perf_counter()
+        h.send(send, requests)
+        walls.append(time.perf_counter() - started)
+    h.simulator.set_latency(0)
+    wall = statistics.median(walls)
+    return Row(
+        "send: batch of 10, wall / L", f"{wall * 1000:.0f} ms at L = {latency * 1000:.0f} ms", wall / latency, 1.5
+    )
+
+
+# --- 2. send CPU per SMS -----------------------------------------------------------------------
+
+
+def send_cpu(h: Harness, count: int, rounds: int = 3) -> Row:
+    code_dir, handler = h.stack.function_code("SendFunction")
+    spec = {
+        "code_dir": str(code_dir),
+        "handler": handler,
+        "env": h.function_env("SendFunction"),
+        "queue_arn": h.stack.get_att("RequestQueue", "Arn"),
+        "sim_url": h.simulator.base_url,
+        "password": PASSWORD,
+        "count": count,
+        "out": str(h.workdir / "cpu.json"),
+    }
+    spec_path = h.workdir / "cpu-spec.json"
+    spec_path.write_text(json.dumps(spec))
+    samples: dict[str, list[float]] = {"handler": [], "bare": []}
+    for _ in range(rounds):
+        for mode in samples:
+            subprocess.run([sys.executable, "-m", "bench.cpu", mode, str(spec_path)], check=True, cwd=ROOT)  # noqa: S603
+            samples[mode].append(json.loads((h.workdir / "cpu.json").read_text())["cpu_per_sms"])
+    handler_cpu, bare_cpu = statistics.median(samples["handler"]), statistics.median(samples["bare"])
+    return Row(
+        "send: CPU per SMS, handler / bare I/O loop",
+        f"{handler_cpu * 1000:.2f} ms vs {bare_cpu * 1000:.2f} ms",
+        handler_cpu / bare_cpu,
+        1.5,
+    )
+
+
+# --- 3. status throughput ----------------------------------------------------------------------
+
+
+def drain(h: Harness, status: Handler) -> None:
+    """Status runs at latency 0 until nothing is due, so a measured run sees only its own jobs."""
+    for _ in range(20):
+        if status(SCHEDULE_EVENT, h.context("StatusFunction"))["due"] == 0:
+            return
+    raise RuntimeError("due jobs remain after 20 status runs")
+
+
+def status_throughput(h: Harness, send: Handler, status: Handler, due: int, latency: float) -> Row:
+    drain(h, status)
+    h.send(send, [h.request() for _ in range(due)])  # at latency 0: set-up, not measured
+    concurrency = int(h.function_env("StatusFunction")["STATUS_CONCURRENCY"])
+    h.simulator.set_latency(latency)
+    started = time.perf_counter()
+    summary = status(SCHEDULE_EVENT, h.context("StatusFunction"))
+    wall = time.perf_counter() - started
+    h.simulator.set_latency(0)
+    if summary["published"] != due:
+        raise RuntimeError(f"the status run did not finish its {due} jobs: {summary}")
+    ideal = due * latency / concurrency
+    return Row(
+        f"status: run of {due} due jobs, wall / (N·L/{concurrency})",
+        f"{wall:.2f} s vs ideal {ideal:.2f} s",
+        wall / ideal,
+        1.5,
+    )
+
+
+# --- 4. read amplification ---------------------------------------------------------------------
+
+
+def seed_finished(h: Harness, total: int) -> int:
+    """Add finished (DONE) items until the table holds `total` items; returns the item count."""
+    have = h.dynamodb.scan(TableName=h.table, Select="COUNT")["Count"]
+    now = int(time.time())
+    missing = list(range(have, total))
+
+    def write(chunk: list[int]) -> None:
+        items: list[Any] = [
+            {
+                "PutRequest": {
+                    "Item": {
+                        "id": {"S": f"finished-{n}"},
+                        "state": {"S": "DONE"},
+                        "to": {"S": "+49170*****77"},
+                        "reference": {"S": f"ref-{n}"},
+                        "metadata": {"S": "{}"},
+                        "jobId": {"S": f"J.20261125-000000.000-{n:020d}"},
+                        "outcome": {"S": "SENT"},
+                        "reason": {"S": "DONE/SUC_ACC"},
+                        "requestedAt": {"N": str(now - 3600)},
+                        "submittedAt": {"N": str(now - 3600)},
+                        "completedAt": {"N": str(now - 3000)},
+                        "expiresAt": {"N": str(now + 86400)},
+                    }
+                }
+            }
+            for n in chunk
+        ]
+        while items:
+            response = h.dynamodb.batch_write_item(RequestItems={h.table: items})
+            items = response.get("UnprocessedItems", {}).get(h.table, [])
+
+    chunks = [missing[i : i + 25] for i in range(0, len(missing), 25)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(write, chunks))
+    return max(have, total)
+
+
+def read_amplification(
+    h: Harness, send: Handler, status: Handler, calls: AwsCalls, sizes: list[int], due: int
+) -> list[Row]:
+    rows = []
+    per_job = []
+    for size in sizes:
+        note(f"read amplification: seeding {size:,} finished jobs")
+        table_items = seed_finished(h, size)
+        drain(h, status)
+        h.send(send, [h.request() for _ in range(due)])
+        calls.clear()
+        summary = status(SCHEDULE_EVENT, h.context("StatusFunction"))
+        if summary["due"] != due:
+            raise RuntimeError(f"expected {due} due jobs, the run saw {summary['due']}")
+        per_job.append(calls.items_read / due)
+        rows.append(
+            Row(
+                f"status: items read per due job, {table_items:,} in table",
+                f"{calls.items_read} items, {calls.calls['dynamodb:Query']} queries for {due} due",
+                per_job[-1] / per_job[0],
+                1.10,
+            )
+        )
+    return rows
+
+
+# --- 5. AWS calls per SMS ----------------------------------------------------------------------
+
+
+def calls_per_sms(h: Harness, calls: AwsCalls, warm_status: Handler, *, delivery_report: bool, count: int = 100) -> Row:
+    drain(h, warm_status)
+    send, status = h.load("SendFunction"), h.load("StatusFunction")  # new containers: secrets read anew
+    calls.clear()
+    h.send(send, [h.request(delivery_report=delivery_report) for _ in range(count)])
+    published = runs = 0
+    while published < count and runs < 10:
+        published += status(SCHEDULE_EVENT, h.context("StatusFunction"))["published"]
+        runs += 1
+    if published != count:
+        raise RuntimeError(f"only {published} of {count} outcomes after {runs} status runs")
+
+    def per(*names: str) -> float:
+        return sum(calls.calls[name] for name in names) / count
+
+    writes = per("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem")
+    reads = per("dynamodb:Query", "dynamodb:GetItem", "dynamodb:Scan")
+    publishes = per("sns:Publish", "sns:PublishBatch")
+    secrets = per("secretsmanager:GetSecretValue")
+    path = "delivery report" if delivery_report else "no report"
+    return Row(
+        f"AWS calls per SMS, {path} ({runs} status runs)",
+        f"DynamoDB {writes:.2f} writes + {reads:.2f} reads, SNS {publishes:.2f}, Secrets Manager {secrets:.2f}",
+    )
+
+
+# --- 6. cold start -----------------------------------------------------------------------------
+
+
+def cold_start_rows(h: Harness, rounds: int, with_size: bool) -> list[Row]:
+    functions = {}
+    for logical_id, name in (("SendFunction", "send"), ("StatusFunction", "status")):
+        code_dir, handler = h.stack.function_code(logical_id)
+        functions[name] = (code_dir, handler.rsplit(".", 1)[0], h.function_env(logical_id))
+    medians = cold_start(functions, rounds)
+    base = medians["boto3"]
+    rows = [
+        Row(
+            f"cold start: {name} handler import / import boto3",
+            f"{medians[name] * 1000:.0f} ms vs {base * 1000:.0f} ms",
+            medians[name] / base,
+            1.3,
+        )
+        for name in functions
+    ]
+    if with_size:
+        sizes = built_sizes()
+        mib = 1024 * 1024
+        rows.append(
+            Row(
+                "built size: layer + function (unzipped; zipped layer)",
+                f"layer {sizes['layer'] / mib:.1f} MiB + send {sizes['send'] / 1024:.0f} KiB"
+                f" / status {sizes['status'] / 1024:.0f} KiB; layer.zip {sizes['layer.zip'] / mib:.1f} MiB",
+            )
+        )
+    return rows
+
+
+# --- the table ---------------------------------------------------------------------------------
+
+
+def table(rows: list[Row]) -> str:
+    width = max(len(row.measure) for row in rows)
+    lines = [f"{'measure':<{width}}  {'ratio':>6}  {'target':>6}  {'':<6}  figures"]
+    for row in rows:
+        ratio = f"{row.ratio:6.2f}" if row.ratio is not None else " " * 6
+        target = f"≤{row.target:5.2f}" if row.target is not None else " " * 6
+        lines.append(f"{row.measure:<{width}}  {ratio}  {target}  {row.verdict:<6}  {row.figure}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--latency", type=float, default=0.2, help="provider latency L in seconds (default 0.2)")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (a check that the bench runs)")
+    parser.add_argument("--no-size", action="store_true", help="skip the built-size measure (it runs pip)")
+    options = parser.parse_args(argv)
+    quick = options.quick
+    sizes = [1_000, 10_000] if quick else [1_000, 10_000, 100_000]
+    steps: list[tuple[str, Callable[[], list[Row]]]] = []
+
+    with Harness() as h:
+        calls = AwsCalls()  # before the handlers are loaded: their clients come from this session
+        send, status = h.load("SendFunction"), h.load("StatusFunction")
+        latency = options.latency
+        steps = [
+            ("send batch latency", lambda: [send_latency(h, send, latency)]),
+            ("send CPU", lambda: [send_cpu(h, 100 if quick else 500)]),
+            *[
+                (f"status throughput N={n}", lambda n=n: [status_throughput(h, send, status, n, latency)])
+                for n in ([100] if quick else [100, 1000])
+            ],
+            ("read amplification", lambda: read_amplification(h, send, status, calls, sizes, due=50)),
+            (
+                "AWS calls per SMS",
+                lambda: [calls_per_sms(h, calls, status, delivery_report=dn) for dn in (False, True)],
+            ),
+            ("cold start", lambda: cold_start_rows(h, 3 if quick else 9, not options.no_size)),
+        ]
+        rows: list[Row] = []
+        with quiet():
+            h.send(send, [h.request() for _ in range(20)])  # warm: connections, secret, first batch
+            status(SCHEDULE_EVENT, h.context("StatusFunction"))
+            for name, step in steps:
+                note(name)
+                rows.extend(step())
+    print(table(rows))
+    return 0 if all(row.verdict != "MISSED" for row in rows) else 1

@@ -1,0 +1,80 @@
+"""The Retarus simulator in a process of its own, steered over its standard input.
+
+The benchmarks measure the handler's CPU time by the bench process's own clock, so the simulator's
+work must not run on it: it runs here, and the bench changes its latency between measurements
+without restarting it (the jobs it knows must survive the change).
+
+Protocol, one line each way: `latency <seconds>` → `ok`; `counts` → `{"posts": n, "reports": n}`;
+end of input stops the server. The password comes from RETARUS_SIM_PASSWORD.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from local.simulator import RetarusSimulator
+
+
+def main() -> int:
+    polls_to_final = int(sys.argv[1]) if len(sys.argv) > 1 else 1
+    simulator = RetarusSimulator("bench-user", os.environ["RETARUS_SIM_PASSWORD"], polls_to_final=polls_to_final)
+    with simulator:
+        print(simulator.base_url, flush=True)
+        for line in sys.stdin:
+            command, _, argument = line.strip().partition(" ")
+            if command == "latency":
+                simulator.latency = float(argument)
+                answer = "ok"
+            elif command == "counts":
+                answer = json.dumps({"posts": len(simulator.sms_posts()), "reports": len(simulator.report_calls())})
+            else:
+                answer = f"unknown command {command!r}"
+            print(answer, flush=True)
+    return 0
+
+
+class SimulatorProcess:
+    """The parent's handle on a simulator process."""
+
+    def __init__(self, password: str, *, polls_to_final: int = 1) -> None:
+        self._process = subprocess.Popen(  # noqa: S603 — our own interpreter and module
+            [sys.executable, "-m", "bench.simulator_process", str(polls_to_final)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "RETARUS_SIM_PASSWORD": password},
+        )
+        assert self._process.stdout is not None
+        self.base_url = self._process.stdout.readline().strip()
+        if not self.base_url.startswith("http://127.0.0.1"):
+            self.stop()
+            raise RuntimeError("the simulator process did not start")
+
+    def command(self, line: str) -> str:
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._process.stdin.write(line + "\n")
+        self._process.stdin.flush()
+        return self._process.stdout.readline().strip()
+
+    def set_latency(self, seconds: float) -> None:
+        if self.command(f"latency {seconds}") != "ok":
+            raise RuntimeError("the simulator did not take the latency")
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = json.loads(self.command("counts"))
+        return counts
+
+    def stop(self) -> None:
+        if self._process.stdin is not None:
+            self._process.stdin.close()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
