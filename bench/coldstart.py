@@ -25,10 +25,11 @@ _TIMER = "import time; t = time.perf_counter(); import {module}; print(time.perf
 
 
 def import_seconds(module: str, code_dir: Path, env: Mapping[str, str]) -> float:
+    """Seconds to import `module` in a fresh interpreter set up as Lambda sets up the function."""
     environment = {
         **{key: value for key, value in os.environ.items() if not key.startswith(("POWERTOOLS_", "AWS_"))},
         **env,
-        "PYTHONPATH": os.pathsep.join([str(code_dir), str(LAYER)]),
+        "PYTHONPATH": os.pathsep.join([str(code_dir), str(LAYER), str(ROOT)]),
         "LAMBDA_TASK_ROOT": str(code_dir),
         "AWS_LAMBDA_FUNCTION_NAME": code_dir.name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
@@ -45,14 +46,25 @@ def import_seconds(module: str, code_dir: Path, env: Mapping[str, str]) -> float
     return float(output.stdout.strip().splitlines()[-1])
 
 
+# What each function's init needs at the least (bench/bare_init.py): its clients, and for the send
+# function the batch utility. The send function's SNS client is made on first use, so not here.
+BARE = {
+    "send": {"BENCH_CLIENTS": "dynamodb,secretsmanager", "BENCH_BATCH": "1"},
+    "status": {"BENCH_CLIENTS": "dynamodb,sns,secretsmanager", "BENCH_BATCH": "0"},
+}
+
+
 def cold_start(functions: Mapping[str, tuple[Path, str, Mapping[str, str]]], rounds: int) -> dict[str, float]:
-    """Median import seconds of `boto3` and of each function's handler module."""
-    samples: dict[str, list[float]] = {name: [] for name in ["boto3", *functions]}
+    """Median import seconds of `boto3`, of each function's handler module, and of the same
+    function's bare init (keys "boto3", name, name + " bare")."""
+    samples: dict[str, list[float]] = {"boto3": []}
     any_dir, _, any_env = next(iter(functions.values()))
     for _ in range(rounds):
         samples["boto3"].append(import_seconds("boto3", any_dir, any_env))
         for name, (code_dir, module, env) in functions.items():
-            samples[name].append(import_seconds(module, code_dir, env))
+            samples.setdefault(name, []).append(import_seconds(module, code_dir, env))
+            bare_env = {**env, **BARE[name]}
+            samples.setdefault(f"{name} bare", []).append(import_seconds("bench.bare_init", code_dir, bare_env))
     return {name: statistics.median(values) for name, values in samples.items()}
 
 

@@ -1,9 +1,11 @@
-"""An invocation that died while it held a request's claim (between the claim and the record of
-the POST's result): what a redelivery of the same message does."""
+"""An invocation that died while it held a request's claim: what a redelivery of the same message
+does. Before the POST (no `postingAt`) the request was surely not sent, so it is sent now; after
+it, the POST may have reached the provider and ResendUnconfirmed decides (contract §2)."""
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import boto3
 
@@ -13,7 +15,9 @@ from support import REGION, Pipeline
 REQUEST = '{"id": "crashed", "to": "+4917012345678", "text": "x"}'
 
 
-def claim_as_a_dead_invocation(pipeline: Pipeline, message_id: str) -> None:
+def claim_as_a_dead_invocation(pipeline: Pipeline, message_id: str, *, posting: bool) -> None:
+    """What a send invocation leaves when it dies after its claim, before (`posting=False`) or
+    after (`posting=True`) it marked the POST as starting."""
     env = pipeline.stack.function_environment("SendFunction")
     store = JobStore(
         boto3.client("dynamodb", region_name=REGION),
@@ -25,11 +29,26 @@ def claim_as_a_dead_invocation(pipeline: Pipeline, message_id: str) -> None:
     )
     origin = Origin(id="crashed", masked_to="+49170******78", reference=None, metadata={}, requested_at=time.time())
     store.claim(origin, message_id=message_id, now=time.time(), claim_until=time.time() + 600)
+    if posting:
+        assert store.posting("crashed", message_id=message_id, now=time.time())
 
 
-def test_redelivered_message_of_a_dead_claim_ends_unknown_without_a_post(pipeline: Pipeline) -> None:
+def test_a_dead_claim_that_never_posted_is_sent_on_redelivery(pipeline: Pipeline) -> None:
     message_id = pipeline.sqs.send_message(QueueUrl=pipeline.queue_url, MessageBody=REQUEST)["MessageId"]
-    claim_as_a_dead_invocation(pipeline, message_id)
+    claim_as_a_dead_invocation(pipeline, message_id, posting=False)
+
+    result = pipeline.deliver(pipeline.handler("SendFunction"))  # default policy: no resending
+
+    assert result.failed == []
+    assert len(pipeline.simulator.sms_posts()) == 1
+    item = pipeline.item("crashed")
+    assert item["state"] == "TRACKING" and "postingAt" not in item
+    assert pipeline.outcomes() == []
+
+
+def test_a_dead_claim_that_may_have_posted_ends_unknown_without_a_post(pipeline: Pipeline) -> None:
+    message_id = pipeline.sqs.send_message(QueueUrl=pipeline.queue_url, MessageBody=REQUEST)["MessageId"]
+    claim_as_a_dead_invocation(pipeline, message_id, posting=True)
 
     result = pipeline.deliver(pipeline.handler("SendFunction"))
 
@@ -39,9 +58,9 @@ def test_redelivered_message_of_a_dead_claim_ends_unknown_without_a_post(pipelin
     assert event["id"] == "crashed" and event["outcome"] == "UNKNOWN" and "interrupted" in event["reason"]
 
 
-def test_redelivered_message_of_a_dead_claim_is_sent_under_the_resend_policy(pipeline: Pipeline) -> None:
+def test_a_dead_claim_that_may_have_posted_is_sent_again_under_the_resend_policy(pipeline: Pipeline) -> None:
     message_id = pipeline.sqs.send_message(QueueUrl=pipeline.queue_url, MessageBody=REQUEST)["MessageId"]
-    claim_as_a_dead_invocation(pipeline, message_id)
+    claim_as_a_dead_invocation(pipeline, message_id, posting=True)
 
     result = pipeline.deliver(pipeline.handler("SendFunction", RESEND_UNCONFIRMED="true"))
 
@@ -52,7 +71,7 @@ def test_redelivered_message_of_a_dead_claim_is_sent_under_the_resend_policy(pip
 
 
 def test_a_producers_duplicate_during_a_live_claim_is_acknowledged_and_not_sent(pipeline: Pipeline) -> None:
-    claim_as_a_dead_invocation(pipeline, "another-message")
+    claim_as_a_dead_invocation(pipeline, "another-message", posting=False)
     pipeline.enqueue(REQUEST)
 
     result = pipeline.deliver(pipeline.handler("SendFunction", RESEND_UNCONFIRMED="true"))
@@ -60,3 +79,24 @@ def test_a_producers_duplicate_during_a_live_claim_is_acknowledged_and_not_sent(
     assert result.failed == [] and result.received == 1
     assert pipeline.simulator.sms_posts() == []
     assert pipeline.item("crashed")["state"] == "SENDING"
+
+
+def test_a_send_marks_the_post_before_it_and_clears_the_mark_after(pipeline: Pipeline) -> None:
+    """The mark is the send's first write after the claim, made while no POST has gone out yet."""
+    updates: list[tuple[str, int]] = []
+
+    def on_update(params: dict[str, Any], **_: Any) -> None:
+        updates.append((params["UpdateExpression"], len(pipeline.simulator.sms_posts())))
+
+    session = boto3._get_default_session()
+    session.events.register("before-parameter-build.dynamodb.UpdateItem", on_update)
+    try:
+        pipeline.enqueue(REQUEST)
+        pipeline.deliver(pipeline.handler("SendFunction"))
+    finally:
+        session.events.unregister("before-parameter-build.dynamodb.UpdateItem", on_update)
+
+    assert updates[0] == ("SET postingAt = :now", 0)
+    assert updates[1][0].startswith("SET #state = :tracking") and updates[1][1] == 1
+    item = pipeline.item("crashed")
+    assert item["state"] == "TRACKING" and "postingAt" not in item and "claimUntil" not in item

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sms_pipeline.jobs import ClaimResult, Final, Job, Origin, State
@@ -26,15 +26,24 @@ class FakeStore:
             return ClaimResult.EXPIRED, job
         return ClaimResult.DUPLICATE, job
 
+    def posting(self, request_id: str, *, message_id: str, now: float) -> bool:
+        item = self.items[request_id]
+        if item["state"] != State.SENDING or item["messageId"] != message_id:
+            return False
+        item["postingAt"] = now
+        return True
+
     def take_over(self, request_id: str, *, message_id: str, stale_claim_until: object, claim_until: float) -> bool:
         item = self.items[request_id]
         if item["state"] != State.SENDING or item["claimUntil"] != stale_claim_until:
             return False
         item.update(claimUntil=claim_until, messageId=message_id)
+        item.pop("postingAt", None)
         return True
 
     def release(self, request_id: str) -> None:
         self.items[request_id]["state"] = State.RELEASED
+        self.items[request_id].pop("postingAt", None)
 
     def record_sent(self, request_id: str, job_id: str, *, submitted_at: float, first_check_at: float) -> None:
         self.items[request_id].update(state=State.TRACKING, jobId=job_id)
@@ -71,6 +80,10 @@ class FakeProvider:
     def __init__(self) -> None:
         self.sent: list[SmsRequest] = []
 
-    def send(self, sms: SmsRequest, *, deadline: float | None = None) -> str:
+    def send(
+        self, sms: SmsRequest, *, deadline: float | None = None, before_post: Callable[[], None] | None = None
+    ) -> str:
+        if before_post is not None:
+            before_post()
         self.sent.append(sms)
         return f"J.{len(self.sent)}"

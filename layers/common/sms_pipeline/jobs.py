@@ -12,9 +12,13 @@ Why the item looks the way it does:
 - `expiresAt` is the TTL: records outlive the tracking limit by the retention period, long enough
   to catch a producer's late duplicate, then DynamoDB deletes them.
 
-States: SENDING (claimed, POST under way until `claimUntil`) → RELEASED (the POST surely did not
-happen; may be claimed again) | TRACKING (job id known, checks due) → PUBLISHING (outcome decided,
-publish due) → DONE.
+States: SENDING (claimed until `claimUntil`; `postingAt` is set just before the POST goes on the
+wire) → RELEASED (the POST surely did not happen; may be claimed again) | TRACKING (job id known,
+checks due) → PUBLISHING (outcome decided, publish due) → DONE.
+
+A claim that expired without `postingAt` belongs to an invocation that died before its POST: the
+request was surely not sent and is sent on redelivery. With `postingAt` the POST may have reached
+the provider, and the ResendUnconfirmed policy decides.
 """
 
 from __future__ import annotations
@@ -140,11 +144,20 @@ class JobStore:
             return ClaimResult.EXPIRED, job
         return ClaimResult.DUPLICATE, job
 
-    def take_over(self, request_id: str, *, message_id: str, stale_claim_until: Any, claim_until: float) -> bool:
-        """Re-claim an expired claim (resend policy); False when another delivery got there first."""
+    def posting(self, request_id: str, *, message_id: str, now: float) -> bool:
+        """Mark the claim as about to POST; False when this delivery no longer holds the claim."""
         return self._update(
             request_id,
-            "SET claimUntil = :until, messageId = :message",
+            "SET postingAt = :now",
+            "#state = :sending AND messageId = :message",
+            {":now": _num(now), ":sending": State.SENDING.value, ":message": message_id},
+        )
+
+    def take_over(self, request_id: str, *, message_id: str, stale_claim_until: Any, claim_until: float) -> bool:
+        """Re-claim an expired claim; False when another delivery got there first."""
+        return self._update(
+            request_id,
+            "SET claimUntil = :until, messageId = :message REMOVE postingAt",
             "#state = :sending AND claimUntil = :stale",
             {
                 ":until": _num(claim_until),
@@ -158,7 +171,7 @@ class JobStore:
         """The POST did not take place (or may be repeated by policy): a redelivery may claim again."""
         self._update(
             request_id,
-            "SET #state = :released REMOVE claimUntil",
+            "SET #state = :released REMOVE claimUntil, postingAt",
             "#state = :sending",
             {":released": State.RELEASED.value, ":sending": State.SENDING.value},
         )
@@ -167,7 +180,7 @@ class JobStore:
         self._update(
             request_id,
             "SET #state = :tracking, jobId = :job, submittedAt = :at, checks = :zero, "
-            "dueShard = :shard, dueAt = :due REMOVE claimUntil",
+            "dueShard = :shard, dueAt = :due REMOVE claimUntil, postingAt",
             "#state = :sending",
             {
                 ":tracking": State.TRACKING.value,
@@ -184,7 +197,7 @@ class JobStore:
         """SENDING → PUBLISHING: the send itself decided the outcome (400, unknown result)."""
         return self._update(
             request_id,
-            "SET #state = :publishing, " + _FINAL_SET + ", dueShard = :shard, dueAt = :due REMOVE claimUntil",
+            f"SET #state = :publishing, {_FINAL_SET}, dueShard = :shard, dueAt = :due REMOVE claimUntil, postingAt",
             "#state = :sending",
             {
                 ":publishing": State.PUBLISHING.value,
@@ -387,7 +400,7 @@ def _job(item: dict[str, Any]) -> Job:
         submitted_at=float(item["submittedAt"]) if "submittedAt" in item else None,
         checks=int(item.get("checks", 0)),
         final=final,
-        extra={key: item[key] for key in ("claimUntil", "messageId") if key in item},
+        extra={key: item[key] for key in ("claimUntil", "messageId", "postingAt") if key in item},
     )
 
 

@@ -98,8 +98,14 @@ class RetarusClient:
         self._clock = clock
         self._session = session or _pooled_session(pool_size)
 
-    def send(self, sms: SmsRequest, *, deadline: float | None = None) -> str:
-        """POST /sms; the provider's job id. Retries transient failures while `deadline` allows."""
+    def send(
+        self, sms: SmsRequest, *, deadline: float | None = None, before_post: Callable[[], None] | None = None
+    ) -> str:
+        """POST /sms; the provider's job id. Retries transient failures while `deadline` allows.
+
+        `before_post` runs once, after everything that could stall (the credentials) and right
+        before the first attempt: what it records marks the moment the request may reach the wire.
+        """
         form = {"dst": sms.to, "msg": sms.text}
         if sms.sender is not None:
             form["src"] = sms.sender
@@ -109,7 +115,9 @@ class RetarusClient:
             form["bc"] = sms.billing_code
         if sms.reference:
             form["ref"] = sms.reference
-        body = self._call("POST", "/sms", form=form, idempotent=False, expect=201, deadline=deadline)
+        body = self._call(
+            "POST", "/sms", form=form, idempotent=False, expect=201, deadline=deadline, before_first=before_post
+        )
         try:
             return retarus_bodies.job_id(body)
         except retarus_bodies.UnexpectedBody as error:
@@ -137,10 +145,13 @@ class RetarusClient:
         idempotent: bool,
         expect: int,
         deadline: float | None,
+        before_first: Callable[[], None] | None = None,
     ) -> str:
         credentials = self._credentials()
         auth = {"user": credentials.user, "pass": credentials.password}
         url = self._base_url + path
+        if before_first is not None:
+            before_first()
         attempt = 0
         while True:
             try:

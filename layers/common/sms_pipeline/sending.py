@@ -35,6 +35,10 @@ class RetryLater(Exception):
     """Fail this record in the batch response; SQS redelivers it after the visibility timeout."""
 
 
+class ClaimLost(Exception):
+    """Another delivery took this request's claim over before our POST: it sends, we do not."""
+
+
 class Result(StrEnum):
     SENT = "sent"
     DUPLICATE = "duplicate"
@@ -53,6 +57,7 @@ class Store(Protocol):
     def claim(
         self, origin: Origin, *, message_id: str, now: float, claim_until: float
     ) -> tuple[ClaimResult, Job | None]: ...
+    def posting(self, request_id: str, *, message_id: str, now: float) -> bool: ...
     def take_over(self, request_id: str, *, message_id: str, stale_claim_until: object, claim_until: float) -> bool: ...
     def release(self, request_id: str) -> None: ...
     def record_sent(self, request_id: str, job_id: str, *, submitted_at: float, first_check_at: float) -> None: ...
@@ -67,7 +72,13 @@ class Publisher(Protocol):
 
 
 class Provider(Protocol):
-    def send(self, sms: requests_.SmsRequest, *, deadline: float | None = None) -> str: ...
+    def send(
+        self,
+        sms: requests_.SmsRequest,
+        *,
+        deadline: float | None = None,
+        before_post: Callable[[], None] | None = None,
+    ) -> str: ...
 
 
 class Sender:
@@ -151,7 +162,8 @@ class Batch:
             return Result.DUPLICATE
         if claim is ClaimResult.EXPIRED:
             assert existing is not None
-            if not s.resend_unconfirmed:
+            may_have_posted = "postingAt" in existing.extra
+            if may_have_posted and not s.resend_unconfirmed:
                 logger.warning("an earlier send of this request was interrupted; ending as UNKNOWN", extra=log)
                 return self._finish(origin, None, Outcome.UNKNOWN, CLAIM_EXPIRED_REASON)
             stale = existing.extra.get("claimUntil")
@@ -159,10 +171,20 @@ class Batch:
                 sms.id, message_id=incoming.message_id, stale_claim_until=stale, claim_until=self._claim_until
             ):
                 return Result.DUPLICATE
-            logger.warning("an earlier send of this request was interrupted; sending again (policy)", extra=log)
+            if may_have_posted:
+                logger.warning("an earlier send of this request was interrupted; sending again (policy)", extra=log)
+            else:
+                logger.warning("an earlier delivery stopped before its POST; sending now", extra=log)
+
+        def posting() -> None:
+            if not s.store.posting(sms.id, message_id=incoming.message_id, now=s.clock()):
+                raise ClaimLost
 
         try:
-            job_id = s.provider.send(sms, deadline=self._deadline)
+            job_id = s.provider.send(sms, deadline=self._deadline, before_post=posting)
+        except ClaimLost:
+            logger.info("another delivery took the request over; not sent here", extra=log)
+            return Result.DUPLICATE
         except Rejected:
             logger.info("provider rejected the request (400)", extra=log)
             return self._finish(origin, None, Outcome.REJECTED, PROVIDER_REJECTED_REASON)

@@ -1,0 +1,24 @@
+"""The init any handler pays that is built on this project's libraries and does this job.
+
+Imported (and timed) by bench/coldstart.py as the floor to compare a handler's import with: boto3,
+requests, Powertools' Logger, Metrics, Tracer (X-Ray, patching botocore and requests), Parameters,
+the batch utility for the send function, and the clients each function uses on every invocation.
+BENCH_CLIENTS names the clients, BENCH_BATCH=1 adds the batch utility.
+"""
+
+import os
+
+import boto3
+import requests
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+if os.environ.get("BENCH_BATCH") == "1":
+    from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, EventType
+
+    processor = AsyncBatchProcessor(event_type=EventType.SQS)
+
+logger, metrics, tracer = Logger(), Metrics(), Tracer(patch_modules=["botocore", "requests"])
+clients = {name: boto3.client(name) for name in os.environ["BENCH_CLIENTS"].split(",")}  # type: ignore[call-overload]
+secrets = SecretsProvider(boto3_client=clients["secretsmanager"])
+session = requests.Session()

@@ -1,0 +1,45 @@
+"""The claim's life in the send use case, over the in-memory fakes."""
+
+from __future__ import annotations
+
+import json
+
+from fakes import FakeProvider, FakePublisher, FakeStore
+
+from sms_pipeline.jobs import State
+from sms_pipeline.sending import Incoming, Result, Sender
+
+BODY = json.dumps({"id": "r-1", "to": "+4917012345678", "text": "hi"})
+
+
+def sender(store: FakeStore, provider: FakeProvider, *, resend: bool = False) -> Sender:
+    return Sender(
+        store, FakePublisher(), provider, resend_unconfirmed=resend, first_check_delay=30, publish_lease_seconds=60
+    )
+
+
+class TakenOverBeforeThePost(FakeStore):
+    """Another delivery takes the claim over while this one is between its claim and its POST."""
+
+    def posting(self, request_id: str, *, message_id: str, now: float) -> bool:
+        self.items[request_id]["messageId"] = "the-other-delivery"
+        return super().posting(request_id, message_id=message_id, now=now)
+
+
+def test_a_delivery_that_lost_its_claim_before_the_post_does_not_send() -> None:
+    store, provider = TakenOverBeforeThePost(), FakeProvider()
+
+    result = sender(store, provider).batch(30).handle(Incoming(message_id="m-1", body=BODY, sent_at=0))
+
+    assert result is Result.DUPLICATE and provider.sent == []
+    assert store.items["r-1"]["state"] == State.SENDING and "postingAt" not in store.items["r-1"]
+
+
+def test_a_redelivery_after_a_death_before_the_post_sends_under_either_policy() -> None:
+    for resend in (False, True):
+        store, provider = FakeStore(), FakeProvider()
+        store.items["r-1"] = {"state": State.SENDING, "claimUntil": 0.0, "messageId": "m-1"}  # died, no mark
+
+        result = sender(store, provider, resend=resend).batch(30).handle(Incoming("m-1", BODY, sent_at=0))
+
+        assert result is Result.SENT and len(provider.sent) == 1
