@@ -1,10 +1,13 @@
 """Cold start: what a new container pays before its first invocation, and what it ships.
 
-Each import is timed in a fresh interpreter with the environment Lambda gives the function (the
-template's variables, LAMBDA_TASK_ROOT, the function name; tracing as deployed, so the X-Ray
-recorder loads as it does in Lambda), the function's folder and the layer on the path as Lambda
-puts /var/task and /opt/python. The baseline is `import boto3` alone in the same conditions. Rounds
-alternate between the two so a busy moment of the machine hits both; the median is kept.
+Each import is timed in a fresh interpreter set up as Lambda sets up the function: the template's
+environment, LAMBDA_TASK_ROOT and the function name (tracing as deployed, so the X-Ray recorder
+loads as it does in Lambda), the function's folder first on the path and the layer after it, as
+/var/task and /opt/python, and no bytecode written (both are read-only in Lambda). The layer is
+built here the way `sam build` builds it, for this machine's platform, twice: without bytecode
+(what BuildMethod python3.13 shipped) and with it (layers/common/Makefile). The baseline is
+`import boto3` alone, as a function without our layer would pay it. Rounds alternate between the
+measures so a busy moment of the machine hits them all; the median is kept.
 """
 
 from __future__ import annotations
@@ -14,22 +17,48 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYER = ROOT / "layers" / "common"
+LAYER_SOURCE = ROOT / "layers" / "common"
 _TIMER = "import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
 
+# What each function's init needs at the least (bench/bare_init.py): its clients, and for the send
+# function the batch utility. The send function's SNS client is made on first use, so not here.
+BARE = {
+    "send": {"BENCH_CLIENTS": "dynamodb,secretsmanager", "BENCH_BATCH": "1"},
+    "status": {"BENCH_CLIENTS": "dynamodb,sns,secretsmanager", "BENCH_BATCH": "0"},
+}
 
-def import_seconds(module: str, code_dir: Path, env: Mapping[str, str]) -> float:
+
+def build_layer(target: Path, *, bytecode: bool) -> Path:
+    """The layer's python/ folder as `sam build` makes it, for this interpreter and platform."""
+    if target.exists():
+        return target
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile"]
+    requirements = str(LAYER_SOURCE / "requirements.txt")
+    subprocess.run([*pip, "--target", str(target), "--requirement", requirements], check=True)  # noqa: S603
+    shutil.copytree(
+        LAYER_SOURCE / "sms_pipeline", target / "sms_pipeline", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    if bytecode:  # what layers/common/Makefile adds
+        subprocess.run(  # noqa: S603
+            [sys.executable, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", str(target)],
+            check=True,
+        )
+    return target
+
+
+def import_seconds(module: str, code_dir: Path, layer: Path | None, env: Mapping[str, str]) -> float:
     """Seconds to import `module` in a fresh interpreter set up as Lambda sets up the function."""
+    path = [str(code_dir)] + ([str(layer)] if layer else []) + [str(ROOT)]
     environment = {
         **{key: value for key, value in os.environ.items() if not key.startswith(("POWERTOOLS_", "AWS_"))},
         **env,
-        "PYTHONPATH": os.pathsep.join([str(code_dir), str(LAYER), str(ROOT)]),
+        "PYTHONPATH": os.pathsep.join(path),
+        "PYTHONDONTWRITEBYTECODE": "1",
         "LAMBDA_TASK_ROOT": str(code_dir),
         "AWS_LAMBDA_FUNCTION_NAME": code_dir.name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
@@ -46,70 +75,35 @@ def import_seconds(module: str, code_dir: Path, env: Mapping[str, str]) -> float
     return float(output.stdout.strip().splitlines()[-1])
 
 
-# What each function's init needs at the least (bench/bare_init.py): its clients, and for the send
-# function the batch utility. The send function's SNS client is made on first use, so not here.
-BARE = {
-    "send": {"BENCH_CLIENTS": "dynamodb,secretsmanager", "BENCH_BATCH": "1"},
-    "status": {"BENCH_CLIENTS": "dynamodb,sns,secretsmanager", "BENCH_BATCH": "0"},
-}
-
-
-def cold_start(functions: Mapping[str, tuple[Path, str, Mapping[str, str]]], rounds: int) -> dict[str, float]:
-    """Median import seconds of `boto3`, of each function's handler module, and of the same
-    function's bare init (keys "boto3", name, name + " bare")."""
-    samples: dict[str, list[float]] = {"boto3": []}
+def cold_start(
+    functions: Mapping[str, tuple[Path, str, Mapping[str, str]]], layers: Mapping[str, Path], rounds: int
+) -> dict[str, float]:
+    """Median import seconds: "boto3" alone; "<function> <layer>" for each function's handler
+    module with each layer build; "<function> bare" for bench/bare_init.py on the bytecode layer."""
+    samples: dict[str, list[float]] = {}
     any_dir, _, any_env = next(iter(functions.values()))
     for _ in range(rounds):
-        samples["boto3"].append(import_seconds("boto3", any_dir, any_env))
+        samples.setdefault("boto3", []).append(import_seconds("boto3", any_dir, None, any_env))
         for name, (code_dir, module, env) in functions.items():
-            samples.setdefault(name, []).append(import_seconds(module, code_dir, env))
-            bare_env = {**env, **BARE[name]}
-            samples.setdefault(f"{name} bare", []).append(import_seconds("bench.bare_init", code_dir, bare_env))
+            for build, layer in layers.items():
+                samples.setdefault(f"{name} {build}", []).append(import_seconds(module, code_dir, layer, env))
+            bare = import_seconds("bench.bare_init", code_dir, layers["bytecode"], {**env, **BARE[name]})
+            samples.setdefault(f"{name} bare", []).append(bare)
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
-def built_sizes() -> dict[str, int]:
-    """Bytes, unzipped and zipped, of the layer as `sam build` packs it (requirements.txt for
-    python3.13 on arm64, plus the shared package) and of each function's code."""
-    with tempfile.TemporaryDirectory(prefix="sms-layer-") as work:
-        target = Path(work) / "python"
-        subprocess.run(  # noqa: S603 — pip of our own interpreter
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--target",
-                str(target),
-                "--platform",
-                "manylinux2014_aarch64",
-                "--implementation",
-                "cp",
-                "--python-version",
-                "3.13",
-                "--only-binary=:all:",
-                "-r",
-                str(LAYER / "requirements.txt"),
-            ],
-            check=True,
-        )
-        shutil.copytree(LAYER / "sms_pipeline", target / "sms_pipeline", ignore=shutil.ignore_patterns("__pycache__"))
-        sizes = {"layer": _tree_bytes(target), "layer.zip": _zip_bytes(target, Path(work) / "layer.zip")}
-    for name in ("send", "status"):
-        code = ROOT / "functions" / name
-        sizes[name] = _tree_bytes(code)
-    return sizes
-
-
-def _tree_bytes(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and "__pycache__" not in f.parts)
-
-
-def _zip_bytes(folder: Path, archive: Path) -> int:
+def sizes(layer: Path, archive: Path) -> dict[str, int]:
+    """Bytes of the layer (unzipped, zipped) and of each function's code."""
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
-        for file in folder.rglob("*"):
+        for file in layer.rglob("*"):
             if file.is_file():
-                bundle.write(file, file.relative_to(folder.parent))
-    return archive.stat().st_size
+                bundle.write(file, Path("python") / file.relative_to(layer))
+    result = {"layer": _tree_bytes(layer, bytecode=True), "layer.zip": archive.stat().st_size}
+    for name in ("send", "status"):
+        result[name] = _tree_bytes(ROOT / "functions" / name, bytecode=False)
+    return result
+
+
+def _tree_bytes(path: Path, *, bytecode: bool) -> int:
+    files = (f for f in path.rglob("*") if f.is_file())
+    return sum(f.stat().st_size for f in files if bytecode or "__pycache__" not in f.parts)

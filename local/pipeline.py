@@ -30,6 +30,9 @@ from local.worker import FunctionError, FunctionSpec, FunctionWorker
 
 REGION = "eu-central-1"
 SIM_USER = "local-user"
+# A batch whose invocation died comes back after the function's timeout plus this: more than the
+# send function's claim margin (sms_pipeline.sending.CLAIM_MARGIN_SECONDS; a test keeps them apart).
+CRASH_RETRY_MARGIN_SECONDS = 15
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,7 @@ class LocalPipeline:
             batch_size=mapping.batch_size,
             wait_seconds=1,
             retry_after_seconds=self.options.retry_after_seconds,
+            crash_retry_after_seconds=self.stack.function_timeout("SendFunction") + CRASH_RETRY_MARGIN_SECONDS,
         )
         for instance in range(self.send_instances):
             self._loop(f"event-source-{instance}", functools.partial(self._poll_requests, instance))

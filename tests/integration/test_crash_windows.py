@@ -15,9 +15,9 @@ from support import REGION, Pipeline
 REQUEST = '{"id": "crashed", "to": "+4917012345678", "text": "x"}'
 
 
-def claim_as_a_dead_invocation(pipeline: Pipeline, message_id: str, *, posting: bool) -> None:
-    """What a send invocation leaves when it dies after its claim, before (`posting=False`) or
-    after (`posting=True`) it marked the POST as starting."""
+def claim_as_another_invocation(pipeline: Pipeline, message_id: str, *, posting: bool, alive: bool = False) -> None:
+    """What another send invocation leaves after its claim, before (`posting=False`) or after
+    (`posting=True`) it marked the POST as starting; dead (its claim time is up) or alive."""
     env = pipeline.stack.function_environment("SendFunction")
     store = JobStore(
         boto3.client("dynamodb", region_name=REGION),
@@ -28,14 +28,15 @@ def claim_as_a_dead_invocation(pipeline: Pipeline, message_id: str, *, posting: 
         tracking_limit_seconds=3600,
     )
     origin = Origin(id="crashed", masked_to="+49170******78", reference=None, metadata={}, requested_at=time.time())
-    store.claim(origin, message_id=message_id, now=time.time(), claim_until=time.time() + 600)
+    claim_until = time.time() + (600 if alive else -1)
+    store.claim(origin, message_id=message_id, token="theirs", now=time.time(), claim_until=claim_until)
     if posting:
-        assert store.posting("crashed", message_id=message_id, now=time.time())
+        assert store.posting("crashed", token="theirs", now=time.time())
 
 
 def test_a_dead_claim_that_never_posted_is_sent_on_redelivery(pipeline: Pipeline) -> None:
     message_id = pipeline.sqs.send_message(QueueUrl=pipeline.queue_url, MessageBody=REQUEST)["MessageId"]
-    claim_as_a_dead_invocation(pipeline, message_id, posting=False)
+    claim_as_another_invocation(pipeline, message_id, posting=False)
 
     result = pipeline.deliver(pipeline.handler("SendFunction"))  # default policy: no resending
 
@@ -48,7 +49,7 @@ def test_a_dead_claim_that_never_posted_is_sent_on_redelivery(pipeline: Pipeline
 
 def test_a_dead_claim_that_may_have_posted_ends_unknown_without_a_post(pipeline: Pipeline) -> None:
     message_id = pipeline.sqs.send_message(QueueUrl=pipeline.queue_url, MessageBody=REQUEST)["MessageId"]
-    claim_as_a_dead_invocation(pipeline, message_id, posting=True)
+    claim_as_another_invocation(pipeline, message_id, posting=True)
 
     result = pipeline.deliver(pipeline.handler("SendFunction"))
 
@@ -60,7 +61,7 @@ def test_a_dead_claim_that_may_have_posted_ends_unknown_without_a_post(pipeline:
 
 def test_a_dead_claim_that_may_have_posted_is_sent_again_under_the_resend_policy(pipeline: Pipeline) -> None:
     message_id = pipeline.sqs.send_message(QueueUrl=pipeline.queue_url, MessageBody=REQUEST)["MessageId"]
-    claim_as_a_dead_invocation(pipeline, message_id, posting=True)
+    claim_as_another_invocation(pipeline, message_id, posting=True)
 
     result = pipeline.deliver(pipeline.handler("SendFunction", RESEND_UNCONFIRMED="true"))
 
@@ -71,7 +72,7 @@ def test_a_dead_claim_that_may_have_posted_is_sent_again_under_the_resend_policy
 
 
 def test_a_producers_duplicate_during_a_live_claim_is_acknowledged_and_not_sent(pipeline: Pipeline) -> None:
-    claim_as_a_dead_invocation(pipeline, "another-message", posting=False)
+    claim_as_another_invocation(pipeline, "another-message", posting=False, alive=True)
     pipeline.enqueue(REQUEST)
 
     result = pipeline.deliver(pipeline.handler("SendFunction", RESEND_UNCONFIRMED="true"))
@@ -79,6 +80,19 @@ def test_a_producers_duplicate_during_a_live_claim_is_acknowledged_and_not_sent(
     assert result.failed == [] and result.received == 1
     assert pipeline.simulator.sms_posts() == []
     assert pipeline.item("crashed")["state"] == "SENDING"
+
+
+def test_a_second_copy_of_a_message_whose_claim_is_live_goes_back_to_the_queue(pipeline: Pipeline) -> None:
+    """SQS delivers at least once: two copies of one message may be handled at the same time. The
+    copy that finds the other's live claim neither sends nor is acknowledged."""
+    message_id = pipeline.sqs.send_message(QueueUrl=pipeline.queue_url, MessageBody=REQUEST)["MessageId"]
+    claim_as_another_invocation(pipeline, message_id, posting=True, alive=True)
+
+    result = pipeline.deliver(pipeline.handler("SendFunction"))
+
+    assert result.failed == [message_id]
+    assert pipeline.simulator.sms_posts() == [] and pipeline.outcomes() == []
+    assert pipeline.item("crashed")["claimToken"] == "theirs"
 
 
 def test_a_send_marks_the_post_before_it_and_clears_the_mark_after(pipeline: Pipeline) -> None:
@@ -99,4 +113,4 @@ def test_a_send_marks_the_post_before_it_and_clears_the_mark_after(pipeline: Pip
     assert updates[0] == ("SET postingAt = :now", 0)
     assert updates[1][0].startswith("SET #state = :tracking") and updates[1][1] == 1
     item = pipeline.item("crashed")
-    assert item["state"] == "TRACKING" and "postingAt" not in item and "claimUntil" not in item
+    assert item["state"] == "TRACKING" and not {"postingAt", "claimUntil", "claimToken"} & set(item)

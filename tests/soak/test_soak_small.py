@@ -6,7 +6,9 @@ from bench.soak import soak
 
 
 def test_small_soak_loses_nothing_and_sends_nothing_twice() -> None:
-    result = soak(150, fault_rate=0.25, kill_rate=0.02, throttle_rate=0.03, outage_seconds=4, timeout=240)
+    result = soak(
+        150, fault_rate=0.25, kill_rate=0.02, throttle_rate=0.03, outage_seconds=4, timeout=240, schedule_seconds=0.5
+    )
     print(result.report())
     assert result.fault_share >= 0.2
     assert {"provider_500", "provider_reset", "provider_hang", "provider_slow", "dynamodb_throttle"} <= set(

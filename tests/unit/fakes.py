@@ -15,35 +15,47 @@ class FakeStore:
         self.items: dict[str, dict[str, Any]] = {}
 
     def claim(
-        self, origin: Origin, *, message_id: str, now: float, claim_until: float
+        self, origin: Origin, *, message_id: str, token: str, now: float, claim_until: float
     ) -> tuple[ClaimResult, Job | None]:
         item = self.items.get(origin.id)
         if item is None or item["state"] == State.RELEASED:
-            self.items[origin.id] = {"state": State.SENDING, "claimUntil": claim_until, "messageId": message_id}
+            self.items[origin.id] = {
+                "state": State.SENDING,
+                "claimUntil": claim_until,
+                "messageId": message_id,
+                "claimToken": token,
+            }
             return ClaimResult.GRANTED, None
         job = Job(origin=origin, state=item["state"], due_at=0, extra=dict(item))
-        if item["state"] == State.SENDING and (item["claimUntil"] < now or item["messageId"] == message_id):
-            return ClaimResult.EXPIRED, job
+        if item["state"] == State.SENDING:
+            if item["claimUntil"] < now:
+                return ClaimResult.EXPIRED, job
+            if item["messageId"] == message_id:
+                return ClaimResult.IN_FLIGHT, job
         return ClaimResult.DUPLICATE, job
 
-    def posting(self, request_id: str, *, message_id: str, now: float) -> bool:
+    def posting(self, request_id: str, *, token: str, now: float) -> bool:
         item = self.items[request_id]
-        if item["state"] != State.SENDING or item["messageId"] != message_id:
+        if item["state"] != State.SENDING or item.get("claimToken") != token:
             return False
         item["postingAt"] = now
         return True
 
-    def take_over(self, request_id: str, *, message_id: str, stale_claim_until: object, claim_until: float) -> bool:
+    def take_over(
+        self, request_id: str, *, message_id: str, token: str, stale_claim_until: object, claim_until: float
+    ) -> bool:
         item = self.items[request_id]
         if item["state"] != State.SENDING or item["claimUntil"] != stale_claim_until:
             return False
-        item.update(claimUntil=claim_until, messageId=message_id)
+        item.update(claimUntil=claim_until, messageId=message_id, claimToken=token)
         item.pop("postingAt", None)
         return True
 
-    def release(self, request_id: str) -> None:
-        self.items[request_id]["state"] = State.RELEASED
-        self.items[request_id].pop("postingAt", None)
+    def release(self, request_id: str, *, token: str) -> None:
+        item = self.items[request_id]
+        if item["state"] == State.SENDING and item.get("claimToken") == token:
+            item["state"] = State.RELEASED
+            item.pop("postingAt", None)
 
     def record_sent(self, request_id: str, job_id: str, *, submitted_at: float, first_check_at: float) -> None:
         self.items[request_id].update(state=State.TRACKING, jobId=job_id)

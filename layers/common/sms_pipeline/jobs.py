@@ -53,7 +53,8 @@ class State(StrEnum):
 
 class ClaimResult(StrEnum):
     GRANTED = "GRANTED"
-    DUPLICATE = "DUPLICATE"  # another delivery holds or finished this id: acknowledge, do nothing
+    DUPLICATE = "DUPLICATE"  # another message holds or finished this id: acknowledge, do nothing
+    IN_FLIGHT = "IN_FLIGHT"  # another copy of this very message holds a live claim: try again later
     EXPIRED = "EXPIRED"  # an earlier claim ended without a record of the POST's result
 
 
@@ -110,16 +111,25 @@ class JobStore:
     # --- send path -------------------------------------------------------------------------------
 
     def claim(
-        self, origin: Origin, *, message_id: str, now: float, claim_until: float
+        self, origin: Origin, *, message_id: str, token: str, now: float, claim_until: float
     ) -> tuple[ClaimResult, Job | None]:
         """Claim the request id for one POST; GRANTED only to the first delivery (or after a release).
 
-        The claim is EXPIRED when its time is up, or when the very SQS message that took it comes
-        back: SQS hands a message out again only after its visibility timeout (six times the
-        function's timeout) or a failure report, so the invocation that claimed it is gone.
+        `token` is this delivery's own: SQS may hand out two copies of one message at once
+        (at-least-once delivery), so the message id cannot tell the holder from another copy. A live
+        claim of the same message is IN_FLIGHT, not a duplicate to acknowledge: were the holder to
+        die, deleting this copy would leave no message to try the request again. A claim is EXPIRED
+        once `claimUntil` has passed, which is after the holder's invocation has surely ended.
         """
         item = self._origin_item(origin, now)
-        item.update({"state": State.SENDING.value, "claimUntil": _num(claim_until), "messageId": message_id})
+        item.update(
+            {
+                "state": State.SENDING.value,
+                "claimUntil": _num(claim_until),
+                "messageId": message_id,
+                "claimToken": token,
+            }
+        )
         try:
             self._client.put_item(
                 TableName=self._table,
@@ -138,49 +148,53 @@ class JobStore:
         if existing is None:  # expired by TTL between the write and the read: let SQS try again
             raise RuntimeError(f"claim of {origin.id!r} conflicted with an item that is gone; retrying")
         job = _job(_deserialize(existing))
-        if job.state == State.SENDING and (
-            float(job.extra.get("claimUntil", 0)) < now or job.extra.get("messageId") == message_id
-        ):
-            return ClaimResult.EXPIRED, job
+        if job.state == State.SENDING:
+            if float(job.extra.get("claimUntil", 0)) < now:
+                return ClaimResult.EXPIRED, job
+            if job.extra.get("messageId") == message_id:
+                return ClaimResult.IN_FLIGHT, job
         return ClaimResult.DUPLICATE, job
 
-    def posting(self, request_id: str, *, message_id: str, now: float) -> bool:
+    def posting(self, request_id: str, *, token: str, now: float) -> bool:
         """Mark the claim as about to POST; False when this delivery no longer holds the claim."""
         return self._update(
             request_id,
             "SET postingAt = :now",
-            "#state = :sending AND messageId = :message",
-            {":now": _num(now), ":sending": State.SENDING.value, ":message": message_id},
+            "#state = :sending AND claimToken = :token",
+            {":now": _num(now), ":sending": State.SENDING.value, ":token": token},
         )
 
-    def take_over(self, request_id: str, *, message_id: str, stale_claim_until: Any, claim_until: float) -> bool:
+    def take_over(
+        self, request_id: str, *, message_id: str, token: str, stale_claim_until: Any, claim_until: float
+    ) -> bool:
         """Re-claim an expired claim; False when another delivery got there first."""
         return self._update(
             request_id,
-            "SET claimUntil = :until, messageId = :message REMOVE postingAt",
+            "SET claimUntil = :until, messageId = :message, claimToken = :token REMOVE postingAt",
             "#state = :sending AND claimUntil = :stale",
             {
                 ":until": _num(claim_until),
                 ":message": message_id,
+                ":token": token,
                 ":sending": State.SENDING.value,
                 ":stale": stale_claim_until,
             },
         )
 
-    def release(self, request_id: str) -> None:
+    def release(self, request_id: str, *, token: str) -> None:
         """The POST did not take place (or may be repeated by policy): a redelivery may claim again."""
         self._update(
             request_id,
-            "SET #state = :released REMOVE claimUntil, postingAt",
-            "#state = :sending",
-            {":released": State.RELEASED.value, ":sending": State.SENDING.value},
+            "SET #state = :released REMOVE claimUntil, postingAt, claimToken",
+            "#state = :sending AND claimToken = :token",
+            {":released": State.RELEASED.value, ":sending": State.SENDING.value, ":token": token},
         )
 
     def record_sent(self, request_id: str, job_id: str, *, submitted_at: float, first_check_at: float) -> None:
         self._update(
             request_id,
             "SET #state = :tracking, jobId = :job, submittedAt = :at, checks = :zero, "
-            "dueShard = :shard, dueAt = :due REMOVE claimUntil, postingAt",
+            "dueShard = :shard, dueAt = :due REMOVE claimUntil, postingAt, claimToken",
             "#state = :sending",
             {
                 ":tracking": State.TRACKING.value,
@@ -197,7 +211,8 @@ class JobStore:
         """SENDING → PUBLISHING: the send itself decided the outcome (400, unknown result)."""
         return self._update(
             request_id,
-            f"SET #state = :publishing, {_FINAL_SET}, dueShard = :shard, dueAt = :due REMOVE claimUntil, postingAt",
+            f"SET #state = :publishing, {_FINAL_SET}, dueShard = :shard, dueAt = :due "
+            "REMOVE claimUntil, postingAt, claimToken",
             "#state = :sending",
             {
                 ":publishing": State.PUBLISHING.value,
@@ -400,7 +415,7 @@ def _job(item: dict[str, Any]) -> Job:
         submitted_at=float(item["submittedAt"]) if "submittedAt" in item else None,
         checks=int(item.get("checks", 0)),
         final=final,
-        extra={key: item[key] for key in ("claimUntil", "messageId", "postingAt") if key in item},
+        extra={key: item[key] for key in ("claimUntil", "messageId", "claimToken", "postingAt") if key in item},
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -55,11 +56,13 @@ class Incoming:
 
 class Store(Protocol):
     def claim(
-        self, origin: Origin, *, message_id: str, now: float, claim_until: float
+        self, origin: Origin, *, message_id: str, token: str, now: float, claim_until: float
     ) -> tuple[ClaimResult, Job | None]: ...
-    def posting(self, request_id: str, *, message_id: str, now: float) -> bool: ...
-    def take_over(self, request_id: str, *, message_id: str, stale_claim_until: object, claim_until: float) -> bool: ...
-    def release(self, request_id: str) -> None: ...
+    def posting(self, request_id: str, *, token: str, now: float) -> bool: ...
+    def take_over(
+        self, request_id: str, *, message_id: str, token: str, stale_claim_until: object, claim_until: float
+    ) -> bool: ...
+    def release(self, request_id: str, *, token: str) -> None: ...
     def record_sent(self, request_id: str, job_id: str, *, submitted_at: float, first_check_at: float) -> None: ...
     def finish_claimed(self, request_id: str, final: Final, *, publish_lease_until: float) -> bool: ...
     def put_rejected(self, origin: Origin, final: Final, *, now: float, publish_lease_until: float) -> bool: ...
@@ -153,9 +156,13 @@ class Batch:
         if self.circuit_open:
             raise RetryLater("not sent: the provider refused the credentials earlier in this invocation")
 
+        token = uuid.uuid4().hex  # this delivery's own: two copies of one message must not share a claim
         claim, existing = s.store.claim(
-            origin, message_id=incoming.message_id, now=s.clock(), claim_until=self._claim_until
+            origin, message_id=incoming.message_id, token=token, now=s.clock(), claim_until=self._claim_until
         )
+        if claim is ClaimResult.IN_FLIGHT:
+            logger.info("another copy of this message is being sent; this one will come back", extra=log)
+            raise RetryLater("another delivery of the same message holds the claim")
         if claim is ClaimResult.DUPLICATE:
             logger.info("duplicate request acknowledged, not sent again", extra=log)
             count("DuplicateRequests")
@@ -168,7 +175,11 @@ class Batch:
                 return self._finish(origin, None, Outcome.UNKNOWN, CLAIM_EXPIRED_REASON)
             stale = existing.extra.get("claimUntil")
             if not s.store.take_over(
-                sms.id, message_id=incoming.message_id, stale_claim_until=stale, claim_until=self._claim_until
+                sms.id,
+                message_id=incoming.message_id,
+                token=token,
+                stale_claim_until=stale,
+                claim_until=self._claim_until,
             ):
                 return Result.DUPLICATE
             if may_have_posted:
@@ -177,7 +188,7 @@ class Batch:
                 logger.warning("an earlier delivery stopped before its POST; sending now", extra=log)
 
         def posting() -> None:
-            if not s.store.posting(sms.id, message_id=incoming.message_id, now=s.clock()):
+            if not s.store.posting(sms.id, token=token, now=s.clock()):
                 raise ClaimLost
 
         try:
@@ -190,7 +201,7 @@ class Batch:
             return self._finish(origin, None, Outcome.REJECTED, PROVIDER_REJECTED_REASON)
         except ConfigurationFault as fault:
             self._circuit.set()
-            s.store.release(sms.id)
+            s.store.release(sms.id, token=token)
             s.on_auth_failure()
             count("ProviderAuthFailures")
             logger.error(
@@ -200,7 +211,7 @@ class Batch:
             raise RetryLater(str(fault)) from None
         except UnknownResult as unknown:
             if s.resend_unconfirmed:
-                s.store.release(sms.id)
+                s.store.release(sms.id, token=token)
                 logger.warning(
                     "send result unknown; will send again (ResendUnconfirmed)",
                     extra={**log, "error": str(unknown)},
@@ -209,7 +220,7 @@ class Batch:
             logger.warning("send result unknown; ending as UNKNOWN", extra={**log, "error": str(unknown)})
             return self._finish(origin, None, Outcome.UNKNOWN, UNCONFIRMED_REASON)
         except (TransientError, RetarusError) as error:
-            s.store.release(sms.id)
+            s.store.release(sms.id, token=token)
             logger.warning("send failed; SQS will deliver the request again", extra={**log, "error": str(error)})
             raise RetryLater(str(error)) from None
 
