@@ -40,6 +40,12 @@ class ClaimLost(Exception):
     """Another delivery took this request's claim over before our POST: it sends, we do not."""
 
 
+# Losing a claim to another delivery is not acknowledged: that delivery may be another copy of this
+# very SQS message, and if its invocation then died, deleting ours would leave no message to bring
+# the request back. Failed back to SQS, ours returns once the claim is settled, and is a duplicate.
+_LOST_RACE = "another delivery took the claim over; this one comes back once it is settled"
+
+
 class Result(StrEnum):
     SENT = "sent"
     DUPLICATE = "duplicate"
@@ -181,7 +187,8 @@ class Batch:
                 stale_claim_until=stale,
                 claim_until=self._claim_until,
             ):
-                return Result.DUPLICATE
+                logger.info("another delivery took the request over first; not sent here", extra=log)
+                raise RetryLater(_LOST_RACE)
             if may_have_posted:
                 logger.warning("an earlier send of this request was interrupted; sending again (policy)", extra=log)
             else:
@@ -195,7 +202,7 @@ class Batch:
             job_id = s.provider.send(sms, deadline=self._deadline, before_post=posting)
         except ClaimLost:
             logger.info("another delivery took the request over; not sent here", extra=log)
-            return Result.DUPLICATE
+            raise RetryLater(_LOST_RACE) from None
         except Rejected:
             logger.info("provider rejected the request (400)", extra=log)
             return self._finish(origin, None, Outcome.REJECTED, PROVIDER_REJECTED_REASON)
