@@ -20,7 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-WARM_UP = 20  # SMS before the clock starts: first connections, first secret read, lazy imports
+WARM_UP = 100  # SMS before the clock starts: connections, the secret, lazy imports, botocore's caches
 
 
 def _handler_cpu(spec: dict[str, Any], count: int) -> float:
