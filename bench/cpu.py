@@ -24,8 +24,8 @@ WARM_UP = 100  # SMS before the clock starts: connections, the secret, lazy impo
 
 
 def _handler_cpu(spec: dict[str, Any], count: int) -> float:
-    from bench.harness import Harness
-    from local.lambda_runtime import LambdaContext, load_handler, sqs_event
+    from bench.harness import Harness, send_event
+    from local.lambda_runtime import LambdaContext, load_handler
 
     handler = load_handler(Path(spec["code_dir"]), spec["handler"], spec["env"])
     from sms_pipeline.observability import logger
@@ -35,17 +35,9 @@ def _handler_cpu(spec: dict[str, Any], count: int) -> float:
     def invoke(n: int) -> None:
         requests = [Harness.request() for _ in range(n)]
         for start in range(0, n, 10):
-            messages = [
-                {
-                    "MessageId": f"m-{r['id']}",
-                    "ReceiptHandle": "rh",
-                    "Body": json.dumps(r),
-                    "Attributes": {"SentTimestamp": str(int(time.time() * 1000))},
-                }
-                for r in requests[start : start + 10]
-            ]
-            event = sqs_event(messages, spec["queue_arn"], spec["env"]["AWS_REGION"])
-            response = handler(event, LambdaContext(function_name="SendFunction", timeout_seconds=30))
+            event = send_event(requests[start : start + 10], spec["queue_arn"])
+            context = LambdaContext(function_name="SendFunction", timeout_seconds=spec["timeout"])
+            response = handler(event, context)
             if response["batchItemFailures"]:
                 raise RuntimeError(f"records failed: {response}")
 

@@ -102,19 +102,7 @@ class Harness:
         }
 
     def send_event(self, requests: list[dict[str, Any]]) -> dict[str, Any]:
-        """The event Lambda's SQS event source would hand the send function for these requests."""
-        now = str(int(time.time() * 1000))
-        queue_arn = self.stack.get_att("RequestQueue", "Arn")
-        messages = [
-            {
-                "MessageId": f"msg-{request['id']}",
-                "ReceiptHandle": f"rh-{request['id']}",
-                "Body": json.dumps(request),
-                "Attributes": {"SentTimestamp": now, "ApproximateReceiveCount": "1"},
-            }
-            for request in requests
-        ]
-        return sqs_event(messages, queue_arn, REGION)
+        return send_event(requests, self.stack.get_att("RequestQueue", "Arn"))
 
     def send(self, handler: Handler, requests: list[dict[str, Any]]) -> None:
         """Invoke the send handler with these requests, ten at a time; every record must succeed."""
@@ -130,6 +118,21 @@ class Harness:
         ):
             counts.update(item["state"]["S"] for item in page["Items"])
         return counts
+
+
+def send_event(requests: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+    """The event Lambda's SQS event source would hand the send function for these requests."""
+    now = str(int(time.time() * 1000))
+    messages = [
+        {
+            "MessageId": f"msg-{request['id']}",
+            "ReceiptHandle": f"rh-{request['id']}",
+            "Body": json.dumps(request),
+            "Attributes": {"SentTimestamp": now, "ApproximateReceiveCount": "1"},
+        }
+        for request in requests
+    ]
+    return sqs_event(messages, queue_arn, REGION)
 
 
 class AwsCalls:

@@ -100,6 +100,7 @@ def send_cpu(h: Harness, count: int, rounds: int = 3) -> Row:
         "handler": handler,
         "env": h.function_env("SendFunction"),
         "queue_arn": h.stack.get_att("RequestQueue", "Arn"),
+        "timeout": h.stack.function_timeout("SendFunction"),
         "sim_url": h.simulator.base_url,
         "password": PASSWORD,
         "count": count,

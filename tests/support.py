@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+
+import boto3
 
 from local.event_source import SqsEventSource
 from local.lambda_runtime import LambdaContext, load_handler
@@ -19,6 +23,20 @@ SIMULATOR_PASSWORD = "s3cr3t&pass=word?"
 NEVER_LOGGED = (SIMULATOR_PASSWORD, "p@ss word&x=1?é", "Your code is 123456", "a&pass=x?#€ 😀")
 # A run of 9-15 digits, optionally after + or 00, that is not part of an id, a job id or an ARN.
 FULL_NUMBER = re.compile(r"(?<![\w.:\-])(?:\+|00)?\d{9,15}(?![\w\-])")
+
+
+@contextmanager
+def aws_hook(*event_names: str, handler: Callable[..., None]) -> Iterator[None]:
+    """`handler` on these botocore events of boto3's default session, where the functions' clients
+    come from, for the duration of the block (create the handlers inside it)."""
+    session = boto3._get_default_session()
+    for name in event_names:
+        session.events.register(name, handler)
+    try:
+        yield
+    finally:
+        for name in event_names:
+            session.events.unregister(name, handler)
 
 
 @dataclass

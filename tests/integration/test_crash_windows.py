@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 
 from sms_pipeline.jobs import JobStore, Origin
-from support import REGION, Pipeline
+from support import REGION, Pipeline, aws_hook
 
 REQUEST = '{"id": "crashed", "to": "+4917012345678", "text": "x"}'
 
@@ -102,13 +102,9 @@ def test_a_send_marks_the_post_before_it_and_clears_the_mark_after(pipeline: Pip
     def on_update(params: dict[str, Any], **_: Any) -> None:
         updates.append((params["UpdateExpression"], len(pipeline.simulator.sms_posts())))
 
-    session = boto3._get_default_session()
-    session.events.register("before-parameter-build.dynamodb.UpdateItem", on_update)
-    try:
+    with aws_hook("before-parameter-build.dynamodb.UpdateItem", handler=on_update):
         pipeline.enqueue(REQUEST)
         pipeline.deliver(pipeline.handler("SendFunction"))
-    finally:
-        session.events.unregister("before-parameter-build.dynamodb.UpdateItem", on_update)
 
     assert updates[0] == ("SET postingAt = :now", 0)
     assert updates[1][0].startswith("SET #state = :tracking") and updates[1][1] == 1

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from support import REGION, Pipeline
+from support import REGION, Pipeline, aws_hook
 
 FULL_REQUEST = {
     "id": "order-4711:otp",
@@ -307,9 +307,7 @@ def test_a_cold_containers_first_batch_reads_the_secret_once(pipeline: Pipeline)
     def count(model: Any, **_: Any) -> None:
         reads.append(model.name)
 
-    session = boto3._get_default_session()
-    session.events.register("after-call.secrets-manager.GetSecretValue", count)
-    try:
+    with aws_hook("after-call.secrets-manager.GetSecretValue", handler=count):
         send = pipeline.handler("SendFunction")
         pipeline.enqueue(*({"id": f"cold-{i}", "to": "+4917012345678", "text": "x"} for i in range(10)))
         result = pipeline.deliver(send)
@@ -317,6 +315,4 @@ def test_a_cold_containers_first_batch_reads_the_secret_once(pipeline: Pipeline)
         assert len(pipeline.simulator.sms_posts()) == 10
         pipeline.enqueue({"id": "warm", "to": "+4917012345678", "text": "x"})
         pipeline.deliver(send)
-    finally:
-        session.events.unregister("after-call.secrets-manager.GetSecretValue", count)
     assert reads == ["GetSecretValue"]

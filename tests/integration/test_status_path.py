@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from support import Pipeline
+from support import Pipeline, aws_hook
 
 # Every check is due at once, so a test drives time by running the status function.
 FAST = {"STATUS_CHECK_DELAYS_SECONDS": "0"}
@@ -178,12 +178,9 @@ def dynamodb_reads() -> Iterator[Counter[str]]:
         counts["calls:" + model.name] += 1
         counts["items"] += len(parsed.get("Items", [])) + (1 if "Item" in parsed else 0)
 
-    session = boto3._get_default_session()
-    for operation in ("Query", "Scan", "GetItem", "BatchGetItem"):
-        session.events.register(f"after-call.dynamodb.{operation}", count)
-    yield counts
-    for operation in ("Query", "Scan", "GetItem", "BatchGetItem"):
-        session.events.unregister(f"after-call.dynamodb.{operation}", count)
+    operations = ("Query", "Scan", "GetItem", "BatchGetItem")
+    with aws_hook(*(f"after-call.dynamodb.{operation}" for operation in operations), handler=count):
+        yield counts
 
 
 def test_run_reads_only_due_jobs(pipeline: Pipeline, dynamodb_reads: Counter[str]) -> None:
