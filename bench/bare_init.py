@@ -3,22 +3,27 @@
 Imported (and timed) by bench/coldstart.py as the floor to compare a handler's import with: boto3,
 requests, Powertools' Logger, Metrics, Tracer (X-Ray, patching botocore and requests), Parameters,
 the batch utility for the send function, and the clients each function uses on every invocation.
-BENCH_CLIENTS names the clients, BENCH_BATCH=1 adds the batch utility.
+BENCH_CLIENTS names the clients, BENCH_BATCH=1 adds the batch utility. It runs as the handlers'
+init runs, with the garbage collector off (sms_pipeline/init_phase.py), so that the comparison
+is of the code on top of the libraries.
 """
 
-import os
+from sms_pipeline.init_phase import init_phase
 
-import boto3
-import requests
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
+with init_phase():
+    import os
 
-if os.environ.get("BENCH_BATCH") == "1":
-    from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, EventType
+    import boto3
+    import requests
+    from aws_lambda_powertools import Logger, Metrics, Tracer
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
-    processor = AsyncBatchProcessor(event_type=EventType.SQS)
+    if os.environ.get("BENCH_BATCH") == "1":
+        from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, EventType
 
-logger, metrics, tracer = Logger(), Metrics(), Tracer(patch_modules=["botocore", "requests"])
-clients = {name: boto3.client(name) for name in os.environ["BENCH_CLIENTS"].split(",")}  # type: ignore[call-overload]
-secrets = SecretsProvider(boto3_client=clients["secretsmanager"])
-session = requests.Session()
+        processor = AsyncBatchProcessor(event_type=EventType.SQS)
+
+    logger, metrics, tracer = Logger(), Metrics(), Tracer(patch_modules=["botocore", "requests"])
+    clients = {name: boto3.client(name) for name in os.environ["BENCH_CLIENTS"].split(",")}  # type: ignore[call-overload]
+    secrets = SecretsProvider(boto3_client=clients["secretsmanager"])
+    session = requests.Session()

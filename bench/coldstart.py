@@ -1,11 +1,13 @@
 """Cold start: what a new container pays before its first invocation, and what it ships.
 
 Each import is timed in a fresh interpreter set up as Lambda sets up the function: the template's
-environment, LAMBDA_TASK_ROOT and the function name (tracing as deployed, so the X-Ray recorder
-loads as it does in Lambda), the function's folder first on the path and the layer after it, as
-/var/task and /opt/python, and no bytecode written (both are read-only in Lambda). The layer is
-built here the way `sam build` builds it, for this machine's platform, twice: without bytecode
-(what BuildMethod python3.13 shipped) and with it (layers/common/Makefile). The baseline is
+environment, LAMBDA_TASK_ROOT, AWS_EXECUTION_ENV and the function name (tracing as deployed, so
+the X-Ray recorder loads as it does in Lambda), the function's folder first on the path and the
+layer after it, as /var/task and /opt/python, and no bytecode written (both are read-only in
+Lambda). The layer is built here the way `sam build` builds it, for this machine's platform,
+twice: as BuildMethod python3.13 shipped it (no bytecode, botocore's data for every AWS service)
+and as layers/common/Makefile does (bytecode, botocore's data trimmed to the services the
+functions call). The baseline is
 `import boto3` alone, as a function without our layer would pay it. Rounds alternate between the
 measures so a busy moment of the machine hits them all; the median is kept.
 """
@@ -33,8 +35,9 @@ BARE = {
 }
 
 
-def build_layer(target: Path, *, bytecode: bool) -> Path:
-    """The layer's python/ folder as `sam build` makes it, for this interpreter and platform."""
+def build_layer(target: Path, *, makefile: bool) -> Path:
+    """The layer's python/ folder as `sam build` makes it, for this interpreter and platform:
+    with layers/common/Makefile's steps, or as BuildMethod python3.13 did without them."""
     if target.exists():
         return target
     pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile"]
@@ -43,7 +46,8 @@ def build_layer(target: Path, *, bytecode: bool) -> Path:
     shutil.copytree(
         LAYER_SOURCE / "sms_pipeline", target / "sms_pipeline", ignore=shutil.ignore_patterns("__pycache__")
     )
-    if bytecode:  # what layers/common/Makefile adds
+    if makefile:  # what layers/common/Makefile adds
+        subprocess.run([sys.executable, str(LAYER_SOURCE / "trim_botocore.py"), str(target)], check=True)  # noqa: S603
         subprocess.run(  # noqa: S603
             [sys.executable, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", str(target)],
             check=True,
@@ -61,6 +65,7 @@ def import_seconds(module: str, code_dir: Path, layer: Path | None, env: Mapping
         "PYTHONDONTWRITEBYTECODE": "1",
         "LAMBDA_TASK_ROOT": str(code_dir),
         "AWS_LAMBDA_FUNCTION_NAME": code_dir.name,
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
     }
     environment.pop("POWERTOOLS_TRACE_DISABLED", None)  # Tracing: Active in the template
@@ -79,7 +84,7 @@ def cold_start(
     functions: Mapping[str, tuple[Path, str, Mapping[str, str]]], layers: Mapping[str, Path], rounds: int
 ) -> dict[str, float]:
     """Median import seconds: "boto3" alone; "<function> <layer>" for each function's handler
-    module with each layer build; "<function> bare" for bench/bare_init.py on the bytecode layer."""
+    module with each layer build; "<function> bare" for bench/bare_init.py on the built layer."""
     samples: dict[str, list[float]] = {}
     any_dir, _, any_env = next(iter(functions.values()))
     for _ in range(rounds):
@@ -87,7 +92,7 @@ def cold_start(
         for name, (code_dir, module, env) in functions.items():
             for build, layer in layers.items():
                 samples.setdefault(f"{name} {build}", []).append(import_seconds(module, code_dir, layer, env))
-            bare = import_seconds("bench.bare_init", code_dir, layers["bytecode"], {**env, **BARE[name]})
+            bare = import_seconds("bench.bare_init", code_dir, layers["built"], {**env, **BARE[name]})
             samples.setdefault(f"{name} bare", []).append(bare)
     return {name: statistics.median(values) for name, values in samples.items()}
 

@@ -6,25 +6,28 @@ costs about one provider round trip, not ten.
 
 from __future__ import annotations
 
-import asyncio
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from sms_pipeline.init_phase import init_phase
 
-from aws_lambda_powertools.utilities.batch import (
-    AsyncBatchProcessor,
-    EventType,
-    async_process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
+with init_phase():  # imports, settings checked once, clients: everything up to the handler
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+    from typing import Any
 
-from sms_pipeline import wiring
-from sms_pipeline.observability import logger, metrics, tracer
-from sms_pipeline.sending import Batch, Incoming
+    from aws_lambda_powertools.utilities.batch import (
+        AsyncBatchProcessor,
+        EventType,
+        async_process_partial_response,
+    )
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
-sender = wiring.sender()  # cold start: settings validated here, once
-processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-pool = ThreadPoolExecutor(max_workers=wiring.settings().send_concurrency, thread_name_prefix="send")
+    from sms_pipeline import wiring
+    from sms_pipeline.observability import logger, metrics, tracer
+    from sms_pipeline.sending import Batch, Incoming
+
+    sender = wiring.sender()
+    processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    pool = ThreadPoolExecutor(max_workers=wiring.settings().send_concurrency, thread_name_prefix="send")
 
 
 @logger.inject_lambda_context(clear_state=True)

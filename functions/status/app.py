@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from sms_pipeline.init_phase import init_phase
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
+with init_phase():  # imports, settings checked once, clients: everything up to the handler
+    from typing import Any
 
-from sms_pipeline import wiring
-from sms_pipeline.observability import logger, metrics, tracer
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
-tracker = wiring.tracker()  # cold start: settings validated here, once
+    from sms_pipeline import wiring
+    from sms_pipeline.observability import logger, metrics, tracer
+
+    tracker = wiring.tracker()
 
 
 @logger.inject_lambda_context(clear_state=True)
