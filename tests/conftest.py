@@ -80,6 +80,17 @@ def logs() -> Iterator[io.StringIO]:
     handler.setStream(previous)
 
 
+@pytest.fixture(autouse=True)
+def _environment_of_its_own() -> Iterator[None]:
+    """A handler is loaded with its environment set in os.environ, as in a Lambda container
+    (local/lambda_runtime.py); one test's overrides (STATUS_MAX_JOBS_PER_RUN=10, say) must not
+    configure the handlers of the tests after it."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -272,3 +273,20 @@ def test_a_run_short_of_time_leaves_its_jobs_due_for_the_next(pipeline: Pipeline
     for _ in range(2):  # OPEN, then final
         run_status(pipeline, status)
     assert sorted(event["id"] for event in pipeline.outcomes()) == [f"late-{i}" for i in range(5)]
+
+
+def test_a_run_with_more_threads_than_botocore_pools_keeps_its_aws_connections(
+    pipeline: Pipeline, caplog: pytest.LogCaptureFixture
+) -> None:
+    """16 report threads and the publishers share one DynamoDB client. With botocore's default
+    pool of 10 connections, the calls beyond ten each opened a connection and dropped it after
+    (in AWS, a TLS handshake per call); urllib3 warns when it drops one."""
+    submit(pipeline, *({"id": f"pool-{i:02d}", "to": "+4917012345677", "text": "x"} for i in range(48)))
+    status = pipeline.handler("StatusFunction", STATUS_CONCURRENCY="16", **FAST)
+    pipeline.simulator.latency = 0.05  # each wave of 16 reports ends together: 16 writes at once
+
+    with caplog.at_level(logging.WARNING, logger="urllib3.connectionpool"):
+        summary = run_status(pipeline, status)
+
+    assert summary["checked"] == 48
+    assert [r.getMessage() for r in caplog.records if "pool is full" in r.getMessage()] == []

@@ -92,6 +92,11 @@ class Job:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def query_threads(shards: int) -> int:
+    """Threads that query the due index's shards at once, at the start of a status run."""
+    return min(shards, 16)
+
+
 class JobStore:
     def __init__(
         self,
@@ -108,7 +113,7 @@ class JobStore:
         self._index = index_name
         self._shards = shards
         self._lifetime = tracking_limit_seconds + retention_seconds
-        self._query_pool = ThreadPoolExecutor(max_workers=min(shards, 16), thread_name_prefix="due")
+        self._query_pool = ThreadPoolExecutor(max_workers=query_threads(shards), thread_name_prefix="due")
 
     # --- send path -------------------------------------------------------------------------------
 

@@ -17,15 +17,22 @@ from botocore.config import Config
 
 from sms_pipeline.config import Settings
 from sms_pipeline.credentials import SecretCredentials
-from sms_pipeline.jobs import JobStore
+from sms_pipeline.jobs import JobStore, query_threads
 from sms_pipeline.publisher import SnsPublisher
 from sms_pipeline.retarus import RetarusClient
 from sms_pipeline.sending import Sender
-from sms_pipeline.tracking import Tracker
+from sms_pipeline.tracking import PUBLISH_WORKERS, Tracker
 
 # Standard retry mode backs off on throttling; a short connect timeout keeps a stuck call from
 # eating the invocation.
 _AWS_CONFIG = Config(retries={"max_attempts": 4, "mode": "standard"}, connect_timeout=2, read_timeout=10)
+
+
+def _aws_config(threads: int) -> Config:
+    """One pooled connection per thread that may call the client at once. botocore keeps ten: a
+    call beyond them opens a connection (in AWS, a TLS handshake) that is dropped once it is done,
+    and a status run's report and publish threads are more than ten."""
+    return _AWS_CONFIG.merge(Config(max_pool_connections=max(threads, 10)))
 
 
 @cache
@@ -40,9 +47,9 @@ def credentials() -> SecretCredentials:
     return SecretCredentials(settings().retarus_secret_arn, max_age=settings().secret_max_age, provider=provider)
 
 
-def _store(config: Settings) -> JobStore:
+def _store(config: Settings, threads: int) -> JobStore:
     return JobStore(
-        boto3.client("dynamodb", config=_AWS_CONFIG),
+        boto3.client("dynamodb", config=_aws_config(threads)),
         config.table_name,
         index_name=config.due_index_name,
         shards=config.due_index_shards,
@@ -51,10 +58,10 @@ def _store(config: Settings) -> JobStore:
     )
 
 
-def _publisher(config: Settings, *, lazy: bool = False) -> SnsPublisher:
+def _publisher(config: Settings, threads: int, *, lazy: bool = False) -> SnsPublisher:
     if lazy:
-        return SnsPublisher(lambda: boto3.client("sns", config=_AWS_CONFIG), config.topic_arn)
-    return SnsPublisher(boto3.client("sns", config=_AWS_CONFIG), config.topic_arn)
+        return SnsPublisher(lambda: boto3.client("sns", config=_aws_config(threads)), config.topic_arn)
+    return SnsPublisher(boto3.client("sns", config=_aws_config(threads)), config.topic_arn)
 
 
 def _provider(config: Settings, pool_size: int) -> RetarusClient:
@@ -71,8 +78,8 @@ def _provider(config: Settings, pool_size: int) -> RetarusClient:
 def sender() -> Sender:
     config = settings()
     return Sender(
-        _store(config),
-        _publisher(config, lazy=True),
+        _store(config, config.send_concurrency),
+        _publisher(config, config.send_concurrency, lazy=True),
         _provider(config, config.send_concurrency),
         resend_unconfirmed=config.resend_unconfirmed,
         first_check_delay=config.check_delays[0],
@@ -85,8 +92,8 @@ def sender() -> Sender:
 def tracker() -> Tracker:
     config = settings()
     return Tracker(
-        _store(config),
-        _publisher(config),
+        _store(config, max(query_threads(config.due_index_shards), config.status_concurrency + PUBLISH_WORKERS)),
+        _publisher(config, PUBLISH_WORKERS),
         _provider(config, config.status_concurrency),
         check_delays=config.check_delays,
         tracking_limit_seconds=config.tracking_limit_seconds,
