@@ -8,12 +8,14 @@ the bench process's clock or CPU.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +65,18 @@ class Harness:
             },
         )
         self.table = self.stack.output("JobsTableName")
+
+    @contextlib.contextmanager
+    def moto_cpu(self) -> Iterator[Callable[[], float | None]]:
+        """CPU seconds the moto server spends inside the block (None where it cannot be read)."""
+        before = self.moto.cpu_seconds()
+        spent: list[float | None] = [None]
+        try:
+            yield lambda: spent[0]
+        finally:
+            after = self.moto.cpu_seconds()
+            if before is not None and after is not None:
+                spent[0] = after - before
 
     def close(self) -> None:
         self.simulator.stop()

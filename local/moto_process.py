@@ -6,6 +6,7 @@ compete for one interpreter lock; under load (the soak) that, not the functions,
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -41,6 +42,16 @@ class MotoProcess:
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError(f"the moto server did not answer within 30 s; see {self._log_path}")
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time the server has used so far (Linux; None elsewhere): what the emulated AWS costs."""
+        if self._process is None:
+            return None
+        try:
+            fields = Path(f"/proc/{self._process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
     def stop(self) -> None:
         if self._process is not None:
