@@ -90,7 +90,7 @@ class Pipeline:
 
     def outcomes(self) -> list[dict[str, Any]]:
         """Every outcome event delivered so far to the test subscriber (raw delivery queue)."""
-        events = []
+        events: list[dict[str, Any]] = []
         while True:
             response = self.sqs.receive_message(
                 QueueUrl=self.outcomes_queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
@@ -106,10 +106,10 @@ class Pipeline:
                 events.append(body)
                 self.sqs.delete_message(QueueUrl=self.outcomes_queue_url, ReceiptHandle=message["ReceiptHandle"])
 
-    def item(self, request_id: str) -> dict[str, Any] | None:
+    def item(self, request_id: str) -> dict[str, Any]:
+        """The job record of this request; a test that asks for one expects it to exist."""
         from boto3.dynamodb.types import TypeDeserializer
 
         raw = self.dynamodb.get_item(TableName=self.table, Key={"id": {"S": request_id}}, ConsistentRead=True)
-        if "Item" not in raw:
-            return None
+        assert "Item" in raw, f"no job record for {request_id}"
         return {k: TypeDeserializer().deserialize(v) for k, v in raw["Item"].items()}

@@ -100,7 +100,7 @@ def test_sns_envelope_is_unwrapped(pipeline: Pipeline) -> None:
     pipeline.deliver(send)
     [post] = pipeline.simulator.sms_posts()
     assert post.params["msg"] == "hello"
-    assert pipeline.item("via-sns") is not None
+    assert pipeline.item("via-sns")["state"] == "TRACKING"
 
 
 INVALID: list[tuple[str, str]] = [

@@ -51,7 +51,9 @@ def run_status(pipeline: Pipeline, status: Any) -> dict[str, Any]:
 
 
 def test_every_row_of_the_status_table_gives_its_outcome(pipeline: Pipeline) -> None:
-    requests = [{"id": f"row-{suffix}", "to": f"+491701234{suffix}", "text": "x"} for suffix in ROWS]
+    requests: list[dict[str, Any]] = [
+        {"id": f"row-{suffix}", "to": f"+491701234{suffix}", "text": "x"} for suffix in ROWS
+    ]
     requests.append({"id": "row-dn", "to": "+4917012345677", "text": "x", "deliveryReport": True})
     submit(pipeline, *requests)
     status = pipeline.handler("StatusFunction", **FAST)
@@ -241,7 +243,7 @@ def test_a_backlog_larger_than_a_run_is_worked_off_oldest_first(pipeline: Pipeli
     """25 due jobs, a run takes 10: each run takes the oldest due, a checked job goes to the back,
     so every job is checked once before any is checked twice; none starves behind the others."""
     submit(pipeline, *({"id": f"backlog-{i:02d}", "to": "+4917012345622", "text": "x"} for i in range(25)))
-    job_of = {pipeline.item(f"backlog-{i:02d}")["jobId"]: f"backlog-{i:02d}" for i in range(25)}  # type: ignore[index]
+    job_of = {pipeline.item(f"backlog-{i:02d}")["jobId"]: f"backlog-{i:02d}" for i in range(25)}
     status = pipeline.handler("StatusFunction", STATUS_MAX_JOBS_PER_RUN="10", **FAST)
 
     summaries, runs = [], []
