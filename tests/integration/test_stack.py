@@ -122,6 +122,7 @@ def test_send_function_environment_comes_from_the_template(stack: LocalStack) ->
 def test_status_function_environment_has_its_own_variables(stack: LocalStack) -> None:
     env = stack.function_environment("StatusFunction")
     assert env["STATUS_CONCURRENCY"] == "16"
+    assert env["STATUS_MAX_JOBS_PER_RUN"] == "2000"
     assert "SEND_CONCURRENCY" not in env
     assert env["JOBS_TABLE_NAME"] == stack.ref("JobsTable")
 

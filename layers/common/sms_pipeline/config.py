@@ -61,7 +61,9 @@ class Settings:
             read_timeout=reader.seconds("RETARUS_READ_TIMEOUT", default=10.0),
             secret_max_age=reader.integer("RETARUS_SECRET_MAX_AGE", "secret cache", default=300, minimum=0),
             publish_lease_seconds=reader.integer("PUBLISH_LEASE_SECONDS", "publish lease", default=60, minimum=1),
-            status_max_jobs=reader.integer("STATUS_MAX_JOBS_PER_RUN", "status run", default=2000, minimum=1),
+            status_max_jobs=reader.integer(
+                "STATUS_MAX_JOBS_PER_RUN", "parameter StatusMaxJobsPerRun", default=2000, minimum=1
+            ),
         )
         reader.raise_problems()
         return settings
