@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck cfn security bench soak build clean
+.PHONY: run test lint typecheck cfn security bench soak build layer clean
 
 # checkov pins an older boto3 than moto needs, so it lives in a venv of its own.
 TOOLS := .venv-tools
@@ -57,6 +57,11 @@ PY313 := $(shell command -v python3.13 >/dev/null 2>&1 && python3.13 --version >
 $(SAM_VENV)/bin/sam:
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli
+
+# The layer alone, as `sam build` builds it, into ARTIFACTS_DIR (tests/integration/test_layer_build.py).
+layer:
+	test -n "$(ARTIFACTS_DIR)" || { echo "usage: make layer ARTIFACTS_DIR=<folder>" >&2; exit 2; }
+	PATH="$(PY313):$$PATH" $(MAKE) -s -C layers/common build-SharedLayer ARTIFACTS_DIR="$(abspath $(ARTIFACTS_DIR))"
 
 build: $(SAM_VENV)/bin/sam
 	PATH="$(PY313):$$PATH" $(SAM_VENV)/bin/sam validate --lint

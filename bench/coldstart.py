@@ -6,15 +6,16 @@ the X-Ray recorder loads as it does in Lambda), the function's folder first on t
 layer after it, as /var/task and /opt/python, and no bytecode written (both are read-only in
 Lambda). The layer is built here the way `sam build` builds it, for this machine's platform,
 twice: as BuildMethod python3.13 shipped it (no bytecode, botocore's data for every AWS service)
-and as layers/common/Makefile does (bytecode, botocore's data trimmed to the services the
-functions call). The baseline is
-`import boto3` alone, as a function without our layer would pay it. Rounds alternate between the
+and by layers/common/Makefile itself (bytecode, botocore's data trimmed to the services the
+functions call). The baseline is `import boto3` alone, as a function without our layer would
+pay it. Rounds alternate between the
 measures so a busy moment of the machine hits them all; the median is kept.
 """
 
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import statistics
 import subprocess
@@ -35,10 +36,18 @@ BARE = {
 }
 
 
-def build_layer(target: Path, *, makefile: bool) -> Path:
-    """The layer's python/ folder as `sam build` makes it, for this interpreter and platform:
-    with layers/common/Makefile's steps, or as BuildMethod python3.13 did without them."""
+def build_layer(artifacts: Path, *, makefile: bool) -> Path:
+    """The layer's python/ folder as `sam build` makes it into `artifacts`, for this interpreter
+    and platform (Linux): by layers/common/Makefile itself, or as BuildMethod python3.13 did (its
+    pip install and the package, nothing else)."""
+    target = artifacts / "python"
     if target.exists():
+        return target
+    if makefile:
+        version = f"{sys.version_info.major}.{sys.version_info.minor}"
+        make = ["make", "-s", "-C", str(LAYER_SOURCE), "build-SharedLayer", f"ARTIFACTS_DIR={artifacts}"]
+        overrides = [f"PYTHON={sys.executable}", f"PLATFORM=manylinux2014_{platform.machine()}"]
+        subprocess.run([*make, *overrides, f"PYTHON_VERSION={version}"], check=True)  # noqa: S603 — make, as sam runs it
         return target
     pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile"]
     requirements = str(LAYER_SOURCE / "requirements.txt")
@@ -46,12 +55,6 @@ def build_layer(target: Path, *, makefile: bool) -> Path:
     shutil.copytree(
         LAYER_SOURCE / "sms_pipeline", target / "sms_pipeline", ignore=shutil.ignore_patterns("__pycache__")
     )
-    if makefile:  # what layers/common/Makefile adds
-        subprocess.run([sys.executable, str(LAYER_SOURCE / "trim_botocore.py"), str(target)], check=True)  # noqa: S603
-        subprocess.run(  # noqa: S603
-            [sys.executable, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", str(target)],
-            check=True,
-        )
     return target
 
 

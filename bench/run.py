@@ -276,7 +276,7 @@ def cold_start_rows(h: Harness, rounds: int) -> list[Row]:
     note("cold start: building the layer twice (pip)")
     layers = {
         "source": build_layer(h.workdir / "layer-source", makefile=False),
-        "built": build_layer(h.workdir / "layer-built", makefile=True),
+        "built": build_layer(h.workdir / "layer-built", makefile=True),  # by layers/common/Makefile
     }
     medians = cold_start(functions, layers, rounds)
     base = medians["boto3"]
