@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.coldstart import build_layer, cold_start, sizes
+from bench.cpu_share import cpu_share_group, share_of
 from bench.harness import PASSWORD, AwsCalls, Harness
 from local.lambda_runtime import Handler
 
@@ -102,7 +103,8 @@ def _moto_share(samples: list[float | None]) -> str:
 # --- 2. send CPU per SMS -----------------------------------------------------------------------
 
 
-def send_cpu(h: Harness, count: int, rounds: int = 3) -> Row:
+def _send_spec(h: Harness, **extra: Any) -> Path:
+    """What a fresh send-handler process of bench/cpu.py needs, written to a file."""
     code_dir, handler = h.stack.function_code("SendFunction")
     spec = {
         "code_dir": str(code_dir),
@@ -112,11 +114,16 @@ def send_cpu(h: Harness, count: int, rounds: int = 3) -> Row:
         "timeout": h.stack.function_timeout("SendFunction"),
         "sim_url": h.simulator.base_url,
         "password": PASSWORD,
-        "count": count,
         "out": str(h.workdir / "cpu.json"),
+        **extra,
     }
     spec_path = h.workdir / "cpu-spec.json"
     spec_path.write_text(json.dumps(spec))
+    return spec_path
+
+
+def send_cpu(h: Harness, count: int, rounds: int = 3) -> Row:
+    spec_path = _send_spec(h, count=count)
     samples: dict[str, list[float]] = {"handler": [], "bare": []}
     for _ in range(rounds):
         for mode in samples:
@@ -129,6 +136,40 @@ def send_cpu(h: Harness, count: int, rounds: int = 3) -> Row:
         handler_cpu / bare_cpu,
         1.5,
     )
+
+
+def send_latency_at_cpu_share(h: Harness, latency: float, rounds: int = 9) -> list[Row]:
+    """Line 1 again, in a fresh process, with all the CPU it can use and then at the share of one
+    CPU that the function's MemorySize buys in Lambda (bench/cpu_share.py)."""
+    memory = h.stack.function_memory("SendFunction")
+    share = share_of(memory)
+    walls: dict[str, float] = {}
+    h.simulator.set_latency(latency)
+    try:
+        with cpu_share_group(share) as procs:
+            if procs is None:
+                return [
+                    Row(f"send: batch of 10 at {memory} MB's CPU share", "not measured: no cgroup CPU control here")
+                ]
+            for name, group in (("free", ""), ("share", str(procs))):
+                spec_path = _send_spec(h, rounds=rounds, cgroup_procs=group)
+                subprocess.run([sys.executable, "-m", "bench.cpu", "batch", str(spec_path)], check=True, cwd=ROOT)  # noqa: S603
+                walls[name] = json.loads((h.workdir / "cpu.json").read_text())["batch_wall"]
+    finally:
+        h.simulator.set_latency(0)
+    ms = 1000
+    return [
+        Row(
+            "send: batch of 10, wall / L, handler in a process of its own",
+            f"{walls['free'] * ms:.0f} ms at L = {latency * ms:.0f} ms (as line 1, for comparison)",
+            walls["free"] / latency,
+        ),
+        Row(
+            f"send: batch of 10, wall / L, at {memory} MB's CPU share ({share:.2f} vCPU)",
+            f"{walls['share'] * ms:.0f} ms at L = {latency * ms:.0f} ms (emulated with a CFS quota)",
+            walls["share"] / latency,
+        ),
+    ]
 
 
 # --- 3. status throughput ----------------------------------------------------------------------
@@ -357,6 +398,7 @@ def main(argv: list[str] | None = None) -> int:
             ("read amplification", lambda: read_amplification(h, send, status, calls, table_sizes, due=50)),
             ("AWS calls per SMS", lambda: [calls_per_sms(h, calls, status, delivery_report=d) for d in (False, True)]),
             ("send CPU", lambda: [send_cpu(h, 100 if quick else 500)]),
+            ("send batch at Lambda's CPU share", lambda: send_latency_at_cpu_share(h, latency, 5 if quick else 9)),
             ("cold start", lambda: cold_start_rows(h, 3 if quick else 9)),
         ]
         rows: list[Row] = []

@@ -166,6 +166,11 @@ class LocalStack:
         properties = {**self._globals(), **self._function(function_logical_id)}
         return int(self.resolve(properties.get("Timeout", 3)))
 
+    def function_memory(self, function_logical_id: str) -> int:
+        """MemorySize in MB (Lambda's default, 128, if the template sets none)."""
+        properties = {**self._globals(), **self._function(function_logical_id)}
+        return int(self.resolve(properties.get("MemorySize", 128)))
+
     def sqs_event(self, function_logical_id: str) -> SqsEventMapping | None:
         events = self._events(function_logical_id, "SQS")
         if not events:
