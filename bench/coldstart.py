@@ -8,8 +8,8 @@ Lambda). The layer is built here the way `sam build` builds it, for this machine
 twice: as BuildMethod python3.13 shipped it (no bytecode, botocore's data for every AWS service)
 and by layers/common/Makefile itself (bytecode, botocore's data trimmed to the services the
 functions call). The baseline is `import boto3` alone, as a function without our layer would
-pay it. Rounds alternate between the
-measures so a busy moment of the machine hits them all; the median is kept.
+pay it. Rounds alternate between the measures so a busy moment of the machine hits them all; the
+median is kept.
 """
 
 from __future__ import annotations

@@ -11,9 +11,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from trim_botocore import SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
-CALLED_SERVICES = {"dynamodb", "secretsmanager", "sns"}  # tests/unit/test_layer_trim.py ties it to the code
 ELF_MACHINE_AARCH64 = 183
 PYC_FLAG_HASH_BASED = 0b01  # PEP 552: set, and check_source (0b10) unset, is "unchecked-hash"
 
@@ -46,7 +46,8 @@ def test_the_layer_holds_our_package_and_its_libraries(layer: Path) -> None:
 
 def test_botocore_keeps_the_data_of_the_services_the_functions_call_only(layer: Path) -> None:
     data = layer / "botocore" / "data"
-    assert {p.name for p in data.iterdir() if p.is_dir()} == CALLED_SERVICES
+    # SERVICES: what trim_botocore.py keeps; tests/unit/test_layer_trim.py ties it to the code.
+    assert {p.name for p in data.iterdir() if p.is_dir()} == SERVICES
     assert (data / "endpoints.json").stat().st_size < 100_000
 
 

@@ -7,15 +7,14 @@ functions create a client for; a service missing from the layer would only show 
 from __future__ import annotations
 
 import ast
-import importlib.util
 import shutil
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import botocore
 import botocore.session
 import pytest
+import trim_botocore
 from botocore.config import Config
 from botocore.exceptions import UnknownServiceError
 from botocore.loaders import Loader
@@ -26,17 +25,6 @@ CLIENT_CODE = [
     *sorted(ROOT.glob("functions/*/app.py")),
 ]
 PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
-
-
-def _trim_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("trim_botocore", ROOT / "layers" / "common" / "trim_botocore.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-trim_botocore = _trim_module()
 
 
 @pytest.fixture(scope="module")
