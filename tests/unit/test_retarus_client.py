@@ -161,6 +161,26 @@ def test_connection_refused_is_transient_and_redacted() -> None:
         assert raised.value.__cause__ is None and raised.value.__suppress_context__
 
 
+def test_proxy_settings_are_read_from_the_environment_once_when_the_client_is_made(
+    sim: RetarusSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    proxy = closed_url().removesuffix("/httpsimple/v1")  # a proxy that refuses every connection
+
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    proxied = client(sim.base_url)
+    monkeypatch.delenv("HTTP_PROXY")
+    with pytest.raises(TransientError) as raised:
+        proxied.report("J.1")  # through the proxy, although the variable is gone by now
+    assert_clean(str(raised.value))
+
+    direct = client(sim.base_url)
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    job = direct.send(SMS)  # not through the proxy: the environment is not read again per call
+    assert direct.report(job).process_status == "OPEN"
+
+
 def test_redact_removes_every_encoding_of_a_secret() -> None:
     text = f"a {PASSWORD} b {quote(PASSWORD, safe='')} c {quote_plus(PASSWORD)}"
     assert_clean(redact(text, (PASSWORD,)))

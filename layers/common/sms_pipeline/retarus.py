@@ -96,7 +96,7 @@ class RetarusClient:
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
         self._clock = clock
-        self._session = session or _pooled_session(pool_size)
+        self._session = session or _pooled_session(pool_size, self._base_url)
 
     def send(
         self, sms: SmsRequest, *, deadline: float | None = None, before_post: Callable[[], None] | None = None
@@ -265,13 +265,21 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
-def _pooled_session(pool_size: int) -> requests.Session:
+def _pooled_session(pool_size: int, base_url: str) -> requests.Session:
     session = requests.Session()
     # Retries are ours (they know what is safe to repeat); urllib3 must not replay a POST.
     adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers["User-Agent"] = USER_AGENT
+    # Left to itself, requests reads the environment again for every call: proxies and NO_PROXY
+    # (two scans of os.environ), the CA bundle, a look for ~/.netrc. A container's environment does
+    # not change, so its proxy and CA settings are read once, here, and the session keeps them.
+    # A ~/.netrc is no longer consulted: the credentials are the secret's and go in the form.
+    from_environment = session.merge_environment_settings(base_url, {}, None, None, None)
+    session.proxies.update(from_environment["proxies"])
+    session.verify = from_environment["verify"]
+    session.trust_env = False
     return session
 
 
