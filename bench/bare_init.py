@@ -3,9 +3,10 @@
 Imported (and timed) by bench/coldstart.py as the floor to compare a handler's import with: boto3,
 requests, Powertools' Logger, Metrics, Tracer (X-Ray, patching botocore and requests), Parameters,
 the batch utility for the send function, and the clients each function uses on every invocation.
-BENCH_CLIENTS names the clients, BENCH_BATCH=1 adds the batch utility. It runs as the handlers'
-init runs, with the garbage collector off (sms_pipeline/init_phase.py), so that the comparison
-is of the code on top of the libraries.
+BENCH_CLIENTS names the clients, BENCH_BATCH=1 adds the batch utility. BENCH_LIBRARIES=0 leaves
+out everything but boto3 and the clients: the least any function that makes its clients at init
+pays, whatever else it is built on. It runs as the handlers' init runs, with the garbage collector
+off (sms_pipeline/init_phase.py), so that the comparison is of the code on top of the libraries.
 """
 
 from sms_pipeline.init_phase import init_phase
@@ -14,16 +15,19 @@ with init_phase():
     import os
 
     import boto3
-    import requests
-    from aws_lambda_powertools import Logger, Metrics, Tracer
-    from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
-    if os.environ.get("BENCH_BATCH") == "1":
-        from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, EventType
-
-        processor = AsyncBatchProcessor(event_type=EventType.SQS)
-
-    logger, metrics, tracer = Logger(), Metrics(), Tracer(patch_modules=["botocore", "requests"])
     clients = {name: boto3.client(name) for name in os.environ["BENCH_CLIENTS"].split(",")}  # type: ignore[call-overload]
-    secrets = SecretsProvider(boto3_client=clients["secretsmanager"])
-    session = requests.Session()
+
+    if os.environ.get("BENCH_LIBRARIES", "1") == "1":
+        import requests
+        from aws_lambda_powertools import Logger, Metrics, Tracer
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+        if os.environ.get("BENCH_BATCH") == "1":
+            from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, EventType
+
+            processor = AsyncBatchProcessor(event_type=EventType.SQS)
+
+        logger, metrics, tracer = Logger(), Metrics(), Tracer(patch_modules=["botocore", "requests"])
+        secrets = SecretsProvider(boto3_client=clients["secretsmanager"])
+        session = requests.Session()

@@ -87,7 +87,8 @@ def cold_start(
     functions: Mapping[str, tuple[Path, str, Mapping[str, str]]], layers: Mapping[str, Path], rounds: int
 ) -> dict[str, float]:
     """Median import seconds: "boto3" alone; "<function> <layer>" for each function's handler
-    module with each layer build; "<function> bare" for bench/bare_init.py on the built layer."""
+    module with each layer build; "<function> bare" for bench/bare_init.py on the built layer, and
+    "<function> clients" for its boto3 and clients alone."""
     samples: dict[str, list[float]] = {}
     any_dir, _, any_env = next(iter(functions.values()))
     for _ in range(rounds):
@@ -97,6 +98,9 @@ def cold_start(
                 samples.setdefault(f"{name} {build}", []).append(import_seconds(module, code_dir, layer, env))
             bare = import_seconds("bench.bare_init", code_dir, layers["built"], {**env, **BARE[name]})
             samples.setdefault(f"{name} bare", []).append(bare)
+            clients_only = {**env, **BARE[name], "BENCH_LIBRARIES": "0"}
+            clients = import_seconds("bench.bare_init", code_dir, layers["built"], clients_only)
+            samples.setdefault(f"{name} clients", []).append(clients)
     return {name: statistics.median(values) for name, values in samples.items()}
 
 

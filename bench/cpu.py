@@ -8,7 +8,8 @@ that the POST is starting (UpdateItem), the POST /sms over a pooled requests ses
 write of the job id (UpdateItem). The handler does the same I/O plus everything
 that makes it a product: the batch, validation, the partial batch response, logging, metrics.
 
-`batch` mode times whole batches of ten instead, for the send batch at a Lambda CPU share.
+`batch` mode times whole batches of ten instead, for the send batch at a Lambda CPU share, and
+`status` mode times one run of the status handler, for the status run at a Lambda CPU share.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import os
 import statistics
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -73,6 +75,37 @@ def _batch_wall(spec: dict[str, Any], rounds: int) -> float:
             invoke(10)
             walls.append(time.perf_counter() - started)
     return statistics.median(walls)
+
+
+def _status_run(spec: dict[str, Any]) -> dict[str, Any]:
+    """Wall and CPU time of one status run, over the jobs the bench makes due once this process is
+    ready: it prints "ready" and waits for a line on stdin. Init and a first run with nothing due
+    (a warm container's) run unthrottled; the measured run at the CPU share of the cgroup whose
+    cgroup.procs the spec names, if it names one."""
+    from local.lambda_runtime import LambdaContext, load_handler
+
+    handler = load_handler(Path(spec["code_dir"]), spec["handler"], spec["env"])
+    from sms_pipeline.observability import logger
+
+    logger.registered_handler.setStream(open(os.devnull, "w"))  # type: ignore[attr-defined]  # noqa: SIM115
+
+    def run() -> dict[str, Any]:
+        context = LambdaContext(function_name="StatusFunction", timeout_seconds=spec["timeout"])
+        summary: dict[str, Any] = handler(spec["event"], context)
+        return summary
+
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
+        if run()["due"]:
+            raise RuntimeError("jobs were due before the bench made any due")
+        print("ready", file=sys.__stdout__, flush=True)
+        sys.stdin.readline()
+        if spec.get("cgroup_procs"):
+            Path(spec["cgroup_procs"]).write_text(str(os.getpid()))
+        started, cpu_started = time.perf_counter(), time.process_time()
+        summary = run()
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    return {"wall": wall, "cpu": cpu, "summary": summary}
 
 
 def _bare_cpu(spec: dict[str, Any], count: int) -> float:
@@ -138,6 +171,8 @@ def main(argv: list[str]) -> int:
     spec = json.loads(spec_path.read_text())
     if mode == "batch":
         result = {"batch_wall": _batch_wall(spec, int(spec["rounds"]))}
+    elif mode == "status":
+        result = _status_run(spec)
     else:
         result = {"cpu_per_sms": (_handler_cpu if mode == "handler" else _bare_cpu)(spec, int(spec["count"]))}
     Path(spec["out"]).write_text(json.dumps(result))

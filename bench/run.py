@@ -210,6 +210,78 @@ def status_throughput(h: Harness, send: Handler, status: Handler, due: int, late
     )
 
 
+def status_at_cpu_share(h: Harness, send: Handler, status: Handler, due: int, latency: float) -> list[Row]:
+    """Line 3 again, in a fresh process, with all the CPU it can use and then at the share of one
+    CPU that the status function's MemorySize buys in Lambda (bench/cpu_share.py). A run's report
+    calls overlap, its CPU work does not: at a small share the CPU, not L, sets the pace."""
+    memory = h.stack.function_memory("StatusFunction")
+    share = share_of(memory)
+    concurrency = int(h.function_env("StatusFunction")["STATUS_CONCURRENCY"])
+    ideal = due * latency / concurrency
+    runs: dict[str, dict[str, Any]] = {}
+    with cpu_share_group(share) as procs:
+        if procs is None:
+            measure = f"status: run of {due} due jobs at {memory} MB's CPU share"
+            return [Row(measure, "not measured: no cgroup CPU control here")]
+        for name, group in (("free", ""), ("share", str(procs))):
+            drain(h, status)
+            runs[name] = _status_in_process(h, send, due, latency, cgroup_procs=group)
+    for run in runs.values():
+        if run["summary"]["published"] != due:
+            raise RuntimeError(f"the status run did not finish its {due} jobs: {run['summary']}")
+    cpu_per_job = runs["free"]["cpu"] / due
+    label = f"status: run of {due} due jobs, wall / (N·L/{concurrency})"
+    return [
+        Row(
+            f"{label}, handler in a process of its own",
+            f"{runs['free']['wall']:.2f} s vs ideal {ideal:.2f} s; handler CPU {cpu_per_job * 1000:.1f} ms per job",
+            runs["free"]["wall"] / ideal,
+        ),
+        Row(
+            f"{label}, at {memory} MB's CPU share ({share:.2f} vCPU)",
+            f"{runs['share']['wall']:.2f} s; its CPU allows about {share / cpu_per_job:.0f} jobs/s,"
+            f" L and the concurrency {concurrency / latency:.0f} jobs/s",
+            runs["share"]["wall"] / ideal,
+        ),
+    ]
+
+
+def _status_in_process(h: Harness, send: Handler, due: int, latency: float, *, cgroup_procs: str) -> dict[str, Any]:
+    """One run of the status handler in a process of its own (bench/cpu.py status), over `due` jobs
+    sent once that process has finished its init and a warm-up run."""
+    code_dir, handler = h.stack.function_code("StatusFunction")
+    spec = {
+        "code_dir": str(code_dir),
+        "handler": handler,
+        "env": h.function_env("StatusFunction"),
+        "timeout": h.stack.function_timeout("StatusFunction"),
+        "event": SCHEDULE_EVENT,
+        "out": str(h.workdir / "status-run.json"),
+        "cgroup_procs": cgroup_procs,
+    }
+    spec_path = h.workdir / "status-spec.json"
+    spec_path.write_text(json.dumps(spec))
+    command = [sys.executable, "-m", "bench.cpu", "status", str(spec_path)]
+    child = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # noqa: S603
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        if child.stdout.readline().strip() != "ready":
+            raise RuntimeError("the status process did not get ready")
+        h.send(send, [h.request() for _ in range(due)])  # at latency 0: set-up, not measured
+        h.simulator.set_latency(latency)
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        if child.wait() != 0:
+            raise RuntimeError(f"the status process failed ({child.returncode})")
+    finally:
+        h.simulator.set_latency(0)
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    result: dict[str, Any] = json.loads((h.workdir / "status-run.json").read_text())
+    return result
+
+
 # --- 4. read amplification ---------------------------------------------------------------------
 
 
@@ -324,6 +396,7 @@ def cold_start_rows(h: Harness, rounds: int) -> list[Row]:
     rows = []
     for name in functions:
         source, built, bare = medians[f"{name} source"], medians[f"{name} built"], medians[f"{name} bare"]
+        clients = medians[f"{name} clients"]
         rows += [
             Row(
                 f"cold start: {name} import / import boto3, layer as BuildMethod python3.13 built it",
@@ -340,6 +413,11 @@ def cold_start_rows(h: Harness, rounds: int) -> list[Row]:
                 f"cold start: {name} import / bare init, same libraries",
                 f"{built * 1000:.0f} ms vs {bare * 1000:.0f} ms (bench/bare_init.py)",
                 built / bare,
+            ),
+            Row(
+                f"cold start: {name}'s clients alone / import boto3 (the floor)",
+                f"{clients * 1000:.0f} ms vs {base * 1000:.0f} ms (boto3 and the clients its init makes, nothing else)",
+                clients / base,
             ),
         ]
     mib = 1024 * 1024
@@ -395,6 +473,10 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 for n in ([100] if quick else [100, 1000])
             ],
+            (
+                "status run at Lambda's CPU share",
+                lambda: status_at_cpu_share(h, send, status, 100 if quick else 300, latency),
+            ),
             ("read amplification", lambda: read_amplification(h, send, status, calls, table_sizes, due=50)),
             ("AWS calls per SMS", lambda: [calls_per_sms(h, calls, status, delivery_report=d) for d in (False, True)]),
             ("send CPU", lambda: [send_cpu(h, 100 if quick else 500)]),
