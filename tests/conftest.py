@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
+from local.moto_server import ServerThread
 from local.simulator import RetarusSimulator
 from local.stack import provision
 from support import FULL_NUMBER, NEVER_LOGGED, REGION, SIMULATOR_PASSWORD, Pipeline
@@ -93,10 +93,8 @@ def _environment_of_its_own() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+    server = ServerThread()  # moto as make run and the bench serve it (local/moto_server.py)
+    endpoint = server.start()
     saved = {k: os.environ.get(k) for k in _AWS_ENV}
     os.environ.update(
         {
