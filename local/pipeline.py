@@ -199,6 +199,7 @@ class LocalPipeline:
             handler=handler,
             env=env,
             timeout=self.stack.function_timeout(logical_id),
+            memory=self.stack.function_memory(logical_id),
             log_path=self.log_dir / f"{logical_id}.log",
         )
         return FunctionWorker(spec)

@@ -25,6 +25,7 @@ class FunctionSpec:
     handler: str
     env: dict[str, str]
     timeout: int
+    memory: int
     log_path: Path
 
 
@@ -47,7 +48,7 @@ def _serve(spec: FunctionSpec, connection: Connection) -> None:
             return
         if event is None:
             return
-        context = LambdaContext(function_name=spec.name, timeout_seconds=spec.timeout)
+        context = LambdaContext(function_name=spec.name, timeout_seconds=spec.timeout, memory_limit_in_mb=spec.memory)
         try:
             connection.send(("ok", handler(event, context)))
         except Exception as error:  # Lambda reports the error; so do we

@@ -152,6 +152,8 @@ def test_function_code_and_timeout(stack: LocalStack) -> None:
     assert handler == "app.lambda_handler"
     assert stack.function_timeout("SendFunction") == 30
     assert stack.function_timeout("StatusFunction") == 50
+    assert stack.function_memory("SendFunction") == 512
+    assert stack.function_memory("StatusFunction") == 1024
     with pytest.raises(StackError, match="JobsTable"):
         stack.function_code("JobsTable")
 
@@ -168,7 +170,12 @@ def test_second_stack_in_the_same_server_is_isolated_and_takes_overrides(endpoin
         endpoint_url=endpoint,
         region=REGION,
         name_prefix=next(_prefixes),
-        parameters={"RetarusSecretArn": SECRET_ARN, "SendMaxConcurrency": "7", "StatusScheduleRate": "rate(5 minutes)"},
+        parameters={
+            "RetarusSecretArn": SECRET_ARN,
+            "SendMaxConcurrency": "7",
+            "StatusScheduleRate": "rate(5 minutes)",
+            "StatusMemorySize": "1769",
+        },
     )
 
     assert other.ref("JobsTable") != stack.ref("JobsTable")
@@ -177,6 +184,8 @@ def test_second_stack_in_the_same_server_is_isolated_and_takes_overrides(endpoin
     event = other.sqs_event("SendFunction")
     assert event is not None and event.maximum_concurrency == 7
     assert other.schedule("StatusFunction") == "rate(5 minutes)"
+    assert other.function_memory("StatusFunction") == 1769
+    assert stack.function_memory("StatusFunction") == 1024
     assert other.parameters["SendMaxConcurrency"] == "7"
     assert stack.parameters["SendMaxConcurrency"] == "5"
 
@@ -193,6 +202,7 @@ def test_missing_required_parameter_is_named(endpoint: str) -> None:
         ({"RetarusBaseUrl": "https://example.com/"}, "RetarusBaseUrl"),
         ({"SendMaxConcurrency": "1"}, "SendMaxConcurrency"),
         ({"DueIndexShards": "many"}, "DueIndexShards"),
+        ({"StatusMemorySize": "64"}, "StatusMemorySize"),
         ({"NoSuchParameter": "x"}, "NoSuchParameter"),
     ],
 )
