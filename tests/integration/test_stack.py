@@ -152,7 +152,7 @@ def test_function_code_and_timeout(stack: LocalStack) -> None:
     assert handler == "app.lambda_handler"
     assert stack.function_timeout("SendFunction") == 30
     assert stack.function_timeout("StatusFunction") == 50
-    assert stack.function_memory("SendFunction") == 512
+    assert stack.function_memory("SendFunction") == 1024
     assert stack.function_memory("StatusFunction") == 1024
     with pytest.raises(StackError, match="JobsTable"):
         stack.function_code("JobsTable")
