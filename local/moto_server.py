@@ -38,10 +38,11 @@ class _Dispatcher(DomainDispatcherApplication):
     DynamoDB applies a conditional write atomically: of two writes racing on one item, only one
     finds its condition true. moto checks the condition, then writes, with no lock, and the server
     runs requests on many threads, so two racing UpdateItems could both pass; a status run racing
-    another then published one outcome twice (1 run in 7 of
-    test_overlapping_runs_publish_each_outcome_once), a failure of the emulator that DynamoDB does
-    not have. moto does the work of a request on one interpreter anyway: serving DynamoDB's one at
-    a time cost no throughput (4.3 ms of moto's CPU per UpdateItem with 1 client, 4.5 with 16).
+    another then published one outcome twice (test_overlapping_runs_publish_each_outcome_once
+    failed 3 runs in 23 on moto's own threaded server, 7 in 12 on this one without the lock), a
+    failure of the emulator that DynamoDB does not have. moto does the work of a request on one
+    interpreter anyway: serving DynamoDB's one at a time cost no throughput (4.3 ms of moto's CPU
+    per UpdateItem with 1 client, 4.5 with 16).
     """
 
     def __init__(self, create_app: Callable[..., Any]) -> None:
