@@ -19,5 +19,5 @@ with init_phase():  # imports, settings checked once, clients: everything up to 
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    summary = tracker.run(context.get_remaining_time_in_millis() / 1000)
+    summary = tracker.run_scheduled(event, context.get_remaining_time_in_millis() / 1000)
     return summary.__dict__

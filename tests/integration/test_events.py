@@ -28,6 +28,13 @@ def test_sample_schedule_event_runs_through_the_status_handler(pipeline: Pipelin
     assert summary["due"] == 0 and summary["circuit_open"] is False
 
 
+def test_sample_fan_out_schedule_input_runs_through_the_status_handler(pipeline: Pipeline) -> None:
+    """What a schedule with `Input: '{"shards": [0, 1]}'` delivers (docs/scaling.md, 1,000×)."""
+    event = json.loads((EVENTS / "status-schedule-shards.json").read_text())
+    summary = pipeline.handler("StatusFunction")(event, pipeline.context("StatusFunction"))
+    assert summary["due"] == 0 and summary["circuit_open"] is False
+
+
 def test_sample_outcome_event_has_the_fields_the_publisher_writes() -> None:
     sample = json.loads((EVENTS / "outcome-event.json").read_text())
     written = OutcomeEvent(request_id="x", outcome=Outcome.SENT, reason="r", masked_to=None).body()

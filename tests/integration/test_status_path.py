@@ -227,6 +227,35 @@ def test_overlapping_runs_publish_each_outcome_once(pipeline: Pipeline) -> None:
     assert sorted(event["id"] for event in events) == sorted(f"race-{i}" for i in range(30))
 
 
+def test_schedules_that_name_disjoint_shards_share_the_due_jobs(pipeline: Pipeline) -> None:
+    """At 1,000× several schedules each take some of the due index's shards (docs/scaling.md)."""
+    ids = [f"fan-{i:02d}" for i in range(24)]
+    submit(pipeline, *({"id": request_id, "to": "+4917012345677", "text": "x"} for request_id in ids))
+    shard_of = {request_id: int(pipeline.item(request_id)["dueShard"]) for request_id in ids}
+    assert set(shard_of.values()) == {0, 1, 2, 3}  # DueIndexShards' default; every shard has jobs
+    status = pipeline.handler("StatusFunction", **FAST)
+
+    published = []
+    for shards in ([0, 1], [2, 3]):
+        mine = sorted(request_id for request_id in ids if shard_of[request_id] in shards)
+        for _ in range(2):  # the simulator answers OPEN to the first check, final to the second
+            summary = status({"shards": shards}, pipeline.context("StatusFunction"))
+            assert summary["due"] == len(mine)
+        outcomes = sorted(event["id"] for event in pipeline.outcomes())
+        assert outcomes == mine
+        published += outcomes
+    assert sorted(published) == ids
+
+
+@pytest.mark.parametrize("shards", [[4], [], "0", [0, 0], [True]])
+def test_a_schedule_input_naming_shards_that_do_not_exist_says_what_to_fix(pipeline: Pipeline, shards: Any) -> None:
+    status = pipeline.handler("StatusFunction", **FAST)
+    with pytest.raises(
+        RuntimeError, match=r'"shards" must be a list of distinct shard numbers from 0 to 3 \(DueIndexShards is 4\)'
+    ):
+        status({"shards": shards}, pipeline.context("StatusFunction"))
+
+
 def test_401_stops_the_run(pipeline: Pipeline) -> None:
     submit(pipeline, *({"id": f"auth-{i}", "to": "+4917012345678", "text": "x"} for i in range(20)))
     secretsmanager = boto3.client("secretsmanager")

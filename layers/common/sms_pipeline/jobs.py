@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -255,12 +255,14 @@ class JobStore:
 
     # --- status path -----------------------------------------------------------------------------
 
-    def due(self, *, now: float, limit: int) -> list[Job]:
-        """Up to `limit` due items, oldest first, reading only due items (one query per shard, the
-        shards at once: with many shards, one after the other would add up to a run's fixed cost)."""
+    def due(self, *, now: float, limit: int, shards: Sequence[int] | None = None) -> list[Job]:
+        """Up to `limit` due items of these shards (all of them by default), oldest first, reading
+        only due items (one query per shard, the shards at once: with many shards, one after the
+        other would add up to a run's fixed cost)."""
         now_ms = _millis(now)
         pages = self._query_pool.map(
-            lambda shard: list(self._query_shard(str(shard), now_ms, limit)), range(self._shards)
+            lambda shard: list(self._query_shard(str(shard), now_ms, limit)),
+            range(self._shards) if shards is None else shards,
         )
         jobs = [job for page in pages for job in page]
         jobs.sort(key=lambda job: job.due_at)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
+from sms_pipeline.config import ConfigError
 from sms_pipeline.jobs import Final, Job, State
 from sms_pipeline.observability import MetricUnit, count, logger
 from sms_pipeline.outcomes import TRACKING_LIMIT_REASON, Outcome, OutcomeEvent, ProviderStatus, verdict
@@ -29,7 +30,7 @@ PUBLISH_WORKERS = 4  # batches published (and recorded) at once, alongside the r
 
 
 class Store(Protocol):
-    def due(self, *, now: float, limit: int) -> list[Job]: ...
+    def due(self, *, now: float, limit: int, shards: Sequence[int] | None = None) -> list[Job]: ...
     def reschedule(self, job: Job, *, next_check_at: float) -> bool: ...
     def finish_tracked(self, job: Job, final: Final, *, publish_lease_until: float) -> bool: ...
     def lease_publish(self, job: Job, *, publish_lease_until: float) -> bool: ...
@@ -69,6 +70,7 @@ class Tracker:
         publish_lease_seconds: int,
         concurrency: int,
         max_jobs: int,
+        shard_count: int,
         on_auth_failure: Callable[[], None] = lambda: None,
         safety_seconds: float = DEFAULT_SAFETY_SECONDS,
         clock: Callable[[], float] = time.time,
@@ -82,6 +84,7 @@ class Tracker:
         self.publish_lease_seconds = publish_lease_seconds
         self.concurrency = concurrency
         self.max_jobs = max_jobs
+        self.shard_count = shard_count
         self.on_auth_failure = on_auth_failure
         self.safety_seconds = safety_seconds
         self.clock = clock
@@ -93,10 +96,16 @@ class Tracker:
         """The wait before check number `checks_done + 1`; the last configured wait repeats."""
         return self.check_delays[min(checks_done, len(self.check_delays) - 1)]
 
-    def run(self, remaining_seconds: float) -> RunSummary:
+    def run_scheduled(self, event: Mapping[str, Any], remaining_seconds: float) -> RunSummary:
+        """A run for the schedule's event. The schedule's input may name the due-index shards the
+        run takes (`{"shards": [0, 1]}`), so that several schedules share the work of one minute
+        (docs/scaling.md, 1,000×); without it the run takes every shard."""
+        return self.run(remaining_seconds, shards=self._shards_of(event))
+
+    def run(self, remaining_seconds: float, *, shards: Sequence[int] | None = None) -> RunSummary:
         stop_at = self.monotonic() + remaining_seconds - self.safety_seconds
         now = self.clock()
-        jobs = self.store.due(now=now, limit=self.max_jobs)
+        jobs = self.store.due(now=now, limit=self.max_jobs, shards=shards)
         summary = RunSummary(due=len(jobs))
         if jobs:
             summary.lag_seconds = max(0.0, now - jobs[0].due_at / 1000)
@@ -156,6 +165,23 @@ class Tracker:
         summary.circuit_open = circuit.is_set()
         logger.info("status run finished", extra={"summary": summary.__dict__})
         return summary
+
+    def _shards_of(self, event: Mapping[str, Any]) -> tuple[int, ...] | None:
+        if "shards" not in event:
+            return None
+        shards = event["shards"]
+        valid = range(self.shard_count)
+        if (
+            not isinstance(shards, list)
+            or not shards
+            or not all(type(shard) is int and shard in valid for shard in shards)
+            or len(set(shards)) != len(shards)
+        ):
+            raise ConfigError(
+                f'the status schedule\'s input "shards" must be a list of distinct shard numbers from 0 to'
+                f" {self.shard_count - 1} (DueIndexShards is {self.shard_count}); it is {shards!r}"
+            )
+        return tuple(shards)
 
     def _publish(self, events: list[OutcomeEvent]) -> tuple[list[OutcomeEvent], set[str]]:
         """One PublishBatch, then each job's record: DONE if published, due again at once if not."""
