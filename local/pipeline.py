@@ -136,7 +136,10 @@ class LocalPipeline:
         # Lambda runs up to MaximumConcurrency send instances, each polling batches on its own.
         self.send_instances = max(1, min(self.options.send_instances, mapping_concurrency(self.stack)))
         self.workers = {f"SendFunction#{i}": self._worker("SendFunction") for i in range(self.send_instances)}
-        self.workers["StatusFunction#0"] = self._worker("StatusFunction")
+        # One status worker per schedule: in AWS each schedule's invocation runs in its own container.
+        self.schedule_events = self.stack.schedule_events("StatusFunction")
+        for instance in range(len(self.schedule_events)):
+            self.workers[f"StatusFunction#{instance}"] = self._worker("StatusFunction")
         mapping = self.stack.sqs_event("SendFunction")
         assert mapping is not None, "the template's SendFunction has no SQS event"
         self.event_source = SqsEventSource(
@@ -150,7 +153,8 @@ class LocalPipeline:
         )
         for instance in range(self.send_instances):
             self._loop(f"event-source-{instance}", functools.partial(self._poll_requests, instance))
-        self._loop("schedule", self._run_status)
+        for instance, event in enumerate(self.schedule_events):
+            self._loop(f"schedule-{instance}", functools.partial(self._run_status, event, instance))
         self._loop("subscriber", self._poll_outcomes)
         self._loop("dlq", self._poll_dlq)
         return self
@@ -247,10 +251,10 @@ class LocalPipeline:
         if result.error:
             self.notices.put(Notice("note", "", {"text": f"send function failed: {result.error}"}))
 
-    def _run_status(self) -> None:
+    def _run_status(self, event: dict[str, Any], instance: int) -> None:
         started = time.monotonic()
         try:
-            self.invoke("StatusFunction", {"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}})
+            self.invoke("StatusFunction", event, instance)
         except FunctionError as error:
             self.notices.put(Notice("note", "", {"text": f"status function failed: {error}"}))
         self.counters["status_runs"] += 1

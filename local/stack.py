@@ -88,6 +88,10 @@ class SqsEventMapping:
     maximum_concurrency: int | None
 
 
+# What a schedule with no Input delivers (events/status-schedule.json has a full one).
+SCHEDULED_EVENT: Mapping[str, Any] = {"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}}
+
+
 @dataclass
 class LocalStack:
     template: dict[str, Any]
@@ -197,6 +201,11 @@ class LocalStack:
     def schedule(self, function_logical_id: str) -> str | None:
         events = self._events(function_logical_id, "Schedule", "ScheduleV2")
         return str(self.resolve(events[0]["ScheduleExpression"])) if events else None
+
+    def schedule_events(self, function_logical_id: str) -> list[dict[str, Any]]:
+        """What each of the function's schedules delivers: its Input, or a scheduled event."""
+        events = self._events(function_logical_id, "Schedule", "ScheduleV2")
+        return [json.loads(self.resolve(e["Input"])) if "Input" in e else dict(SCHEDULED_EVENT) for e in events]
 
     def output(self, name: str) -> str:
         outputs = self.template.get("Outputs", {})

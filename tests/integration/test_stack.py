@@ -10,9 +10,9 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
-from local.stack import LocalStack, Resource, StackError, load_template, provision
+from local.moto_server import ServerThread
+from local.stack import SCHEDULED_EVENT, LocalStack, Resource, StackError, load_template, provision
 
 REGION = "eu-central-1"
 SECRET_ARN = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:retarus-AbCdEf"
@@ -21,10 +21,8 @@ _prefixes = (f"stack{n}" for n in itertools.count())
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
+    server = ServerThread()
+    yield server.start()
     server.stop()
 
 
@@ -143,6 +141,8 @@ def test_send_function_sqs_event_source(stack: LocalStack) -> None:
 def test_status_function_schedule(stack: LocalStack) -> None:
     assert stack.schedule("StatusFunction") == "rate(1 minute)"
     assert stack.schedule("SendFunction") is None
+    assert stack.schedule_events("StatusFunction") == [SCHEDULED_EVENT]
+    assert stack.schedule_events("SendFunction") == []
 
 
 def test_function_code_and_timeout(stack: LocalStack) -> None:
@@ -258,6 +258,17 @@ def fake_stack() -> LocalStack:
         region="eu-west-1",
         stack_name="demo",
     )
+
+
+def test_each_schedule_delivers_its_input_or_a_scheduled_event() -> None:
+    """make run runs one status schedule per template schedule, each with what it delivers: a
+    fanned-out template (docs/scaling.md, 1,000×) gives each its shards."""
+    every = {"Type": "ScheduleV2", "Properties": {"ScheduleExpression": "rate(1 minute)"}}
+    some = {"Type": "ScheduleV2", "Properties": {"ScheduleExpression": "rate(1 minute)", "Input": '{"shards": [0, 1]}'}}
+    function = {"Type": "AWS::Serverless::Function", "Properties": {"Events": {"Every": every, "Some": some}}}
+    stack = LocalStack(template={"Resources": {"Fn": function}}, parameters={}, resources={}, region="eu-west-1")
+
+    assert stack.schedule_events("Fn") == [SCHEDULED_EVENT, {"shards": [0, 1]}]
 
 
 @pytest.mark.parametrize(
