@@ -30,6 +30,8 @@ PUBLISH_WORKERS = 4  # batches published (and recorded) at once, alongside the r
 
 
 class Store(Protocol):
+    @property
+    def shard_count(self) -> int: ...
     def due(self, *, now: float, limit: int, shards: Sequence[int] | None = None) -> list[Job]: ...
     def reschedule(self, job: Job, *, next_check_at: float) -> bool: ...
     def finish_tracked(self, job: Job, final: Final, *, publish_lease_until: float) -> bool: ...
@@ -70,7 +72,6 @@ class Tracker:
         publish_lease_seconds: int,
         concurrency: int,
         max_jobs: int,
-        shard_count: int,
         on_auth_failure: Callable[[], None] = lambda: None,
         safety_seconds: float = DEFAULT_SAFETY_SECONDS,
         clock: Callable[[], float] = time.time,
@@ -84,7 +85,6 @@ class Tracker:
         self.publish_lease_seconds = publish_lease_seconds
         self.concurrency = concurrency
         self.max_jobs = max_jobs
-        self.shard_count = shard_count
         self.on_auth_failure = on_auth_failure
         self.safety_seconds = safety_seconds
         self.clock = clock
@@ -170,7 +170,8 @@ class Tracker:
         if "shards" not in event:
             return None
         shards = event["shards"]
-        valid = range(self.shard_count)
+        count = self.store.shard_count
+        valid = range(count)
         if (
             not isinstance(shards, list)
             or not shards
@@ -179,7 +180,7 @@ class Tracker:
         ):
             raise ConfigError(
                 f'the status schedule\'s input "shards" must be a list of distinct shard numbers from 0 to'
-                f" {self.shard_count - 1} (DueIndexShards is {self.shard_count}); it is {shards!r}"
+                f" {count - 1} (DueIndexShards is {count}); it is {shards!r}"
             )
         return tuple(shards)
 

@@ -100,6 +100,5 @@ def tracker() -> Tracker:
         publish_lease_seconds=config.publish_lease_seconds,
         concurrency=config.status_concurrency,
         max_jobs=config.status_max_jobs,
-        shard_count=config.due_index_shards,
         on_auth_failure=credentials().forget,
     )
