@@ -29,15 +29,29 @@ from typing import Any
 WARM_UP = 100  # SMS before the clock starts: connections, the secret, lazy imports, botocore's caches
 
 
-def _send_handler(spec: dict[str, Any]) -> Callable[[int], None]:
-    """The send handler, loaded as Lambda loads it, as a function that sends n SMS in batches of 10."""
-    from bench.harness import Harness, send_event
-    from local.lambda_runtime import LambdaContext, load_handler
+def _load_handler(spec: dict[str, Any]) -> Any:
+    """The spec's handler, loaded as Lambda loads it, its log lines going nowhere."""
+    from local.lambda_runtime import load_handler
 
     handler = load_handler(Path(spec["code_dir"]), spec["handler"], spec["env"])
     from sms_pipeline.observability import logger
 
     logger.registered_handler.setStream(open(os.devnull, "w"))  # type: ignore[attr-defined]  # noqa: SIM115
+    return handler
+
+
+def _join_cpu_share(spec: dict[str, Any]) -> None:
+    """Into the cgroup whose cgroup.procs the spec names, if it names one (bench/cpu_share.py)."""
+    if spec.get("cgroup_procs"):
+        Path(spec["cgroup_procs"]).write_text(str(os.getpid()))
+
+
+def _send_handler(spec: dict[str, Any]) -> Callable[[int], None]:
+    """The send handler as a function that sends n SMS in batches of 10."""
+    from bench.harness import Harness, send_event
+    from local.lambda_runtime import LambdaContext
+
+    handler = _load_handler(spec)
 
     def invoke(n: int) -> None:
         requests = [Harness.request() for _ in range(n)]
@@ -68,8 +82,7 @@ def _batch_wall(spec: dict[str, Any], rounds: int) -> float:
     walls = []
     with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
         invoke(WARM_UP)
-        if spec.get("cgroup_procs"):
-            Path(spec["cgroup_procs"]).write_text(str(os.getpid()))
+        _join_cpu_share(spec)
         for _ in range(rounds):
             started = time.perf_counter()
             invoke(10)
@@ -82,12 +95,9 @@ def _status_run(spec: dict[str, Any]) -> dict[str, Any]:
     ready: it prints "ready" and waits for a line on stdin. Init and a first run with nothing due
     (a warm container's) run unthrottled; the measured run at the CPU share of the cgroup whose
     cgroup.procs the spec names, if it names one."""
-    from local.lambda_runtime import LambdaContext, load_handler
+    from local.lambda_runtime import LambdaContext
 
-    handler = load_handler(Path(spec["code_dir"]), spec["handler"], spec["env"])
-    from sms_pipeline.observability import logger
-
-    logger.registered_handler.setStream(open(os.devnull, "w"))  # type: ignore[attr-defined]  # noqa: SIM115
+    handler = _load_handler(spec)
 
     def run() -> dict[str, Any]:
         context = LambdaContext(function_name="StatusFunction", timeout_seconds=spec["timeout"])
@@ -100,8 +110,7 @@ def _status_run(spec: dict[str, Any]) -> dict[str, Any]:
             raise RuntimeError("jobs were due before the bench made any due")
         print("ready", file=sys.__stdout__, flush=True)
         sys.stdin.readline()
-        if spec.get("cgroup_procs"):
-            Path(spec["cgroup_procs"]).write_text(str(os.getpid()))
+        _join_cpu_share(spec)
         started, cpu_started = time.perf_counter(), time.process_time()
         summary = run()
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started

@@ -103,23 +103,29 @@ def _moto_share(samples: list[float | None]) -> str:
 # --- 2. send CPU per SMS -----------------------------------------------------------------------
 
 
-def _send_spec(h: Harness, **extra: Any) -> Path:
-    """What a fresh send-handler process of bench/cpu.py needs, written to a file."""
-    code_dir, handler = h.stack.function_code("SendFunction")
+def _function_spec(h: Harness, logical_id: str, name: str, **extra: Any) -> Path:
+    """What a fresh process of bench/cpu.py needs to load the function, written to
+    `<name>-spec.json`; it writes its result to `<name>.json`."""
+    code_dir, handler = h.stack.function_code(logical_id)
     spec = {
         "code_dir": str(code_dir),
         "handler": handler,
-        "env": h.function_env("SendFunction"),
-        "queue_arn": h.stack.get_att("RequestQueue", "Arn"),
-        "timeout": h.stack.function_timeout("SendFunction"),
-        "sim_url": h.simulator.base_url,
-        "password": PASSWORD,
-        "out": str(h.workdir / "cpu.json"),
+        "env": h.function_env(logical_id),
+        "timeout": h.stack.function_timeout(logical_id),
+        "out": str(h.workdir / f"{name}.json"),
         **extra,
     }
-    spec_path = h.workdir / "cpu-spec.json"
+    spec_path = h.workdir / f"{name}-spec.json"
     spec_path.write_text(json.dumps(spec))
     return spec_path
+
+
+def _send_spec(h: Harness, **extra: Any) -> Path:
+    """What a fresh send-handler process of bench/cpu.py needs (its result goes to cpu.json)."""
+    queue_arn = h.stack.get_att("RequestQueue", "Arn")
+    return _function_spec(
+        h, "SendFunction", "cpu", queue_arn=queue_arn, sim_url=h.simulator.base_url, password=PASSWORD, **extra
+    )
 
 
 def send_cpu(h: Harness, count: int, rounds: int = 3) -> Row:
@@ -255,18 +261,7 @@ def status_at_cpu_share(
 def _status_in_process(h: Harness, send: Handler, due: int, latency: float, *, cgroup_procs: str) -> dict[str, Any]:
     """One run of the status handler in a process of its own (bench/cpu.py status), over `due` jobs
     sent once that process has finished its init and a warm-up run."""
-    code_dir, handler = h.stack.function_code("StatusFunction")
-    spec = {
-        "code_dir": str(code_dir),
-        "handler": handler,
-        "env": h.function_env("StatusFunction"),
-        "timeout": h.stack.function_timeout("StatusFunction"),
-        "event": SCHEDULE_EVENT,
-        "out": str(h.workdir / "status-run.json"),
-        "cgroup_procs": cgroup_procs,
-    }
-    spec_path = h.workdir / "status-spec.json"
-    spec_path.write_text(json.dumps(spec))
+    spec_path = _function_spec(h, "StatusFunction", "status-run", event=SCHEDULE_EVENT, cgroup_procs=cgroup_procs)
     command = [sys.executable, "-m", "bench.cpu", "status", str(spec_path)]
     child = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # noqa: S603
     assert child.stdin is not None and child.stdout is not None
