@@ -6,6 +6,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -152,6 +153,15 @@ def test_rejected_outcome_whose_publish_failed_is_published_by_the_status_functi
     run_status(pipeline, pipeline.handler("StatusFunction", **FAST))
     [event] = pipeline.outcomes()
     assert event["id"] == "rej" and event["outcome"] == "REJECTED"
+    assert event["reason"].startswith("invalid request: ") and "text" in event["reason"]
+    # When the send function decided it, kept in the item until the publish (not the epoch).
+    decided = _instant(event["completedAt"]) - _instant(event["requestedAt"])
+    assert 0 <= decided < 60
+    assert pipeline.item("rej")["state"] == "DONE"
+
+
+def _instant(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 def test_tracking_limit_gives_unknown(pipeline: Pipeline) -> None:

@@ -391,15 +391,16 @@ class JobStore:
         return True
 
 
-_FINAL_SET = "outcome = :outcome, reason = :reason, completedAt = :completed, providerStatus = :pstatus"
+# The placeholders are the attributes' names: put_rejected makes its item from the same values.
+_FINAL_SET = "outcome = :outcome, reason = :reason, completedAt = :completedAt, providerStatus = :providerStatus"
 
 
 def _final_values(final: Final) -> dict[str, Any]:
     return {
         ":outcome": final.outcome.value,
         ":reason": final.reason,
-        ":completed": _num(final.completed_at),
-        ":pstatus": (
+        ":completedAt": _num(final.completed_at),
+        ":providerStatus": (
             {"processStatus": final.provider_status.process_status, "status": final.provider_status.status}
             if final.provider_status
             else None
