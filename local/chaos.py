@@ -7,7 +7,8 @@ botocore event hooks on the default session, which is where the functions' clien
   at the HTTP level, so botocore's own retry logic sees it as it would see AWS's;
 - `kill`: {"dynamodb.UpdateItem": 0.01} ends the process (as a crashed or timed-out Lambda) just
   before that share of such calls: in the send function that is between the POST and the record
-  of its result, in the status function between the publish and its record;
+  of its result, in the status function before a check's transition; before a
+  "dynamodb.BatchWriteItem", between the status function's publish and its record;
 - `sns_outage`: [start, end] (epoch seconds) answers every SNS call in that window with a 503.
 
 Each injection is appended to `counts_path` (one line per fault kind) so the soak can report them.

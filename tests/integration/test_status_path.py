@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
@@ -12,7 +13,9 @@ from typing import Any
 import boto3
 import pytest
 
-from support import Pipeline, aws_hook
+from sms_pipeline.jobs import Final, Job, JobStore, State
+from sms_pipeline.outcomes import Outcome
+from support import REGION, Pipeline, aws_hook
 
 # Every check is due at once, so a test drives time by running the status function.
 FAST = {"STATUS_CHECK_DELAYS_SECONDS": "0"}
@@ -124,6 +127,100 @@ def test_finished_job_is_not_polled_again_and_published_once(pipeline: Pipeline)
     assert [event["id"] for event in events] == ["once"]
     assert pipeline.item("once")["state"] == "DONE"
     assert "dueAt" not in pipeline.item("once")
+
+
+def test_a_run_records_its_published_outcomes_whole_in_one_write_per_batch(pipeline: Pipeline) -> None:
+    """The DONE records of a published batch go in one BatchWriteItem, and each keeps everything
+    the job's item held (the record answers a late duplicate and an operator's question)."""
+    submit(pipeline, *({"id": f"w-{i}", "to": "+4917012345677", "text": "x"} for i in range(12)))
+    first = run_status(pipeline, pipeline.handler("StatusFunction", **FAST))
+    assert first["still_tracked"] == 12  # the simulator's first answer: OPEN
+    tracked = pipeline.item("w-0")
+    writes: Counter[str] = Counter()
+
+    def count(model: Any, **_: Any) -> None:
+        writes[model.name] += 1
+
+    operations = ("PutItem", "UpdateItem", "BatchWriteItem")
+    with aws_hook(*(f"after-call.dynamodb.{operation}" for operation in operations), handler=count):
+        # A new container: clients copy the session's hooks when they are made.
+        summary = run_status(pipeline, pipeline.handler("StatusFunction", **FAST))
+
+    assert summary["published"] == 12
+    assert writes == {"UpdateItem": 12, "BatchWriteItem": 2}  # the outcome decided; ten then two recorded
+    done = pipeline.item("w-0")
+    assert done["state"] == "DONE" and not {"dueShard", "dueAt"} & set(done)
+    kept = {key: value for key, value in tracked.items() if key not in ("state", "checks", "dueShard", "dueAt")}
+    assert kept.items() <= done.items()
+    assert done["checks"] == 2 and done["outcome"] == "SENT"
+    assert done["providerStatus"] == {"processStatus": "DONE", "status": "SUC_ACC"}
+    [event] = [event for event in pipeline.outcomes() if event["id"] == "w-0"]
+    assert _instant(event["completedAt"]) == pytest.approx(float(done["completedAt"]), abs=0.002)  # ms, each rounded
+
+
+class Throttled:
+    """A DynamoDB client whose BatchWriteItem leaves its last put unprocessed, `times` times, as
+    DynamoDB does when it throttles."""
+
+    def __init__(self, client: Any, times: int) -> None:
+        self._client = client
+        self.times = times
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def batch_write_item(self, RequestItems: dict[str, list[Any]]) -> dict[str, Any]:
+        self.calls += 1
+        [(table, puts)] = RequestItems.items()
+        if self.times == 0:
+            return dict(self._client.batch_write_item(RequestItems=RequestItems))
+        self.times -= 1
+        if puts[:-1]:
+            self._client.batch_write_item(RequestItems={table: puts[:-1]})
+        return {"UnprocessedItems": {table: puts[-1:]}}
+
+
+def publishing_jobs(pipeline: Pipeline, client: Any, count: int) -> tuple[JobStore, list[Job]]:
+    """`count` jobs whose outcome is decided and being published, as a status run holds them."""
+    submit(pipeline, *({"id": f"t-{i}", "to": "+4917012345677", "text": "x"} for i in range(count)))
+    env = pipeline.stack.function_environment("StatusFunction")
+    store = JobStore(
+        client,
+        env["JOBS_TABLE_NAME"],
+        index_name=env["DUE_INDEX_NAME"],
+        shards=int(env["DUE_INDEX_SHARDS"]),
+        retention_seconds=86400,
+        tracking_limit_seconds=3600,
+    )
+    now = time.time()
+    final = Final(Outcome.SENT, "accepted", completed_at=now)
+    jobs = [store.finish_tracked(job, final, publish_lease_until=now + 60) for job in store.due(now=now, limit=100)]
+    assert len(jobs) == count and all(jobs)
+    return store, [job for job in jobs if job is not None]
+
+
+def test_publishes_that_dynamodb_leaves_unprocessed_are_sent_again(pipeline: Pipeline) -> None:
+    client = Throttled(boto3.client("dynamodb", region_name=REGION), times=2)
+    store, jobs = publishing_jobs(pipeline, client, 3)
+
+    assert store.record_published(jobs) == {"t-0", "t-1", "t-2"}
+
+    assert client.calls == 3
+    assert {pipeline.item(f"t-{i}")["state"] for i in range(3)} == {"DONE"}
+
+
+def test_a_publish_that_could_not_be_recorded_is_due_again_when_its_lease_runs_out(pipeline: Pipeline) -> None:
+    client = Throttled(boto3.client("dynamodb", region_name=REGION), times=100)
+    store, jobs = publishing_jobs(pipeline, client, 3)
+
+    recorded = store.record_published(jobs)
+
+    [left] = {"t-0", "t-1", "t-2"} - recorded
+    assert pipeline.item(left)["state"] == "PUBLISHING"
+    assert store.due(now=time.time(), limit=10) == []  # the lease holds it for now
+    [again] = store.due(now=time.time() + 61, limit=10)
+    assert again.origin.id == left and again.state == State.PUBLISHING and again.final is not None
 
 
 def test_outcome_arrives_on_a_later_run_when_the_topic_is_unavailable(pipeline: Pipeline) -> None:

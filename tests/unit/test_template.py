@@ -52,7 +52,8 @@ def test_status_function_runs_on_a_schedule() -> None:
     [
         ("SendFunction", {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "sns:Publish",
                           "secretsmanager:GetSecretValue"}),
-        ("StatusFunction", {"dynamodb:Query", "dynamodb:UpdateItem", "sns:Publish", "secretsmanager:GetSecretValue"}),
+        ("StatusFunction", {"dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem", "sns:Publish",
+                            "secretsmanager:GetSecretValue"}),
     ],
 )  # fmt: skip
 def test_each_function_gets_only_the_actions_it_uses_on_its_own_resources(function: str, allowed: set[str]) -> None:

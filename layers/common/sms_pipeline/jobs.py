@@ -8,7 +8,10 @@ Why the item looks the way it does:
   status function queries exactly the due items and its reads do not grow with the table. The shard
   spreads writes over several index partitions at high volume.
 - Every transition is conditional on the state (and on `dueAt`, which doubles as a version), so two
-  overlapping status runs cannot both publish the same outcome.
+  overlapping status runs cannot both publish the same outcome. One write is not: the last, DONE,
+  after the publish. It is made by the holder of the publish lease, whose conditional write just
+  proved the item it read is current, and a run publishes up to ten outcomes at once, so their
+  DONE records go in one BatchWriteItem (which takes no conditions) instead of ten UpdateItems.
 - `expiresAt` is the TTL: records outlive the tracking limit by the retention period, long enough
   to catch a producer's late duplicate, then DynamoDB deletes them.
 
@@ -24,6 +27,7 @@ the provider, and the ResendUnconfirmed policy decides.
 from __future__ import annotations
 
 import json
+import time
 import zlib
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -90,6 +94,14 @@ class Job:
     checks: int = 0
     final: Final | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Every attribute as stored (deserialized): what the DONE record writes back whole.
+    stored: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+# BatchWriteItem takes at most 25 puts; what DynamoDB leaves unprocessed (throttling) is sent again
+# this many times, after 50, 100, 200 ms.
+BATCH_WRITE_LIMIT = 25
+UNPROCESSED_RETRIES = 3
 
 
 def query_threads(shards: int) -> int:
@@ -238,7 +250,7 @@ class JobStore:
                 "state": State.PUBLISHING.value,
                 "dueShard": self._shard(origin.id),
                 "dueAt": _millis(publish_lease_until),
-                **{key.lstrip(":"): value for key, value in _final_values(final).items()},
+                **_attributes(_final_values(final)),
             }
         )
         try:
@@ -287,34 +299,40 @@ class JobStore:
             },
         )
 
-    def finish_tracked(self, job: Job, final: Final, *, publish_lease_until: float) -> bool:
-        """TRACKING → PUBLISHING; only one of two overlapping runs wins (and publishes)."""
-        return self._update(
+    def finish_tracked(self, job: Job, final: Final, *, publish_lease_until: float) -> Job | None:
+        """TRACKING → PUBLISHING; only one of two overlapping runs wins (and publishes). The job as
+        it now stands, or None for the run that lost."""
+        changes = {
+            "state": State.PUBLISHING.value,
+            "checks": job.checks + 1,
+            "dueAt": _millis(publish_lease_until),
+            **_attributes(_final_values(final)),
+        }
+        if not self._update(
             job.origin.id,
-            "SET #state = :publishing, checks = :checks, dueAt = :due, " + _FINAL_SET,
+            "SET #state = :state, checks = :checks, dueAt = :dueAt, " + _FINAL_SET,
             "#state = :tracking AND dueAt = :seen",
             {
-                ":publishing": State.PUBLISHING.value,
+                **{f":{name}": value for name, value in changes.items()},
                 ":tracking": State.TRACKING.value,
-                ":checks": job.checks + 1,
-                ":due": _millis(publish_lease_until),
                 ":seen": job.due_at,
-                **_final_values(final),
             },
-        )
+        ):
+            return None
+        return _job({**job.stored, **changes})
 
-    def lease_publish(self, job: Job, *, publish_lease_until: float) -> bool:
-        """Take an outcome whose earlier publish failed or was interrupted; one run at a time."""
-        return self._update(
+    def lease_publish(self, job: Job, *, publish_lease_until: float) -> Job | None:
+        """Take an outcome whose earlier publish failed or was interrupted; one run at a time. The
+        job as it now stands, or None when another run holds the lease."""
+        due = _millis(publish_lease_until)
+        if not self._update(
             job.origin.id,
             "SET dueAt = :due",
             "#state = :publishing AND dueAt = :seen",
-            {
-                ":due": _millis(publish_lease_until),
-                ":publishing": State.PUBLISHING.value,
-                ":seen": job.due_at,
-            },
-        )
+            {":due": due, ":publishing": State.PUBLISHING.value, ":seen": job.due_at},
+        ):
+            return None
+        return _job({**job.stored, "dueAt": due})
 
     def publish_failed(self, request_id: str, *, retry_at: float) -> None:
         """Give up the publish lease early, so the next status run retries the publish at once."""
@@ -333,6 +351,31 @@ class JobStore:
             "#state = :publishing",
             {":done": State.DONE.value, ":publishing": State.PUBLISHING.value},
         )
+
+    def record_published(self, jobs: Sequence[Job]) -> set[str]:
+        """PUBLISHING → DONE for the jobs of a published batch; the ids recorded.
+
+        Each job must be as `finish_tracked` or `lease_publish` returned it: that conditional write
+        is what makes the item whole and current, so it is written back whole, as DONE and out of
+        the index, with no condition (BatchWriteItem takes none). One call for a batch of outcomes,
+        where `mark_published` makes one each; DynamoDB and the function do less work per item
+        (docs/performance.md). An id not returned is still PUBLISHING: when its lease runs out a
+        later run publishes it again, with the same eventId (at least once, never lost).
+        """
+        left: set[str] = set()
+        for start in range(0, len(jobs), BATCH_WRITE_LIMIT):
+            puts: list[Any] = [
+                {"PutRequest": {"Item": _serialize(_done(job))}} for job in jobs[start : start + BATCH_WRITE_LIMIT]
+            ]
+            for attempt in range(UNPROCESSED_RETRIES + 1):
+                if attempt:
+                    time.sleep(0.025 * 2**attempt)
+                response = self._client.batch_write_item(RequestItems={self._table: puts})
+                puts = list(response.get("UnprocessedItems", {}).get(self._table, []))
+                if not puts:
+                    break
+            left.update(put["PutRequest"]["Item"]["id"]["S"] for put in puts)
+        return {job.origin.id for job in jobs} - left
 
     # --- internals -------------------------------------------------------------------------------
 
@@ -391,8 +434,21 @@ class JobStore:
         return True
 
 
-# The placeholders are the attributes' names: put_rejected makes its item from the same values.
+# The placeholders are the attributes' names: `_attributes` makes item attributes of the values.
 _FINAL_SET = "outcome = :outcome, reason = :reason, completedAt = :completedAt, providerStatus = :providerStatus"
+
+
+def _attributes(values: dict[str, Any]) -> dict[str, Any]:
+    """An update's placeholder values as the attributes they set (`:outcome` sets `outcome`)."""
+    return {key.lstrip(":"): value for key, value in values.items()}
+
+
+def _done(job: Job) -> dict[str, Any]:
+    if job.state != State.PUBLISHING or job.final is None or not job.stored:
+        raise ValueError(f"{job.origin.id!r} is not a job whose outcome is being published")
+    item = {key: value for key, value in job.stored.items() if key not in ("dueShard", "dueAt")}
+    item["state"] = State.DONE.value
+    return item
 
 
 def _final_values(final: Final) -> dict[str, Any]:
@@ -434,6 +490,7 @@ def _job(item: dict[str, Any]) -> Job:
         checks=int(item.get("checks", 0)),
         final=final,
         extra={key: item[key] for key in ("claimUntil", "messageId", "claimToken", "postingAt") if key in item},
+        stored=item,
     )
 
 

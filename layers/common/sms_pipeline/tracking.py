@@ -3,7 +3,8 @@
 A run reads only due items (oldest first), asks GET /reports for the tracked ones in parallel,
 decides with the §4 table, and publishes outcomes in batches. It stops taking new work before the
 Lambda time budget runs out; what is left stays due, oldest first, for the next run, so no job
-starves. Every write is conditional, so an overlapping run cannot publish an outcome twice.
+starves. Every write before a publish is conditional, so an overlapping run cannot publish an
+outcome twice.
 """
 
 from __future__ import annotations
@@ -34,9 +35,9 @@ class Store(Protocol):
     def shard_count(self) -> int: ...
     def due(self, *, now: float, limit: int, shards: Sequence[int] | None = None) -> list[Job]: ...
     def reschedule(self, job: Job, *, next_check_at: float) -> bool: ...
-    def finish_tracked(self, job: Job, final: Final, *, publish_lease_until: float) -> bool: ...
-    def lease_publish(self, job: Job, *, publish_lease_until: float) -> bool: ...
-    def mark_published(self, request_id: str) -> None: ...
+    def finish_tracked(self, job: Job, final: Final, *, publish_lease_until: float) -> Job | None: ...
+    def lease_publish(self, job: Job, *, publish_lease_until: float) -> Job | None: ...
+    def record_published(self, jobs: Sequence[Job]) -> set[str]: ...
     def publish_failed(self, request_id: str, *, retry_at: float) -> None: ...
 
 
@@ -114,7 +115,7 @@ class Tracker:
 
         circuit = threading.Event()
         lock = threading.Lock()
-        pending: list[OutcomeEvent] = []
+        pending: list[tuple[Job, OutcomeEvent]] = []
         publishing: list[Future[tuple[list[OutcomeEvent], set[str]]]] = []
 
         def work(job: Job) -> None:
@@ -125,7 +126,7 @@ class Tracker:
                     summary.skipped_for_time += 1
                 return
             try:
-                event = self._check(job, summary, lock, circuit, stop_at)
+                decided = self._check(job, summary, lock, circuit, stop_at)
             except Exception:
                 # One job's storage error (throttling past botocore's retries) must not end the
                 # run for the others; the job is still due and the next run takes it again.
@@ -133,9 +134,9 @@ class Tracker:
                 with lock:
                     summary.check_failures += 1
                 return
-            if event is not None:
+            if decided is not None:
                 with lock:
-                    pending.append(event)
+                    pending.append(decided)
                     if len(pending) >= PUBLISH_BATCH:
                         # A full batch is published while the other checks still wait on the provider.
                         publishing.append(self._publish_pool.submit(self._publish, pending[:]))
@@ -184,40 +185,50 @@ class Tracker:
             )
         return tuple(shards)
 
-    def _publish(self, events: list[OutcomeEvent]) -> tuple[list[OutcomeEvent], set[str]]:
-        """One PublishBatch, then each job's record: DONE if published, due again at once if not."""
+    def _publish(self, batch: list[tuple[Job, OutcomeEvent]]) -> tuple[list[OutcomeEvent], set[str]]:
+        """One PublishBatch, then the jobs' records: DONE if published (one write for the batch),
+        due again at once if not."""
+        events = [event for _, event in batch]
         try:
             published = self.publisher.publish(events)
         except Exception:  # the adapter reports failures; anything else must not lose the run's other outcomes
             logger.exception("outcome publish raised; the outcomes stay due")
             published = set()
+        done = [job for job, event in batch if event.request_id in published]
+        recorded: set[str] = set()
+        if done:
+            try:
+                recorded = self.store.record_published(done)
+            except Exception:
+                logger.exception("could not record the publishes; the outcomes will be published again")
+        if len(recorded) < len(done):
+            logger.warning(
+                "publishes not recorded; they will be repeated with the same eventId",
+                extra={"request_ids": sorted({job.origin.id for job in done} - recorded)},
+            )
         retry_at = self.clock()
         for event in events:
-            if event.request_id in published:
-                self._settle(self.store.mark_published, event.request_id)
-            else:
-                self._settle(self.store.publish_failed, event.request_id, retry_at=retry_at)
+            if event.request_id not in published:
+                try:
+                    self.store.publish_failed(event.request_id, retry_at=retry_at)
+                except Exception:  # the lease runs out instead, and a later run publishes it
+                    logger.exception("could not record the failed publish", extra={"request_id": event.request_id})
         return events, published
-
-    def _settle(self, write: Callable[..., None], request_id: str, **kwargs: float) -> None:
-        """A write after the publish; if it fails the lease runs out and a later run repeats the
-        publish with the same eventId (at least once, never lost)."""
-        try:
-            write(request_id, **kwargs)
-        except Exception:
-            logger.exception("could not record the publish; it will be repeated", extra={"request_id": request_id})
 
     def _check(
         self, job: Job, summary: RunSummary, lock: threading.Lock, circuit: threading.Event, stop_at: float
-    ) -> OutcomeEvent | None:
+    ) -> tuple[Job, OutcomeEvent] | None:
+        """The job, as it stands once its outcome is decided, and the event to publish; None while
+        it is still tracked, or when another run has it."""
         lease_until = self.clock() + self.publish_lease_seconds
         if job.state == State.PUBLISHING:
             # An outcome decided earlier whose publish failed or was cut short: publish it now.
-            if job.final is None or not self.store.lease_publish(job, publish_lease_until=lease_until):
+            leased = self.store.lease_publish(job, publish_lease_until=lease_until) if job.final else None
+            if leased is None or leased.final is None:
                 with lock:
                     summary.lost_race += 1
                 return None
-            return outcome_event(job.origin, job.final, job_id=job.job_id, submitted_at=job.submitted_at)
+            return leased, _event(leased, leased.final)
         if job.state != State.TRACKING or job.job_id is None:
             return None
 
@@ -254,8 +265,13 @@ class Tracker:
                     summary.lost_race += 1
             return None
 
-        if not self.store.finish_tracked(job, final, publish_lease_until=now + self.publish_lease_seconds):
+        finished = self.store.finish_tracked(job, final, publish_lease_until=now + self.publish_lease_seconds)
+        if finished is None:
             with lock:
                 summary.lost_race += 1
             return None
-        return outcome_event(job.origin, final, job_id=job.job_id, submitted_at=job.submitted_at)
+        return finished, _event(finished, final)
+
+
+def _event(job: Job, final: Final) -> OutcomeEvent:
+    return outcome_event(job.origin, final, job_id=job.job_id, submitted_at=job.submitted_at)

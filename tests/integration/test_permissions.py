@@ -1,0 +1,76 @@
+"""Every AWS call a function makes is one its role in template.yaml allows.
+
+moto does not check IAM, so a call that a function's policy lacks passes every other test and
+fails only in AWS, with AccessDenied. Here each function goes through its paths while botocore
+reports every call it makes, and each call, action and resource, is matched against that
+function's policy statements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from local.stack import load_template
+from support import Pipeline, aws_hook
+
+FAST = {"STATUS_CHECK_DELAYS_SECONDS": "0"}
+ACTION = {"sns:PublishBatch": "sns:Publish"}  # IAM actions not named after their API operation
+TABLE = str({"Fn::GetAtt": ["JobsTable", "Arn"]})
+INDEX = str({"Fn::Sub": "${JobsTable.Arn}/index/due"})
+RESOURCE = {"sns": str({"Ref": "OutcomesTopic"}), "secretsmanager": str({"Ref": "RetarusSecretArn"})}
+
+
+def allowed(function: str) -> set[tuple[str, str]]:
+    pairs: set[tuple[str, str]] = set()
+    for policy in load_template()["Resources"][function]["Properties"]["Policies"]:
+        for statement in policy["Statement"]:
+            assert statement["Effect"] == "Allow"
+            pairs |= {(action, str(statement["Resource"])) for action in statement["Action"]}
+    return pairs
+
+
+def calls_of(run: Callable[[], None]) -> set[tuple[str, str]]:
+    """(IAM action, the template's name of the resource) of every AWS call made while `run` runs."""
+    calls: set[tuple[str, str]] = set()
+
+    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
+        service = model.service_model.signing_name
+        action = ACTION.get(f"{service}:{model.name}", f"{service}:{model.name}")
+        if service == "dynamodb":
+            calls.add((action, INDEX if "IndexName" in params else TABLE))
+        else:
+            calls.add((action, RESOURCE[service]))
+
+    with aws_hook("before-parameter-build", handler=record):
+        run()
+    return calls
+
+
+def test_every_call_of_either_function_is_allowed_by_its_role(pipeline: Pipeline) -> None:
+    topic = pipeline.stack.output("OutcomesTopicArn")
+
+    def sends() -> None:
+        send = pipeline.handler("SendFunction", **FAST)
+        pipeline.enqueue({"id": "ok", "to": "+4917012345677", "text": "x"})
+        pipeline.enqueue({"id": "ok", "to": "+4917012345677", "text": "x"})  # a duplicate
+        pipeline.enqueue({"id": "bad", "to": "+4917012345677", "text": ""})  # rejected and published
+        while pipeline.deliver(send).received:
+            pass
+        # A rejection whose publish fails: the status function leases and publishes it later.
+        broken = pipeline.handler("SendFunction", OUTCOMES_TOPIC_ARN=topic + "-gone")
+        pipeline.enqueue({"id": "late", "to": "+4917012345677", "text": ""})
+        pipeline.deliver(broken)
+
+    def checks() -> None:
+        status = pipeline.handler("StatusFunction", **FAST)
+        for _ in range(3):  # a check that finds nothing final, then the outcome, its publish, its record
+            status({"source": "aws.scheduler"}, pipeline.context("StatusFunction"))
+
+    send_calls = calls_of(sends)
+    status_calls = calls_of(checks)
+
+    assert {event["id"] for event in pipeline.outcomes()} == {"ok", "bad", "late"}  # every path was taken
+    assert {action for action, _ in status_calls} >= {"dynamodb:Query", "dynamodb:BatchWriteItem", "sns:Publish"}
+    assert send_calls <= allowed("SendFunction"), send_calls - allowed("SendFunction")
+    assert status_calls <= allowed("StatusFunction"), status_calls - allowed("StatusFunction")
