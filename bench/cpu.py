@@ -3,9 +3,9 @@
 Each side runs in a fresh process of its own (`python -m bench.cpu handler|bare SPEC`), so neither
 inherits the other's warm caches or patched libraries, and the servers run in other processes: the
 process's CPU clock counts the client side alone. The bare loop is what any sender must do for one
-SMS with the same libraries and the same three writes: the conditional claim (PutItem), the mark
-that the POST is starting (UpdateItem), the POST /sms over a pooled requests session, and the
-write of the job id (UpdateItem). The handler does the same I/O plus everything
+SMS with the same libraries and the same two writes: the conditional claim (PutItem), the POST /sms
+over a pooled requests session, and the write of the job id (UpdateItem). The handler does the
+same I/O plus everything
 that makes it a product: the batch, validation, the partial batch response, logging, metrics.
 
 `batch` mode times whole batches of ten instead, for the send batch at a Lambda CPU share, and
@@ -136,14 +136,6 @@ def _bare_cpu(spec: dict[str, Any], count: int) -> float:
             Item={"id": {"S": request["id"]}, "state": {"S": "SENDING"}, "claimUntil": {"N": str(now + 60)}},
             ConditionExpression="attribute_not_exists(id)",
         )
-        dynamodb.update_item(
-            TableName=table,
-            Key={"id": {"S": request["id"]}},
-            UpdateExpression="SET postingAt = :now",
-            ConditionExpression="#s = :sending",
-            ExpressionAttributeNames={"#s": "state"},
-            ExpressionAttributeValues={":now": {"N": str(now)}, ":sending": {"S": "SENDING"}},
-        )
         response = session.post(
             spec["sim_url"] + "/sms",
             data={"user": "bench-user", "pass": spec["password"], "dst": request["to"], "msg": request["text"]},
@@ -154,7 +146,7 @@ def _bare_cpu(spec: dict[str, Any], count: int) -> float:
         dynamodb.update_item(
             TableName=table,
             Key={"id": {"S": request["id"]}},
-            UpdateExpression="SET #s = :t, jobId = :j, dueShard = :d, dueAt = :a REMOVE postingAt",
+            UpdateExpression="SET #s = :t, jobId = :j, dueShard = :d, dueAt = :a REMOVE claimUntil",
             ConditionExpression="#s = :sending",
             ExpressionAttributeNames={"#s": "state"},
             ExpressionAttributeValues={

@@ -1,6 +1,6 @@
 """An invocation that died while it held a request's claim: what a redelivery of the same message
-does. Before the POST (no `postingAt`) the request was surely not sent, so it is sent now; after
-it, the POST may have reached the provider and ResendUnconfirmed decides (contract §2)."""
+does. The claim is made once the request is valid and the credentials are read, right before the
+POST, so a dead claim's POST may have reached the provider and ResendUnconfirmed decides (§2)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,8 @@ from support import REGION, Pipeline, aws_hook
 REQUEST = '{"id": "crashed", "to": "+4917012345678", "text": "x"}'
 
 
-def claim_as_another_invocation(pipeline: Pipeline, message_id: str, *, posting: bool, alive: bool = False) -> None:
-    """What another send invocation leaves after its claim, before (`posting=False`) or after
-    (`posting=True`) it marked the POST as starting; dead (its claim time is up) or alive."""
+def claim_as_another_invocation(pipeline: Pipeline, message_id: str, *, alive: bool = False) -> None:
+    """What another send invocation leaves after its claim: dead (its claim time is up) or alive."""
     env = pipeline.stack.function_environment("SendFunction")
     store = JobStore(
         boto3.client("dynamodb", region_name=REGION),
@@ -30,26 +29,11 @@ def claim_as_another_invocation(pipeline: Pipeline, message_id: str, *, posting:
     origin = Origin(id="crashed", masked_to="+49170******78", reference=None, metadata={}, requested_at=time.time())
     claim_until = time.time() + (600 if alive else -1)
     store.claim(origin, message_id=message_id, token="theirs", now=time.time(), claim_until=claim_until)
-    if posting:
-        assert store.posting("crashed", token="theirs", now=time.time())
-
-
-def test_a_dead_claim_that_never_posted_is_sent_on_redelivery(pipeline: Pipeline) -> None:
-    message_id = pipeline.sqs.send_message(QueueUrl=pipeline.queue_url, MessageBody=REQUEST)["MessageId"]
-    claim_as_another_invocation(pipeline, message_id, posting=False)
-
-    result = pipeline.deliver(pipeline.handler("SendFunction"))  # default policy: no resending
-
-    assert result.failed == []
-    assert len(pipeline.simulator.sms_posts()) == 1
-    item = pipeline.item("crashed")
-    assert item["state"] == "TRACKING" and "postingAt" not in item
-    assert pipeline.outcomes() == []
 
 
 def test_a_dead_claim_that_may_have_posted_ends_unknown_without_a_post(pipeline: Pipeline) -> None:
     message_id = pipeline.sqs.send_message(QueueUrl=pipeline.queue_url, MessageBody=REQUEST)["MessageId"]
-    claim_as_another_invocation(pipeline, message_id, posting=True)
+    claim_as_another_invocation(pipeline, message_id)
 
     result = pipeline.deliver(pipeline.handler("SendFunction"))
 
@@ -61,7 +45,7 @@ def test_a_dead_claim_that_may_have_posted_ends_unknown_without_a_post(pipeline:
 
 def test_a_dead_claim_that_may_have_posted_is_sent_again_under_the_resend_policy(pipeline: Pipeline) -> None:
     message_id = pipeline.sqs.send_message(QueueUrl=pipeline.queue_url, MessageBody=REQUEST)["MessageId"]
-    claim_as_another_invocation(pipeline, message_id, posting=True)
+    claim_as_another_invocation(pipeline, message_id)
 
     result = pipeline.deliver(pipeline.handler("SendFunction", RESEND_UNCONFIRMED="true"))
 
@@ -72,7 +56,7 @@ def test_a_dead_claim_that_may_have_posted_is_sent_again_under_the_resend_policy
 
 
 def test_a_producers_duplicate_during_a_live_claim_is_acknowledged_and_not_sent(pipeline: Pipeline) -> None:
-    claim_as_another_invocation(pipeline, "another-message", posting=False, alive=True)
+    claim_as_another_invocation(pipeline, "another-message", alive=True)
     pipeline.enqueue(REQUEST)
 
     result = pipeline.deliver(pipeline.handler("SendFunction", RESEND_UNCONFIRMED="true"))
@@ -86,7 +70,7 @@ def test_a_second_copy_of_a_message_whose_claim_is_live_goes_back_to_the_queue(p
     """SQS delivers at least once: two copies of one message may be handled at the same time. The
     copy that finds the other's live claim neither sends nor is acknowledged."""
     message_id = pipeline.sqs.send_message(QueueUrl=pipeline.queue_url, MessageBody=REQUEST)["MessageId"]
-    claim_as_another_invocation(pipeline, message_id, posting=True, alive=True)
+    claim_as_another_invocation(pipeline, message_id, alive=True)
 
     result = pipeline.deliver(pipeline.handler("SendFunction"))
 
@@ -95,18 +79,17 @@ def test_a_second_copy_of_a_message_whose_claim_is_live_goes_back_to_the_queue(p
     assert pipeline.item("crashed")["claimToken"] == "theirs"
 
 
-def test_a_send_marks_the_post_before_it_and_clears_the_mark_after(pipeline: Pipeline) -> None:
-    """The mark is the send's first write after the claim, made while no POST has gone out yet."""
-    updates: list[tuple[str, int]] = []
+def test_a_send_claims_after_reading_the_secret_and_right_before_its_post(pipeline: Pipeline) -> None:
+    """Nothing that can stall lies between the claim and the POST: the secret is read first."""
+    calls: list[tuple[str, int]] = []
 
-    def on_update(params: dict[str, Any], **_: Any) -> None:
-        updates.append((params["UpdateExpression"], len(pipeline.simulator.sms_posts())))
+    def record(model: Any, **_: Any) -> None:
+        calls.append((model.name, len(pipeline.simulator.sms_posts())))
 
-    with aws_hook("before-parameter-build.dynamodb.UpdateItem", handler=on_update):
+    with aws_hook("before-call", handler=record):
         pipeline.enqueue(REQUEST)
         pipeline.deliver(pipeline.handler("SendFunction"))
 
-    assert updates[0] == ("SET postingAt = :now", 0)
-    assert updates[1][0].startswith("SET #state = :tracking") and updates[1][1] == 1
+    assert calls == [("GetSecretValue", 0), ("PutItem", 0), ("UpdateItem", 1)]
     item = pipeline.item("crashed")
-    assert item["state"] == "TRACKING" and not {"postingAt", "claimUntil", "claimToken"} & set(item)
+    assert item["state"] == "TRACKING" and not {"claimUntil", "claimToken"} & set(item)

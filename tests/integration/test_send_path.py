@@ -294,6 +294,11 @@ def test_missing_secret_says_what_to_fix(pipeline: Pipeline, logs: io.StringIO) 
     assert len(result.failed) == 1
     out = logs.getvalue()
     assert "cannot read the Retarus secret" in out and "RetarusSecretArn" in out
+    # The secret is read before the claim: no claim is left, and once the ARN is fixed the
+    # redelivery is sent (a claim left behind would have ended it as UNKNOWN).
+    assert "Item" not in pipeline.dynamodb.get_item(TableName=pipeline.table, Key={"id": {"S": "nosecret"}})
+    again = pipeline.deliver(pipeline.handler("SendFunction"), retry_after_seconds=0)
+    assert again.failed == [] and len(pipeline.simulator.sms_posts()) == 1
 
 
 def _first(events: list[dict[str, Any]], request_id: str) -> dict[str, Any]:

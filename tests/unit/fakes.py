@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sms_pipeline.jobs import ClaimResult, Final, Job, Origin, State
@@ -34,13 +34,6 @@ class FakeStore:
                 return ClaimResult.IN_FLIGHT, job
         return ClaimResult.DUPLICATE, job
 
-    def posting(self, request_id: str, *, token: str, now: float) -> bool:
-        item = self.items[request_id]
-        if item["state"] != State.SENDING or item.get("claimToken") != token:
-            return False
-        item["postingAt"] = now
-        return True
-
     def take_over(
         self, request_id: str, *, message_id: str, token: str, stale_claim_until: object, claim_until: float
     ) -> bool:
@@ -48,14 +41,12 @@ class FakeStore:
         if item["state"] != State.SENDING or item["claimUntil"] != stale_claim_until:
             return False
         item.update(claimUntil=claim_until, messageId=message_id, claimToken=token)
-        item.pop("postingAt", None)
         return True
 
     def release(self, request_id: str, *, token: str) -> None:
         item = self.items[request_id]
         if item["state"] == State.SENDING and item.get("claimToken") == token:
             item["state"] = State.RELEASED
-            item.pop("postingAt", None)
 
     def record_sent(self, request_id: str, job_id: str, *, submitted_at: float, first_check_at: float) -> None:
         self.items[request_id].update(state=State.TRACKING, jobId=job_id)
@@ -92,10 +83,9 @@ class FakeProvider:
     def __init__(self) -> None:
         self.sent: list[SmsRequest] = []
 
-    def send(
-        self, sms: SmsRequest, *, deadline: float | None = None, before_post: Callable[[], None] | None = None
-    ) -> str:
-        if before_post is not None:
-            before_post()
+    def ready(self) -> None:
+        pass
+
+    def send(self, sms: SmsRequest, *, deadline: float | None = None) -> str:
         self.sent.append(sms)
         return f"J.{len(self.sent)}"

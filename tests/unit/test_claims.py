@@ -8,6 +8,7 @@ import pytest
 from fakes import FakeProvider, FakePublisher, FakeStore
 
 from sms_pipeline.jobs import State
+from sms_pipeline.retarus import ConfigurationFault
 from sms_pipeline.sending import Incoming, Result, RetryLater, Sender
 
 BODY = json.dumps({"id": "r-1", "to": "+4917012345678", "text": "hi"})
@@ -19,32 +20,33 @@ def sender(store: FakeStore, provider: FakeProvider, *, resend: bool = False) ->
     )
 
 
-class TakenOverBeforeThePost(FakeStore):
-    """Another delivery takes the claim over while this one is between its claim and its POST."""
-
-    def posting(self, request_id: str, *, token: str, now: float) -> bool:
-        self.items[request_id]["claimToken"] = "the-other-delivery"
-        return super().posting(request_id, token=token, now=now)
+class SecretUnreadable(FakeProvider):
+    def ready(self) -> None:
+        raise ConfigurationFault("cannot read the Retarus secret arn:x (ResourceNotFoundException)")
 
 
-def test_a_delivery_that_lost_its_claim_before_the_post_does_not_send_and_comes_back() -> None:
-    store, provider = TakenOverBeforeThePost(), FakeProvider()
+def test_a_secret_that_cannot_be_read_fails_the_record_before_it_claims() -> None:
+    """From the claim on the POST may be under way, so what can fail or stall before it comes first:
+    the record leaves no claim behind, and its redelivery is sent once the secret is fixed."""
+    store, provider = FakeStore(), SecretUnreadable()
+    batch = sender(store, provider).batch(30)
 
-    with pytest.raises(RetryLater):  # not acknowledged: the winner may be a copy of this message
-        sender(store, provider).batch(30).handle(Incoming(message_id="m-1", body=BODY, sent_at=0))
+    with pytest.raises(RetryLater, match="Retarus secret"):
+        batch.handle(Incoming(message_id="m-1", body=BODY, sent_at=0))
 
-    assert provider.sent == []
-    assert store.items["r-1"]["state"] == State.SENDING and "postingAt" not in store.items["r-1"]
+    assert store.items == {} and provider.sent == [] and batch.circuit_open
 
 
-def test_a_redelivery_after_a_death_before_the_post_sends_under_either_policy() -> None:
-    for resend in (False, True):
+def test_a_redelivery_after_the_claimant_died_follows_the_resend_policy() -> None:
+    """The claimant died between its claim and the record of its POST's result: the POST may have
+    reached the provider."""
+    for resend, expected, sent in ((False, Result.UNKNOWN, 0), (True, Result.SENT, 1)):
         store, provider = FakeStore(), FakeProvider()
         store.items["r-1"] = {"state": State.SENDING, "claimUntil": 0.0, "messageId": "m-1", "claimToken": "dead"}
 
         result = sender(store, provider, resend=resend).batch(30).handle(Incoming("m-1", BODY, sent_at=0))
 
-        assert result is Result.SENT and len(provider.sent) == 1
+        assert result is expected and len(provider.sent) == sent
 
 
 def test_a_second_copy_of_a_message_in_flight_is_retried_later_not_sent_nor_acknowledged() -> None:

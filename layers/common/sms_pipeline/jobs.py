@@ -15,13 +15,13 @@ Why the item looks the way it does:
 - `expiresAt` is the TTL: records outlive the tracking limit by the retention period, long enough
   to catch a producer's late duplicate, then DynamoDB deletes them.
 
-States: SENDING (claimed until `claimUntil`; `postingAt` is set just before the POST goes on the
-wire) → RELEASED (the POST surely did not happen; may be claimed again) | TRACKING (job id known,
-checks due) → PUBLISHING (outcome decided, publish due) → DONE.
+States: SENDING (claimed until `claimUntil`, the POST follows at once) → RELEASED (the POST surely
+did not happen; may be claimed again) | TRACKING (job id known, checks due) → PUBLISHING (outcome
+decided, publish due) → DONE.
 
-A claim that expired without `postingAt` belongs to an invocation that died before its POST: the
-request was surely not sent and is sent on redelivery. With `postingAt` the POST may have reached
-the provider, and the ResendUnconfirmed policy decides.
+The send function validates the request and reads the credentials before it claims, so nothing
+that can stall lies between the claim and the POST: a claim that expired belongs to an invocation
+that died after its POST may have reached the provider, and the ResendUnconfirmed policy decides.
 """
 
 from __future__ import annotations
@@ -139,6 +139,9 @@ class JobStore:
         claim of the same message is IN_FLIGHT, not a duplicate to acknowledge: were the holder to
         die, deleting this copy would leave no message to try the request again. A claim is EXPIRED
         once `claimUntil` has passed, which is after the holder's invocation has surely ended.
+
+        The claim is made right before the POST, and is also its mark: once it is written, the
+        request may be on the wire.
         """
         item = self._origin_item(origin, now)
         item.update(
@@ -174,22 +177,13 @@ class JobStore:
                 return ClaimResult.IN_FLIGHT, job
         return ClaimResult.DUPLICATE, job
 
-    def posting(self, request_id: str, *, token: str, now: float) -> bool:
-        """Mark the claim as about to POST; False when this delivery no longer holds the claim."""
-        return self._update(
-            request_id,
-            "SET postingAt = :now",
-            "#state = :sending AND claimToken = :token",
-            {":now": _num(now), ":sending": State.SENDING.value, ":token": token},
-        )
-
     def take_over(
         self, request_id: str, *, message_id: str, token: str, stale_claim_until: Any, claim_until: float
     ) -> bool:
         """Re-claim an expired claim; False when another delivery got there first."""
         return self._update(
             request_id,
-            "SET claimUntil = :until, messageId = :message, claimToken = :token REMOVE postingAt",
+            "SET claimUntil = :until, messageId = :message, claimToken = :token",
             "#state = :sending AND claimUntil = :stale",
             {
                 ":until": _num(claim_until),
@@ -204,7 +198,7 @@ class JobStore:
         """The POST did not take place (or may be repeated by policy): a redelivery may claim again."""
         self._update(
             request_id,
-            "SET #state = :released REMOVE claimUntil, postingAt, claimToken",
+            "SET #state = :released REMOVE claimUntil, claimToken",
             "#state = :sending AND claimToken = :token",
             {":released": State.RELEASED.value, ":sending": State.SENDING.value, ":token": token},
         )
@@ -213,7 +207,7 @@ class JobStore:
         self._update(
             request_id,
             "SET #state = :tracking, jobId = :job, submittedAt = :at, checks = :zero, "
-            "dueShard = :shard, dueAt = :due REMOVE claimUntil, postingAt, claimToken",
+            "dueShard = :shard, dueAt = :due REMOVE claimUntil, claimToken",
             "#state = :sending",
             {
                 ":tracking": State.TRACKING.value,
@@ -230,8 +224,7 @@ class JobStore:
         """SENDING → PUBLISHING: the send itself decided the outcome (400, unknown result)."""
         return self._update(
             request_id,
-            f"SET #state = :publishing, {_FINAL_SET}, dueShard = :shard, dueAt = :due "
-            "REMOVE claimUntil, postingAt, claimToken",
+            f"SET #state = :publishing, {_FINAL_SET}, dueShard = :shard, dueAt = :due REMOVE claimUntil, claimToken",
             "#state = :sending",
             {
                 ":publishing": State.PUBLISHING.value,
@@ -489,7 +482,7 @@ def _job(item: dict[str, Any]) -> Job:
         submitted_at=float(item["submittedAt"]) if "submittedAt" in item else None,
         checks=int(item.get("checks", 0)),
         final=final,
-        extra={key: item[key] for key in ("claimUntil", "messageId", "claimToken", "postingAt") if key in item},
+        extra={key: item[key] for key in ("claimUntil", "messageId", "claimToken") if key in item},
         stored=item,
     )
 

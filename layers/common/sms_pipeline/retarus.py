@@ -98,14 +98,13 @@ class RetarusClient:
         self._clock = clock
         self._session = session or _pooled_session(pool_size, self._base_url)
 
-    def send(
-        self, sms: SmsRequest, *, deadline: float | None = None, before_post: Callable[[], None] | None = None
-    ) -> str:
-        """POST /sms; the provider's job id. Retries transient failures while `deadline` allows.
+    def ready(self) -> None:
+        """Read the credentials (cached per container), so that a send's claim is followed by its
+        POST and nothing else: a slow or missing secret shows here, before the claim."""
+        self._credentials()
 
-        `before_post` runs once, after everything that could stall (the credentials) and right
-        before the first attempt: what it records marks the moment the request may reach the wire.
-        """
+    def send(self, sms: SmsRequest, *, deadline: float | None = None) -> str:
+        """POST /sms; the provider's job id. Retries transient failures while `deadline` allows."""
         form = {"dst": sms.to, "msg": sms.text}
         if sms.sender is not None:
             form["src"] = sms.sender
@@ -115,9 +114,7 @@ class RetarusClient:
             form["bc"] = sms.billing_code
         if sms.reference:
             form["ref"] = sms.reference
-        body = self._call(
-            "POST", "/sms", form=form, idempotent=False, expect=201, deadline=deadline, before_first=before_post
-        )
+        body = self._call("POST", "/sms", form=form, idempotent=False, expect=201, deadline=deadline)
         try:
             return retarus_bodies.job_id(body)
         except retarus_bodies.UnexpectedBody as error:
@@ -145,13 +142,10 @@ class RetarusClient:
         idempotent: bool,
         expect: int,
         deadline: float | None,
-        before_first: Callable[[], None] | None = None,
     ) -> str:
         credentials = self._credentials()
         auth = {"user": credentials.user, "pass": credentials.password}
         url = self._base_url + path
-        if before_first is not None:
-            before_first()
         attempt = 0
         while True:
             try:

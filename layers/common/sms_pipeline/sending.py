@@ -36,10 +36,6 @@ class RetryLater(Exception):
     """Fail this record in the batch response; SQS redelivers it after the visibility timeout."""
 
 
-class ClaimLost(Exception):
-    """Another delivery took this request's claim over before our POST: it sends, we do not."""
-
-
 # Losing a claim to another delivery is not acknowledged: that delivery may be another copy of this
 # very SQS message, and if its invocation then died, deleting ours would leave no message to bring
 # the request back. Failed back to SQS, ours returns once the claim is settled, and is a duplicate.
@@ -64,7 +60,6 @@ class Store(Protocol):
     def claim(
         self, origin: Origin, *, message_id: str, token: str, now: float, claim_until: float
     ) -> tuple[ClaimResult, Job | None]: ...
-    def posting(self, request_id: str, *, token: str, now: float) -> bool: ...
     def take_over(
         self, request_id: str, *, message_id: str, token: str, stale_claim_until: object, claim_until: float
     ) -> bool: ...
@@ -81,13 +76,8 @@ class Publisher(Protocol):
 
 
 class Provider(Protocol):
-    def send(
-        self,
-        sms: requests_.SmsRequest,
-        *,
-        deadline: float | None = None,
-        before_post: Callable[[], None] | None = None,
-    ) -> str: ...
+    def ready(self) -> None: ...
+    def send(self, sms: requests_.SmsRequest, *, deadline: float | None = None) -> str: ...
 
 
 class Sender:
@@ -161,6 +151,11 @@ class Batch:
         log = {"request_id": sms.id, "to": sms.masked_to, "message_id": incoming.message_id}
         if self.circuit_open:
             raise RetryLater("not sent: the provider refused the credentials earlier in this invocation")
+        try:
+            # Whatever can stall comes before the claim: from the claim on, the POST may be on its way.
+            s.provider.ready()
+        except ConfigurationFault as fault:
+            raise self._configuration_fault(fault, log) from None
 
         token = uuid.uuid4().hex  # this delivery's own: two copies of one message must not share a claim
         claim, existing = s.store.claim(
@@ -174,9 +169,10 @@ class Batch:
             count("DuplicateRequests")
             return Result.DUPLICATE
         if claim is ClaimResult.EXPIRED:
+            # The claimant died between its claim and the record of its POST's result: the POST may
+            # have reached the provider (§2).
             assert existing is not None
-            may_have_posted = "postingAt" in existing.extra
-            if may_have_posted and not s.resend_unconfirmed:
+            if not s.resend_unconfirmed:
                 logger.warning("an earlier send of this request was interrupted; ending as UNKNOWN", extra=log)
                 return self._finish(origin, None, Outcome.UNKNOWN, CLAIM_EXPIRED_REASON)
             stale = existing.extra.get("claimUntil")
@@ -189,33 +185,16 @@ class Batch:
             ):
                 logger.info("another delivery took the request over first; not sent here", extra=log)
                 raise RetryLater(_LOST_RACE)
-            if may_have_posted:
-                logger.warning("an earlier send of this request was interrupted; sending again (policy)", extra=log)
-            else:
-                logger.warning("an earlier delivery stopped before its POST; sending now", extra=log)
-
-        def posting() -> None:
-            if not s.store.posting(sms.id, token=token, now=s.clock()):
-                raise ClaimLost
+            logger.warning("an earlier send of this request was interrupted; sending again (policy)", extra=log)
 
         try:
-            job_id = s.provider.send(sms, deadline=self._deadline, before_post=posting)
-        except ClaimLost:
-            logger.info("another delivery took the request over; not sent here", extra=log)
-            raise RetryLater(_LOST_RACE) from None
+            job_id = s.provider.send(sms, deadline=self._deadline)
         except Rejected:
             logger.info("provider rejected the request (400)", extra=log)
             return self._finish(origin, None, Outcome.REJECTED, PROVIDER_REJECTED_REASON)
         except ConfigurationFault as fault:
-            self._circuit.set()
             s.store.release(sms.id, token=token)
-            s.on_auth_failure()
-            count("ProviderAuthFailures")
-            logger.error(
-                "provider configuration fault; circuit open for this invocation",
-                extra={**log, "error": str(fault)},
-            )
-            raise RetryLater(str(fault)) from None
+            raise self._configuration_fault(fault, log) from None
         except UnknownResult as unknown:
             if s.resend_unconfirmed:
                 s.store.release(sms.id, token=token)
@@ -236,6 +215,17 @@ class Batch:
         logger.info("sent", extra={**log, "job_id": job_id})
         count("SmsSent")
         return Result.SENT
+
+    def _configuration_fault(self, fault: ConfigurationFault, log: dict[str, str]) -> RetryLater:
+        """Credentials refused or unreadable, or a wrong URL: no request of this invocation can be
+        sent, so the circuit opens and the records go back to SQS (and to the DLQ if it lasts)."""
+        self._circuit.set()
+        self._s.on_auth_failure()
+        count("ProviderAuthFailures")
+        logger.error(
+            "provider configuration fault; circuit open for this invocation", extra={**log, "error": str(fault)}
+        )
+        return RetryLater(str(fault))
 
     def _reject_invalid(self, incoming: Incoming, invalid: requests_.InvalidRequest) -> Result:
         s = self._s
