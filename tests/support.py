@@ -14,7 +14,7 @@ import boto3
 from local.event_source import SqsEventSource
 from local.lambda_runtime import LambdaContext, load_handler
 from local.simulator import RetarusSimulator
-from local.stack import LocalStack
+from local.stack import LocalStack, load_template
 
 REGION = "eu-central-1"
 
@@ -23,6 +23,14 @@ SIMULATOR_PASSWORD = "s3cr3t&pass=word?"
 NEVER_LOGGED = (SIMULATOR_PASSWORD, "p@ss word&x=1?é", "Your code is 123456", "a&pass=x?#€ 😀")
 # A run of 9-15 digits, optionally after + or 00, that is not part of an id, a job id or an ARN.
 FULL_NUMBER = re.compile(r"(?<![\w.:\-])(?:\+|00)?\d{9,15}(?![\w\-])")
+
+
+def policy_statements(function: str) -> list[dict[str, Any]]:
+    """Every statement of the function's policies in template.yaml."""
+    statements: list[dict[str, Any]] = []
+    for policy in load_template()["Resources"][function]["Properties"]["Policies"]:
+        statements += policy["Statement"]
+    return statements
 
 
 @contextmanager
@@ -105,6 +113,20 @@ class Pipeline:
                 }
                 events.append(body)
                 self.sqs.delete_message(QueueUrl=self.outcomes_queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def job_store(self, client: Any = None) -> Any:
+        """A JobStore on this deployment's table, as a function of it would make one."""
+        from sms_pipeline.jobs import JobStore
+
+        env = self.stack.function_environment("StatusFunction")
+        return JobStore(
+            client or boto3.client("dynamodb", region_name=REGION),
+            env["JOBS_TABLE_NAME"],
+            index_name=env["DUE_INDEX_NAME"],
+            shards=int(env["DUE_INDEX_SHARDS"]),
+            retention_seconds=86400,
+            tracking_limit_seconds=3600,
+        )
 
     def item(self, request_id: str) -> dict[str, Any]:
         """The job record of this request; a test that asks for one expects it to exist."""

@@ -7,25 +7,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import boto3
-
-from sms_pipeline.jobs import JobStore, Origin
-from support import REGION, Pipeline, aws_hook
+from sms_pipeline.jobs import Origin
+from support import Pipeline, aws_hook
 
 REQUEST = '{"id": "crashed", "to": "+4917012345678", "text": "x"}'
 
 
 def claim_as_another_invocation(pipeline: Pipeline, message_id: str, *, alive: bool = False) -> None:
     """What another send invocation leaves after its claim: dead (its claim time is up) or alive."""
-    env = pipeline.stack.function_environment("SendFunction")
-    store = JobStore(
-        boto3.client("dynamodb", region_name=REGION),
-        env["JOBS_TABLE_NAME"],
-        index_name=env["DUE_INDEX_NAME"],
-        shards=int(env["DUE_INDEX_SHARDS"]),
-        retention_seconds=86400,
-        tracking_limit_seconds=3600,
-    )
+    store = pipeline.job_store()
     origin = Origin(id="crashed", masked_to="+49170******78", reference=None, metadata={}, requested_at=time.time())
     claim_until = time.time() + (600 if alive else -1)
     store.claim(origin, message_id=message_id, token="theirs", now=time.time(), claim_until=claim_until)

@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from local.stack import load_template
-from support import Pipeline, aws_hook
+from support import Pipeline, aws_hook, policy_statements
 
 FAST = {"STATUS_CHECK_DELAYS_SECONDS": "0"}
 ACTION = {"sns:PublishBatch": "sns:Publish"}  # IAM actions not named after their API operation
@@ -23,10 +22,9 @@ RESOURCE = {"sns": str({"Ref": "OutcomesTopic"}), "secretsmanager": str({"Ref": 
 
 def allowed(function: str) -> set[tuple[str, str]]:
     pairs: set[tuple[str, str]] = set()
-    for policy in load_template()["Resources"][function]["Properties"]["Policies"]:
-        for statement in policy["Statement"]:
-            assert statement["Effect"] == "Allow"
-            pairs |= {(action, str(statement["Resource"])) for action in statement["Action"]}
+    for statement in policy_statements(function):
+        assert statement["Effect"] == "Allow"
+        pairs |= {(action, str(statement["Resource"])) for action in statement["Action"]}
     return pairs
 
 

@@ -184,15 +184,7 @@ class Throttled:
 def publishing_jobs(pipeline: Pipeline, client: Any, count: int) -> tuple[JobStore, list[Job]]:
     """`count` jobs whose outcome is decided and being published, as a status run holds them."""
     submit(pipeline, *({"id": f"t-{i}", "to": "+4917012345677", "text": "x"} for i in range(count)))
-    env = pipeline.stack.function_environment("StatusFunction")
-    store = JobStore(
-        client,
-        env["JOBS_TABLE_NAME"],
-        index_name=env["DUE_INDEX_NAME"],
-        shards=int(env["DUE_INDEX_SHARDS"]),
-        retention_seconds=86400,
-        tracking_limit_seconds=3600,
-    )
+    store: JobStore = pipeline.job_store(client)
     now = time.time()
     final = Final(Outcome.SENT, "accepted", completed_at=now)
     jobs = [store.finish_tracked(job, final, publish_lease_until=now + 60) for job in store.due(now=now, limit=100)]

@@ -7,16 +7,10 @@ from typing import Any
 import pytest
 
 from local.stack import load_template
+from support import policy_statements
 
 TEMPLATE = load_template()
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
-
-
-def policy_statements(function: str) -> list[dict[str, Any]]:
-    statements: list[dict[str, Any]] = []
-    for policy in RESOURCES[function]["Properties"]["Policies"]:
-        statements += policy["Statement"]
-    return statements
 
 
 def test_contract_parameters_and_defaults() -> None:
