@@ -5,8 +5,8 @@ inherits the other's warm caches or patched libraries, and the servers run in ot
 process's CPU clock counts the client side alone. The bare loop is what any sender must do for one
 SMS with the same libraries and the same two writes: the conditional claim (PutItem), the POST /sms
 over a pooled requests session, and the write of the job id (UpdateItem). The handler does the
-same I/O plus everything
-that makes it a product: the batch, validation, the partial batch response, logging, metrics.
+same I/O plus everything that makes it a product: the batch, validation, the partial batch
+response, logging, metrics.
 
 `batch` mode times whole batches of ten instead, for the send batch at a Lambda CPU share, and
 `status` mode times one run of the status handler, for the status run at a Lambda CPU share.
