@@ -7,9 +7,11 @@ functions create a client for; a service missing from the layer would only show 
 from __future__ import annotations
 
 import ast
+import gzip
+import json
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import botocore
 import botocore.session
@@ -18,6 +20,9 @@ import trim_botocore
 from botocore.config import Config
 from botocore.exceptions import UnknownServiceError
 from botocore.loaders import Loader
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT_CODE = [
@@ -92,3 +97,65 @@ def test_the_trim_drops_every_other_service(trimmed_data: Path) -> None:
     with pytest.raises(UnknownServiceError):
         _session(trimmed_data).create_client("s3", region_name="eu-west-1")
     assert (trimmed_data / "endpoints.json").stat().st_size < 100_000  # was over a megabyte
+
+
+@pytest.mark.parametrize("service", sorted(trim_botocore.SERVICES))
+def test_a_kept_services_model_is_the_full_model_less_its_documentation(trimmed_data: Path, service: str) -> None:
+    full = Loader().load_service_model(service, "service-2")
+    trimmed = Loader(extra_search_paths=[str(trimmed_data)], include_default_search_paths=False).load_service_model(
+        service, "service-2"
+    )
+
+    def documented(node: Any) -> Any:
+        """`node` with every text botocore only writes docstrings from deleted, found independently
+        of trim_botocore: a "documentation" or "documentationUrl" key with a string value."""
+        if isinstance(node, dict):
+            for key in ("documentation", "documentationUrl"):
+                if isinstance(node.get(key), str):
+                    del node[key]
+            for value in node.values():
+                documented(value)
+        elif isinstance(node, list):
+            for value in node:
+                documented(value)
+        return node
+
+    assert "documentation" in json.dumps(full)
+    assert trimmed == documented(full)
+    assert '"documentation"' not in json.dumps(trimmed)
+
+
+def test_the_kept_services_data_is_stored_unpacked_and_smaller(trimmed_data: Path) -> None:
+    assert not list(trimmed_data.rglob("*.gz"))
+    full = Path(botocore.__file__).parent / "data" / "dynamodb" / "2012-08-10" / "service-2.json.gz"
+    with gzip.open(full) as handle:
+        unpacked = len(handle.read())
+    assert (trimmed_data / "dynamodb" / "2012-08-10" / "service-2.json").stat().st_size < unpacked / 3
+
+
+def test_a_client_on_the_trimmed_data_builds_the_same_request(trimmed_data: Path) -> None:
+    """Serialisation reads the model's shapes: the same call must put the same bytes on the wire."""
+    bodies = []
+    for session in (_session(None), _session(trimmed_data)):
+        client: DynamoDBClient = session.create_client(  # type: ignore[assignment]
+            "dynamodb", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x"
+        )
+        captured: list[bytes] = []
+
+        def capture(request: Any, captured: list[bytes] = captured, **_: Any) -> None:
+            captured.append(request.body)
+            raise _Sent
+
+        client.meta.events.register("before-send.dynamodb.PutItem", capture)
+        with pytest.raises(_Sent):
+            client.put_item(
+                TableName="jobs",
+                Item={"pk": {"S": "a"}, "n": {"N": "1"}, "m": {"M": {"x": {"BOOL": True}}}},
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        bodies.append(captured[0])
+    assert bodies[0] == bodies[1]
+
+
+class _Sent(Exception):
+    pass
