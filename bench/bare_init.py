@@ -5,7 +5,9 @@ requests, Powertools' Logger, Metrics, Tracer (X-Ray, patching botocore and requ
 the batch utility for the send function, and the clients each function uses on every invocation.
 BENCH_CLIENTS names the clients, BENCH_BATCH=1 adds the batch utility. BENCH_LIBRARIES=0 leaves
 out everything but boto3 and the clients: the least any function that makes its clients at init
-pays, whatever else it is built on. It runs as the handlers' init runs, with the garbage collector
+pays, whatever else it is built on. An empty BENCH_CLIENTS makes no client (and so no
+SecretsProvider, which would make one of its own): the least a function built on these libraries
+pays if it leaves its clients to its first invocation. It runs as the handlers' init runs, with the garbage collector
 off (sms_pipeline/init_phase.py), so that the comparison is of the code on top of the libraries.
 """
 
@@ -16,7 +18,8 @@ with init_phase():
 
     import boto3
 
-    clients = {name: boto3.client(name) for name in os.environ["BENCH_CLIENTS"].split(",")}  # type: ignore[call-overload]
+    names = [name for name in os.environ["BENCH_CLIENTS"].split(",") if name]
+    clients = {name: boto3.client(name) for name in names}  # type: ignore[call-overload]
 
     if os.environ.get("BENCH_LIBRARIES", "1") == "1":
         import requests
@@ -29,5 +32,5 @@ with init_phase():
             processor = AsyncBatchProcessor(event_type=EventType.SQS)
 
         logger, metrics, tracer = Logger(), Metrics(), Tracer(patch_modules=["botocore", "requests"])
-        secrets = SecretsProvider(boto3_client=clients["secretsmanager"])
+        secrets = SecretsProvider(boto3_client=clients["secretsmanager"]) if clients else None
         session = requests.Session()

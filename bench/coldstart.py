@@ -87,8 +87,9 @@ def cold_start(
     functions: Mapping[str, tuple[Path, str, Mapping[str, str]]], layers: Mapping[str, Path], rounds: int
 ) -> dict[str, float]:
     """Median import seconds: "boto3" alone; "<function> <layer>" for each function's handler
-    module with each layer build; "<function> bare" for bench/bare_init.py on the built layer, and
-    "<function> clients" for its boto3 and clients alone."""
+    module with each layer build; "<function> bare" for bench/bare_init.py on the built layer,
+    "<function> clients" for its boto3 and clients alone, and "<function> libraries" for its
+    libraries with no client made."""
     samples: dict[str, list[float]] = {}
     any_dir, _, any_env = next(iter(functions.values()))
     for _ in range(rounds):
@@ -101,6 +102,9 @@ def cold_start(
             clients_only = {**env, **BARE[name], "BENCH_LIBRARIES": "0"}
             clients = import_seconds("bench.bare_init", code_dir, layers["built"], clients_only)
             samples.setdefault(f"{name} clients", []).append(clients)
+            no_clients = {**env, **BARE[name], "BENCH_CLIENTS": ""}
+            libraries = import_seconds("bench.bare_init", code_dir, layers["built"], no_clients)
+            samples.setdefault(f"{name} libraries", []).append(libraries)
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
