@@ -27,9 +27,9 @@ with init_phase():
         from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
         if os.environ.get("BENCH_BATCH") == "1":
-            from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, EventType
+            from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 
-            processor = AsyncBatchProcessor(event_type=EventType.SQS)
+            processor = BatchProcessor(event_type=EventType.SQS)
 
         logger, metrics, tracer = Logger(), Metrics(), Tracer(patch_modules=["botocore", "requests"])
         secrets = SecretsProvider(boto3_client=clients["secretsmanager"]) if clients else None

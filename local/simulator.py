@@ -413,6 +413,8 @@ class RetarusSimulator:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._gate: threading.Barrier | None = None
+        self.gate_broken = False
 
     # -- life cycle -------------------------------------------------------------------------------
 
@@ -573,6 +575,16 @@ class RetarusSimulator:
         with self._lock:
             self.handler_errors += 1
 
+    def gather_sends(self, parties: int, timeout: float = 5.0) -> None:
+        """Hold each POST /sms until `parties` of them are held together, then answer them all.
+
+        A test of concurrency that does not depend on timing: sends that go out one after the
+        other never make up the party, and after `timeout` the gate breaks (`gate_broken`), the
+        held POSTs are answered and every later one passes straight through.
+        """
+        self._gate = threading.Barrier(parties, timeout=timeout)
+        self.gate_broken = False
+
     # -- serving ----------------------------------------------------------------------------------
 
     def _handle(self, handler: _Handler) -> None:
@@ -599,6 +611,11 @@ class RetarusSimulator:
             return
         if fault == "slow":
             self._stopping.wait(self.slow_seconds)
+        if self._gate is not None and path == "/sms":
+            try:
+                self._gate.wait()
+            except threading.BrokenBarrierError:
+                self.gate_broken = True
         if self.latency > 0:
             self._stopping.wait(self.latency)
         if fault in ("500", "503"):

@@ -40,3 +40,14 @@ def test_sample_outcome_event_has_the_fields_the_publisher_writes() -> None:
     written = OutcomeEvent(request_id="x", outcome=Outcome.SENT, reason="r", masked_to=None).body()
     assert list(sample) == list(written)
     assert sample["outcome"] in {outcome.value for outcome in Outcome}
+
+
+def test_a_record_that_cannot_be_read_fails_alone(pipeline: Pipeline) -> None:
+    """Whatever one record raises, even before its request is parsed, is that record's failure:
+    the batch's other records are still sent."""
+    event = json.loads((EVENTS / "send-sqs.json").read_text())
+    broken = event["Records"][0]
+    del broken["attributes"]["SentTimestamp"]
+    response = pipeline.handler("SendFunction")(event, pipeline.context("SendFunction"))
+    assert response == {"batchItemFailures": [{"itemIdentifier": broken["messageId"]}]}
+    assert len(pipeline.simulator.sms_posts()) == 1

@@ -87,6 +87,19 @@ def test_same_id_delivered_three_times_is_posted_once(pipeline: Pipeline) -> Non
     assert pipeline.outcomes() == []
 
 
+def test_the_records_of_a_batch_are_posted_at_the_same_time(pipeline: Pipeline) -> None:
+    """A batch of ten costs about one provider round trip, not ten: the simulator answers no POST
+    until all ten are waiting for it."""
+    send = pipeline.handler("SendFunction")
+    pipeline.simulator.gather_sends(10)
+    pipeline.enqueue(*[{"id": f"together-{n}", "to": f"+49170123456{n:02d}", "text": "hi"} for n in range(10)])
+    result = pipeline.deliver(send)
+
+    assert result.received == 10 and result.failed == []
+    assert len(pipeline.simulator.sms_posts()) == 10
+    assert not pipeline.simulator.gate_broken
+
+
 def test_sns_envelope_is_unwrapped(pipeline: Pipeline) -> None:
     send = pipeline.handler("SendFunction")
     envelope = {
