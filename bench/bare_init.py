@@ -7,8 +7,9 @@ BENCH_CLIENTS names the clients, BENCH_BATCH=1 adds the batch utility. BENCH_LIB
 out everything but boto3 and the clients: the least any function that makes its clients at init
 pays, whatever else it is built on. An empty BENCH_CLIENTS makes no client (and so no
 SecretsProvider, which would make one of its own): the least a function built on these libraries
-pays if it leaves its clients to its first invocation. It runs as the handlers' init runs, with the garbage collector
-off (sms_pipeline/init_phase.py), so that the comparison is of the code on top of the libraries.
+pays if it leaves its clients to its first invocation. It runs as the handlers' init runs, with
+the garbage collector off (sms_pipeline/init_phase.py), so that the comparison is of the code on
+top of the libraries.
 """
 
 from sms_pipeline.init_phase import init_phase
