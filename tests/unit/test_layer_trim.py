@@ -107,8 +107,9 @@ def test_a_kept_services_model_is_the_full_model_less_its_documentation(trimmed_
     )
 
     def documented(node: Any) -> Any:
-        """`node` with every text botocore only writes docstrings from deleted, found independently
-        of trim_botocore: a "documentation" or "documentationUrl" key with a string value."""
+        """`node` without the strings botocore reads only to write docstrings, found here
+        independently of trim_botocore: a "documentation" or "documentationUrl" key whose value
+        is a string."""
         if isinstance(node, dict):
             for key in ("documentation", "documentationUrl"):
                 if isinstance(node.get(key), str):
