@@ -9,8 +9,8 @@ defaults) stay whole, so endpoint resolution for the kept services is the same a
 data (tests/unit/test_layer_trim.py checks it region by region).
 
 The kept services' models are then stored as botocore reads them fastest: without their
-documentation (the text of the API reference, about four fifths of a model: botocore reads it only
-to write docstrings and help) and not gzipped. Creating a client parses its service's whole model
+documentation (the text of the API reference, about three quarters of a model: botocore reads it
+only to write docstrings and help) and not gzipped. Creating a client parses its service's whole model
 and endpoint rules; for DynamoDB that was 2 ms of gunzip and 2.5 ms of JSON for every cold start.
 
 The cost of the trade: a client for any other service fails at creation with botocore's
