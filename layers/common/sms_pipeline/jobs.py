@@ -231,7 +231,7 @@ class JobStore:
                 ":sending": State.SENDING.value,
                 ":shard": self._shard(request_id),
                 ":due": _millis(publish_lease_until),
-                **_final_values(final),
+                **_placeholders(_final_attributes(final)),
             },
         )
 
@@ -243,7 +243,7 @@ class JobStore:
                 "state": State.PUBLISHING.value,
                 "dueShard": self._shard(origin.id),
                 "dueAt": _millis(publish_lease_until),
-                **_attributes(_final_values(final)),
+                **_final_attributes(final),
             }
         )
         try:
@@ -299,14 +299,14 @@ class JobStore:
             "state": State.PUBLISHING.value,
             "checks": job.checks + 1,
             "dueAt": _millis(publish_lease_until),
-            **_attributes(_final_values(final)),
+            **_final_attributes(final),
         }
         if not self._update(
             job.origin.id,
             "SET #state = :state, checks = :checks, dueAt = :dueAt, " + _FINAL_SET,
             "#state = :tracking AND dueAt = :seen",
             {
-                **{f":{name}": value for name, value in changes.items()},
+                **_placeholders(changes),
                 ":tracking": State.TRACKING.value,
                 ":seen": job.due_at,
             },
@@ -427,13 +427,13 @@ class JobStore:
         return True
 
 
-# The placeholders are the attributes' names: `_attributes` makes item attributes of the values.
+# The placeholders are the attributes' names, so `_placeholders` of the attributes fills them.
 _FINAL_SET = "outcome = :outcome, reason = :reason, completedAt = :completedAt, providerStatus = :providerStatus"
 
 
-def _attributes(values: dict[str, Any]) -> dict[str, Any]:
-    """An update's placeholder values as the attributes they set (`:outcome` sets `outcome`)."""
-    return {key.lstrip(":"): value for key, value in values.items()}
+def _placeholders(attributes: dict[str, Any]) -> dict[str, Any]:
+    """An update's values for attributes set by placeholders named after them (`outcome = :outcome`)."""
+    return {f":{name}": value for name, value in attributes.items()}
 
 
 def _done(job: Job) -> dict[str, Any]:
@@ -444,12 +444,12 @@ def _done(job: Job) -> dict[str, Any]:
     return item
 
 
-def _final_values(final: Final) -> dict[str, Any]:
+def _final_attributes(final: Final) -> dict[str, Any]:
     return {
-        ":outcome": final.outcome.value,
-        ":reason": final.reason,
-        ":completedAt": _num(final.completed_at),
-        ":providerStatus": (
+        "outcome": final.outcome.value,
+        "reason": final.reason,
+        "completedAt": _num(final.completed_at),
+        "providerStatus": (
             {"processStatus": final.provider_status.process_status, "status": final.provider_status.status}
             if final.provider_status
             else None

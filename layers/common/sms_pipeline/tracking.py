@@ -171,8 +171,8 @@ class Tracker:
         if "shards" not in event:
             return None
         shards = event["shards"]
-        count = self.store.shard_count
-        valid = range(count)
+        shard_count = self.store.shard_count
+        valid = range(shard_count)
         if (
             not isinstance(shards, list)
             or not shards
@@ -181,7 +181,7 @@ class Tracker:
         ):
             raise ConfigError(
                 f'the status schedule\'s input "shards" must be a list of distinct shard numbers from 0 to'
-                f" {count - 1} (DueIndexShards is {count}); it is {shards!r}"
+                f" {shard_count - 1} (DueIndexShards is {shard_count}); it is {shards!r}"
             )
         return tuple(shards)
 
