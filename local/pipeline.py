@@ -30,8 +30,10 @@ from local.worker import FunctionError, FunctionSpec, FunctionWorker
 
 REGION = "eu-central-1"
 SIM_USER = "local-user"
-# A batch whose invocation died comes back after the function's timeout plus this: more than the
-# send function's claim margin (sms_pipeline.sending.CLAIM_MARGIN_SECONDS; a test keeps them apart).
+# The local event source receives with the function's timeout plus this as the visibility timeout
+# (the queue's 180 s, scaled): a batch whose invocation died comes back after it, which must be
+# more than the send function's claim margin (sms_pipeline.sending.CLAIM_MARGIN_SECONDS; a test
+# keeps them apart).
 CRASH_RETRY_MARGIN_SECONDS = 15
 
 
@@ -42,7 +44,8 @@ class Options:
     retarus_password: str | None = None
     schedule_seconds: float = 1.0
     check_delays: str = "1"
-    retry_after_seconds: int = 1
+    # The template's RetryDelaysSeconds, scaled down from minutes to seconds (contract §8).
+    retry_delays: str = "1,2,4"
     simulator_latency: float = 0.05
     log_dir: Path | None = None
     # Local tuning on top of the template's environment (timeouts, leases, fault injection).
@@ -127,6 +130,7 @@ class LocalPipeline:
                 "RetarusSecretArn": secret_arn,
                 "RetarusBaseUrl": base_url,
                 "StatusCheckDelaysSeconds": self.options.check_delays,
+                "RetryDelaysSeconds": self.options.retry_delays,
             },
         )
         self.queue_url = self.stack.output("RequestQueueUrl")
@@ -148,8 +152,7 @@ class LocalPipeline:
             region=REGION,
             batch_size=mapping.batch_size,
             wait_seconds=1,
-            retry_after_seconds=self.options.retry_after_seconds,
-            crash_retry_after_seconds=self.stack.function_timeout("SendFunction") + CRASH_RETRY_MARGIN_SECONDS,
+            visibility_seconds=self.stack.function_timeout("SendFunction") + CRASH_RETRY_MARGIN_SECONDS,
         )
         for instance in range(self.send_instances):
             self._loop(f"event-source-{instance}", functools.partial(self._poll_requests, instance))

@@ -149,7 +149,9 @@ def pipeline(moto_endpoint: str, simulator: RetarusSimulator) -> Pipeline:
         endpoint_url=moto_endpoint,
         region=REGION,
         name_prefix=prefix,
-        parameters={"RetarusSecretArn": secret["ARN"], "RetarusBaseUrl": simulator.base_url},
+        # A request that could not be sent comes straight back: a test's next delivery takes it.
+        # The tests of the delays themselves set RETRY_DELAYS_SECONDS on the handler.
+        parameters={"RetarusSecretArn": secret["ARN"], "RetarusBaseUrl": simulator.base_url, "RetryDelaysSeconds": "0"},
     )
     sqs = boto3.client("sqs", region_name=REGION)
     sns = boto3.client("sns", region_name=REGION)

@@ -80,10 +80,11 @@ class Pipeline:
             text = body if isinstance(body, str) else json.dumps(body)
             self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=text)
 
-    def deliver(self, send: Any, *, wait_seconds: int = 0, retry_after_seconds: int = 0) -> Any:
-        """One poll of the event source: a batch from the queue into the send handler."""
+    def deliver(self, send: Any, *, wait_seconds: int = 0, visibility_seconds: int | None = None) -> Any:
+        """One poll of the event source: a batch from the queue into the send handler, received
+        with the queue's own visibility timeout unless told otherwise."""
         source = SqsEventSource(
-            self.sqs, self.queue_url, region=REGION, wait_seconds=wait_seconds, retry_after_seconds=retry_after_seconds
+            self.sqs, self.queue_url, region=REGION, wait_seconds=wait_seconds, visibility_seconds=visibility_seconds
         )
         last: dict[str, Any] = {}
 

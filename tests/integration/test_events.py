@@ -3,23 +3,47 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
+from typing import Any
 
-from sms_pipeline.outcomes import Outcome, OutcomeEvent
+from sms_pipeline.outcomes import Outcome, OutcomeEvent, iso
 from support import Pipeline
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 
+def _sent_now(event: dict[str, Any]) -> int:
+    """The sample's records as if sent now, a tenth of a second apart as in the file: a request is
+    valid for hours, and the sample's own date is long past that (contract §8). The first record's
+    new SentTimestamp, in milliseconds."""
+    records = event["Records"]
+    shift = int(time.time() * 1000) - int(records[0]["attributes"]["SentTimestamp"])
+    for record in records:
+        record["attributes"]["SentTimestamp"] = str(int(record["attributes"]["SentTimestamp"]) + shift)
+    return int(records[0]["attributes"]["SentTimestamp"])
+
+
 def test_sample_sqs_event_runs_through_the_send_handler(pipeline: Pipeline) -> None:
     event = json.loads((EVENTS / "send-sqs.json").read_text())
+    first = _sent_now(event)
     response = pipeline.handler("SendFunction")(event, pipeline.context("SendFunction"))
     assert response == {"batchItemFailures": []}
     assert len(pipeline.simulator.sms_posts()) == 2
     [rejected] = pipeline.outcomes()
     assert rejected["outcome"] == "REJECTED" and rejected["reason"].startswith("invalid request: text:")
     assert rejected["id"] == event["Records"][2]["messageId"]
-    assert rejected["requestedAt"] == "2026-11-25T08:00:00.200Z"
+    assert rejected["requestedAt"] == iso((first + 200) / 1000)
+
+
+def test_the_sample_sqs_event_as_it_stands_is_long_past_its_validity(pipeline: Pipeline) -> None:
+    """Received today, the sample's requests (sent on its own date) are never sent: EXPIRED."""
+    event = json.loads((EVENTS / "send-sqs.json").read_text())
+    response = pipeline.handler("SendFunction")(event, pipeline.context("SendFunction"))
+    assert response == {"batchItemFailures": []}
+    assert pipeline.simulator.sms_posts() == []
+    outcomes = sorted(event["outcome"] for event in pipeline.outcomes())
+    assert outcomes == ["EXPIRED", "EXPIRED", "REJECTED"]
 
 
 def test_sample_schedule_event_runs_through_the_status_handler(pipeline: Pipeline) -> None:
@@ -46,6 +70,7 @@ def test_a_record_that_cannot_be_read_fails_alone(pipeline: Pipeline) -> None:
     """Whatever one record raises, even before its request is parsed, is that record's failure:
     the batch's other records are still sent."""
     event = json.loads((EVENTS / "send-sqs.json").read_text())
+    _sent_now(event)
     broken = event["Records"][0]
     del broken["attributes"]["SentTimestamp"]
     response = pipeline.handler("SendFunction")(event, pipeline.context("SendFunction"))

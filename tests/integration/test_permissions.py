@@ -14,10 +14,15 @@ from typing import Any
 from support import Pipeline, aws_hook, policy_statements
 
 FAST = {"STATUS_CHECK_DELAYS_SECONDS": "0"}
-ACTION = {"sns:PublishBatch": "sns:Publish"}  # IAM actions not named after their API operation
+# IAM actions not named after their API operation
+ACTION = {"sns:PublishBatch": "sns:Publish", "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility"}
 TABLE = str({"Fn::GetAtt": ["JobsTable", "Arn"]})
 INDEX = str({"Fn::Sub": "${JobsTable.Arn}/index/due"})
-RESOURCE = {"sns": str({"Ref": "OutcomesTopic"}), "secretsmanager": str({"Ref": "RetarusSecretArn"})}
+RESOURCE = {
+    "sns": str({"Ref": "OutcomesTopic"}),
+    "secretsmanager": str({"Ref": "RetarusSecretArn"}),
+    "sqs": str({"Fn::GetAtt": ["RequestQueue", "Arn"]}),
+}
 
 
 def allowed(function: str) -> set[tuple[str, str]]:
@@ -59,6 +64,10 @@ def test_every_call_of_either_function_is_allowed_by_its_role(pipeline: Pipeline
         broken = pipeline.handler("SendFunction", OUTCOMES_TOPIC_ARN=topic + "-gone")
         pipeline.enqueue({"id": "late", "to": "+4917012345677", "text": ""})
         pipeline.deliver(broken)
+        # A request the provider cannot take (the simulator answers 500): it waits its retry delay.
+        failing = pipeline.handler("SendFunction", RETRY_DELAYS_SECONDS="60")
+        pipeline.enqueue({"id": "down", "to": "+4917012345650", "text": "x"})
+        assert pipeline.deliver(failing).failed
 
     def checks() -> None:
         status = pipeline.handler("StatusFunction", **FAST)
@@ -70,5 +79,6 @@ def test_every_call_of_either_function_is_allowed_by_its_role(pipeline: Pipeline
 
     assert {event["id"] for event in pipeline.outcomes()} == {"ok", "bad", "late"}  # every path was taken
     assert {action for action, _ in status_calls} >= {"dynamodb:Query", "dynamodb:BatchWriteItem", "sns:Publish"}
+    assert ("sqs:ChangeMessageVisibility", RESOURCE["sqs"]) in send_calls
     assert send_calls <= allowed("SendFunction"), send_calls - allowed("SendFunction")
     assert status_calls <= allowed("StatusFunction"), status_calls - allowed("StatusFunction")

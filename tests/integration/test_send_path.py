@@ -307,10 +307,13 @@ def test_missing_secret_says_what_to_fix(pipeline: Pipeline, logs: io.StringIO) 
     assert len(result.failed) == 1
     out = logs.getvalue()
     assert "cannot read the Retarus secret" in out and "RetarusSecretArn" in out
-    # The secret is read before the claim: no claim is left, and once the ARN is fixed the
-    # redelivery is sent (a claim left behind would have ended it as UNKNOWN).
-    assert "Item" not in pipeline.dynamodb.get_item(TableName=pipeline.table, Key={"id": {"S": "nosecret"}})
-    again = pipeline.deliver(pipeline.handler("SendFunction"), retry_after_seconds=0)
+    # The secret is read before the claim: no claim is left (a claim left behind would end the
+    # request as UNKNOWN), only the error, for the EXPIRED reason should the fix come too late; and
+    # once the ARN is fixed the redelivery is sent.
+    item = pipeline.item("nosecret")
+    assert item["state"] == "RELEASED" and "claimToken" not in item
+    assert item["lastError"].startswith("cannot read the Retarus secret")
+    again = pipeline.deliver(pipeline.handler("SendFunction"))
     assert again.failed == [] and len(pipeline.simulator.sms_posts()) == 1
 
 

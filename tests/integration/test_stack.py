@@ -84,7 +84,7 @@ def test_request_queue_redrives_to_the_dead_letter_queue(
 
     redrive = json.loads(attributes["RedrivePolicy"])
     assert redrive["deadLetterTargetArn"] == dlq_arn == stack.resources["RequestDeadLetterQueue"].attributes["Arn"]
-    assert int(redrive["maxReceiveCount"]) == declared["RedrivePolicy"]["maxReceiveCount"] == 5
+    assert int(redrive["maxReceiveCount"]) == declared["RedrivePolicy"]["maxReceiveCount"] == 600
     assert attributes["VisibilityTimeout"] == str(declared["VisibilityTimeout"])
     assert attributes["MessageRetentionPeriod"] == str(declared["MessageRetentionPeriod"])
     assert attributes["SqsManagedSseEnabled"] == "true"

@@ -8,6 +8,7 @@ from typing import Any
 from sms_pipeline.jobs import ClaimResult, Final, Job, Origin, State
 from sms_pipeline.outcomes import OutcomeEvent
 from sms_pipeline.request import SmsRequest
+from sms_pipeline.sending import Sender
 
 
 class FakeStore:
@@ -16,23 +17,43 @@ class FakeStore:
 
     def claim(
         self, origin: Origin, *, message_id: str, token: str, now: float, claim_until: float
-    ) -> tuple[ClaimResult, Job | None]:
+    ) -> tuple[ClaimResult, Job]:
         item = self.items.get(origin.id)
         if item is None or item["state"] == State.RELEASED:
-            self.items[origin.id] = {
+            kept = item or {}
+            item = self.items[origin.id] = {
+                **kept,
                 "state": State.SENDING,
                 "claimUntil": claim_until,
                 "messageId": message_id,
                 "claimToken": token,
+                "requestedAt": kept.get("requestedAt", origin.requested_at),
+                "attempts": kept.get("attempts", 0) + 1,
             }
-            return ClaimResult.GRANTED, None
-        job = Job(origin=origin, state=item["state"], due_at=0, extra=dict(item))
+            return ClaimResult.GRANTED, self._job(origin, item)
+        job = self._job(origin, item)
         if item["state"] == State.SENDING:
             if item["claimUntil"] < now:
                 return ClaimResult.EXPIRED, job
             if item["messageId"] == message_id:
                 return ClaimResult.IN_FLIGHT, job
         return ClaimResult.DUPLICATE, job
+
+    def note_failure(self, origin: Origin, *, error: str, now: float) -> None:
+        item = self.items.get(origin.id)
+        if item is None or item["state"] == State.RELEASED:
+            kept = item or {}
+            self.items[origin.id] = {
+                **kept,
+                "state": State.RELEASED,
+                "lastError": error,
+                "requestedAt": kept.get("requestedAt", origin.requested_at),
+            }
+
+    @staticmethod
+    def _job(origin: Origin, item: dict[str, Any]) -> Job:
+        stored = Origin(origin.id, origin.masked_to, origin.reference, origin.metadata, item.get("requestedAt", 0.0))
+        return Job(origin=stored, state=item["state"], due_at=0, extra=dict(item))
 
     def take_over(
         self, request_id: str, *, message_id: str, token: str, stale_claim_until: object, claim_until: float
@@ -43,10 +64,10 @@ class FakeStore:
         item.update(claimUntil=claim_until, messageId=message_id, claimToken=token)
         return True
 
-    def release(self, request_id: str, *, token: str) -> None:
+    def release(self, request_id: str, *, token: str, error: str) -> None:
         item = self.items[request_id]
         if item["state"] == State.SENDING and item.get("claimToken") == token:
-            item["state"] = State.RELEASED
+            item.update(state=State.RELEASED, lastError=error)
 
     def record_sent(self, request_id: str, job_id: str, *, submitted_at: float, first_check_at: float) -> None:
         self.items[request_id].update(state=State.TRACKING, jobId=job_id)
@@ -86,6 +107,24 @@ class FakeProvider:
     def ready(self) -> None:
         pass
 
-    def send(self, sms: SmsRequest, *, deadline: float | None = None) -> str:
+    def send(self, sms: SmsRequest, *, deadline: float | None = None, retries: bool = True) -> str:
         self.sent.append(sms)
         return f"J.{len(self.sent)}"
+
+
+def make_sender(
+    store: FakeStore,
+    provider: FakeProvider,
+    publisher: FakePublisher | None = None,
+    **overrides: Any,
+) -> Sender:
+    """A Sender over the fakes with the template's defaults, but a validity of five minutes."""
+    settings: dict[str, Any] = {
+        "resend_unconfirmed": False,
+        "first_check_delay": 30,
+        "publish_lease_seconds": 60,
+        "default_validity_seconds": 300,
+        "retry_delays": (10, 30, 60, 120, 300, 600, 900),
+        **overrides,
+    }
+    return Sender(store, publisher or FakePublisher(), provider, **settings)

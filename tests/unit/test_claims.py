@@ -5,19 +5,18 @@ from __future__ import annotations
 import json
 
 import pytest
-from fakes import FakeProvider, FakePublisher, FakeStore
+from fakes import FakeProvider, FakeStore, make_sender
 
 from sms_pipeline.jobs import State
 from sms_pipeline.retarus import ConfigurationFault
 from sms_pipeline.sending import Incoming, Result, RetryLater, Sender
 
 BODY = json.dumps({"id": "r-1", "to": "+4917012345678", "text": "hi"})
+NOW = 1_800_000_000.0
 
 
 def sender(store: FakeStore, provider: FakeProvider, *, resend: bool = False) -> Sender:
-    return Sender(
-        store, FakePublisher(), provider, resend_unconfirmed=resend, first_check_delay=30, publish_lease_seconds=60
-    )
+    return make_sender(store, provider, resend_unconfirmed=resend, clock=lambda: NOW)
 
 
 class SecretUnreadable(FakeProvider):
@@ -27,14 +26,19 @@ class SecretUnreadable(FakeProvider):
 
 def test_a_secret_that_cannot_be_read_fails_the_record_before_it_claims() -> None:
     """From the claim on the POST may be under way, so what can fail or stall before it comes first:
-    the record leaves no claim behind, and its redelivery is sent once the secret is fixed."""
+    the record leaves no claim behind, only its error (for an EXPIRED outcome's reason), and its
+    redelivery is sent once the secret is fixed."""
     store, provider = FakeStore(), SecretUnreadable()
     batch = sender(store, provider).batch(30)
 
     with pytest.raises(RetryLater, match="Retarus secret"):
-        batch.handle(Incoming(message_id="m-1", body=BODY, sent_at=0))
+        batch.handle(Incoming(message_id="m-1", body=BODY, sent_at=NOW))
 
-    assert store.items == {} and provider.sent == [] and batch.circuit_open
+    assert store.items["r-1"]["state"] == State.RELEASED and "claimToken" not in store.items["r-1"]
+    assert "Retarus secret" in store.items["r-1"]["lastError"]
+    assert provider.sent == [] and batch.circuit_open
+    sender(store, FakeProvider()).batch(30).handle(Incoming(message_id="m-1", body=BODY, sent_at=NOW))
+    assert store.items["r-1"]["state"] == State.TRACKING
 
 
 def test_a_redelivery_after_the_claimant_died_follows_the_resend_policy() -> None:
@@ -44,7 +48,7 @@ def test_a_redelivery_after_the_claimant_died_follows_the_resend_policy() -> Non
         store, provider = FakeStore(), FakeProvider()
         store.items["r-1"] = {"state": State.SENDING, "claimUntil": 0.0, "messageId": "m-1", "claimToken": "dead"}
 
-        result = sender(store, provider, resend=resend).batch(30).handle(Incoming("m-1", BODY, sent_at=0))
+        result = sender(store, provider, resend=resend).batch(30).handle(Incoming("m-1", BODY, sent_at=NOW))
 
         assert result is expected and len(provider.sent) == sent
 
@@ -56,7 +60,7 @@ def test_a_second_copy_of_a_message_in_flight_is_retried_later_not_sent_nor_ackn
     store.items["r-1"] = {"state": State.SENDING, "claimUntil": 1e12, "messageId": "m-1", "claimToken": "holder"}
 
     with pytest.raises(RetryLater):
-        sender(store, provider).batch(30).handle(Incoming(message_id="m-1", body=BODY, sent_at=0))
+        sender(store, provider).batch(30).handle(Incoming(message_id="m-1", body=BODY, sent_at=NOW))
 
     assert provider.sent == [] and store.items["r-1"]["claimToken"] == "holder"
 
@@ -65,7 +69,7 @@ def test_a_live_claim_of_another_message_is_a_duplicate_to_acknowledge() -> None
     store, provider = FakeStore(), FakeProvider()
     store.items["r-1"] = {"state": State.SENDING, "claimUntil": 1e12, "messageId": "m-0", "claimToken": "holder"}
 
-    result = sender(store, provider).batch(30).handle(Incoming(message_id="m-1", body=BODY, sent_at=0))
+    result = sender(store, provider).batch(30).handle(Incoming(message_id="m-1", body=BODY, sent_at=NOW))
 
     assert result is Result.DUPLICATE and provider.sent == []
 

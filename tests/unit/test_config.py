@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from sms_pipeline.config import ConfigError, Settings
@@ -17,6 +19,9 @@ ENV = {
     "DUE_INDEX_NAME": "due",
     "DUE_INDEX_SHARDS": "4",
     "RECORD_RETENTION_DAYS": "30",
+    "REQUEST_QUEUE_URL": "https://sqs.eu-central-1.amazonaws.com/123456789012/requests",
+    "DEFAULT_VALIDITY_SECONDS": "14400",
+    "RETRY_DELAYS_SECONDS": "10,30,60",
 }
 
 
@@ -25,6 +30,22 @@ def test_valid_environment() -> None:
     assert settings.check_delays == (30, 60, 120)
     assert settings.tracking_limit_seconds == 4320 * 60
     assert settings.resend_unconfirmed is False
+    assert settings.default_validity_seconds == 14400 and settings.retry_delays == (10, 30, 60)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("DEFAULT_VALIDITY_SECONDS", "4", "must be at least 5 (parameter DefaultValiditySeconds)"),
+        ("DEFAULT_VALIDITY_SECONDS", "345601", "must be at most 345600 (parameter DefaultValiditySeconds)"),
+        ("RETRY_DELAYS_SECONDS", "10,x", "must be comma-separated whole seconds (parameter RetryDelaysSeconds)"),
+        ("RETRY_DELAYS_SECONDS", "10,43201", "longer than 43200 s (parameter RetryDelaysSeconds)"),
+        ("REQUEST_QUEUE_URL", "", "REQUEST_QUEUE_URL is not set (it comes from the RequestQueue resource"),
+    ],
+)
+def test_validity_and_retry_settings_are_checked(name: str, value: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(problem)):
+        Settings.from_env({**ENV, name: value})
 
 
 def test_every_problem_is_listed_with_its_template_source() -> None:

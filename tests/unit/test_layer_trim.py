@@ -42,7 +42,7 @@ def trimmed_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for entry in source.iterdir():
         if entry.is_file():
             shutil.copy2(entry, target)
-        elif entry.name in trim_botocore.SERVICES | {"s3", "sqs"}:
+        elif entry.name in trim_botocore.SERVICES | {"s3", "lambda"}:
             shutil.copytree(entry, target / entry.name)
     trim_botocore.trim(site)
     return target

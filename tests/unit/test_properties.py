@@ -4,16 +4,17 @@ any provider body gives a status or a clean UnexpectedBody; never another except
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
-from fakes import FakeProvider, FakePublisher, FakeStore
+from fakes import FakeProvider, FakePublisher, FakeStore, make_sender
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from sms_pipeline.outcomes import Outcome, ProviderStatus, verdict
 from sms_pipeline.request import InvalidRequest, SmsRequest, parse
 from sms_pipeline.retarus_bodies import UnexpectedBody, job_id, report
-from sms_pipeline.sending import Incoming, Result, Sender
+from sms_pipeline.sending import Incoming, Result
 
 FIELDS = ["id", "to", "text", "from", "deliveryReport", "priority", "billingCode", "reference", "metadata", "x"]
 json_values = st.recursive(
@@ -93,10 +94,8 @@ def test_any_send_body_is_a_job_id_or_unexpected(body: str) -> None:
 @given(st.one_of(st.text(max_size=500), requestish.map(json.dumps)))
 def test_the_send_use_case_never_raises_on_bad_input(body: str) -> None:
     store, publisher, provider = FakeStore(), FakePublisher(), FakeProvider()
-    sender = Sender(
-        store, publisher, provider, resend_unconfirmed=False, first_check_delay=30, publish_lease_seconds=60
-    )
-    result = sender.batch(30).handle(Incoming(message_id="m-1", body=body, sent_at=0))
+    sender = make_sender(store, provider, publisher)
+    result = sender.batch(30).handle(Incoming(message_id="m-1", body=body, sent_at=time.time()))
     if result is Result.REJECTED:
         [event] = publisher.events
         assert event.outcome is Outcome.REJECTED and provider.sent == []

@@ -78,6 +78,11 @@ def test_valid_senders(sender: str) -> None:
         ({"id": "ü"}, "id"),
         ({"id": "a/b"}, "id"),
         ({"extra": 1}, "extra"),
+        ({"validitySeconds": 4}, "validitySeconds"),
+        ({"validitySeconds": 345_601}, "validitySeconds"),
+        ({"validitySeconds": 300.5}, "validitySeconds"),
+        ({"validitySeconds": "300"}, "validitySeconds"),
+        ({"validitySeconds": True}, "validitySeconds"),
     ],
 )
 def test_each_rule_names_its_field(fields: dict[str, object], field: str) -> None:
@@ -85,6 +90,12 @@ def test_each_rule_names_its_field(fields: dict[str, object], field: str) -> Non
         parse(body(**fields), "m")
     assert raised.value.field == field
     assert str(raised.value).startswith(f"{field}: ")
+
+
+@pytest.mark.parametrize("seconds", [5, 300, 345_600])
+def test_validity_is_5_seconds_to_4_days(seconds: int) -> None:
+    assert parse(body(validitySeconds=seconds), "m").validity_seconds == seconds
+    assert parse(body(), "m").validity_seconds is None  # the deployment's DefaultValiditySeconds
 
 
 def test_text_length_counts_characters_not_bytes() -> None:

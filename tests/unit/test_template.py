@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
 
 from local.stack import load_template
+from sms_pipeline.request import MAX_VALIDITY_SECONDS
+from sms_pipeline.retry import JITTER
 from support import policy_statements
 
 TEMPLATE = load_template()
@@ -20,6 +23,36 @@ def test_contract_parameters_and_defaults() -> None:
     assert parameters["StatusCheckDelaysSeconds"]["Default"] == "30,60,120,300,600,1800,3600"
     assert parameters["TrackingLimitMinutes"]["Default"] == 4320
     assert parameters["ResendUnconfirmed"]["Default"] == "false"
+    assert parameters["DefaultValiditySeconds"]["Default"] == 14400
+    assert parameters["RetryDelaysSeconds"]["Default"] == "10,30,60,120,300,600,900"
+
+
+def _receives_to_outlast(delays: list[int], seconds: int) -> int:
+    """Receives of a request whose attempts all fail, while its retries span `seconds`, with every
+    delay at its shortest (all the jitter taken off), plus the receive that ends it EXPIRED."""
+    waited, receives = 0, 0
+    while waited < seconds:
+        receives += 1
+        waited += math.ceil(delays[min(receives, len(delays)) - 1] * (1 - JITTER))
+    return receives + 1
+
+
+def test_a_request_of_the_longest_validity_outlasts_an_outage_without_reaching_the_dlq() -> None:
+    """Contract §8: the DLQ is for poison only. With the default delays, a request that may wait 4
+    days is received about once per delay; maxReceiveCount must be above that, with room for the
+    receives that are not a retry delay (a crashed or throttled invocation)."""
+    delays = [int(part) for part in TEMPLATE["Parameters"]["RetryDelaysSeconds"]["Default"].split(",")]
+    receives = _receives_to_outlast(delays, MAX_VALIDITY_SECONDS)
+    assert receives == 486
+    queue = RESOURCES["RequestQueue"]["Properties"]
+    assert receives * 1.2 <= queue["RedrivePolicy"]["maxReceiveCount"] <= 1000  # 1000: SQS's limit
+    # The message outlives its validity, and a record that fails every time reaches the DLQ long
+    # before the queue would drop it; the DLQ keeps a moved message's first enqueue time.
+    poison_hours = queue["RedrivePolicy"]["maxReceiveCount"] * queue["VisibilityTimeout"] / 3600
+    assert queue["MessageRetentionPeriod"] > MAX_VALIDITY_SECONDS + max(delays)
+    assert queue["MessageRetentionPeriod"] > poison_hours * 3600
+    dlq = RESOURCES["RequestDeadLetterQueue"]["Properties"]
+    assert dlq["MessageRetentionPeriod"] > queue["MessageRetentionPeriod"]
 
 
 def test_queue_has_a_dlq_and_a_visibility_timeout_sized_to_the_function() -> None:
@@ -45,7 +78,7 @@ def test_status_function_runs_on_a_schedule() -> None:
     ("function", "allowed"),
     [
         ("SendFunction", {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "sns:Publish",
-                          "secretsmanager:GetSecretValue"}),
+                          "secretsmanager:GetSecretValue", "sqs:ChangeMessageVisibility"}),
         ("StatusFunction", {"dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem", "sns:Publish",
                             "secretsmanager:GetSecretValue"}),
     ],
@@ -61,7 +94,10 @@ def test_each_function_gets_only_the_actions_it_uses_on_its_own_resources(functi
     for statement in policy_statements(function):
         assert statement["Effect"] == "Allow"
         assert "*" not in str(statement["Action"]) and statement["Resource"] != "*"
-        assert str(statement["Resource"]) in own
+        if statement["Action"] == ["sqs:ChangeMessageVisibility"]:  # the retry delays, on its own queue only
+            assert statement["Resource"] == {"Fn::GetAtt": ["RequestQueue", "Arn"]} and function == "SendFunction"
+        else:
+            assert str(statement["Resource"]) in own
         actions |= set(statement["Action"])
     assert actions == allowed
 
@@ -91,3 +127,6 @@ def test_functions_read_resources_from_the_environment_the_template_sets() -> No
     assert env["JOBS_TABLE_NAME"] == {"Ref": "JobsTable"}
     assert env["OUTCOMES_TOPIC_ARN"] == {"Ref": "OutcomesTopic"}
     assert env["RETARUS_SECRET_ARN"] == {"Ref": "RetarusSecretArn"}
+    assert env["REQUEST_QUEUE_URL"] == {"Ref": "RequestQueue"}
+    assert env["DEFAULT_VALIDITY_SECONDS"] == {"Ref": "DefaultValiditySeconds"}
+    assert env["RETRY_DELAYS_SECONDS"] == {"Ref": "RetryDelaysSeconds"}

@@ -12,6 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from sms_pipeline.request import MAX_VALIDITY_SECONDS, MIN_VALIDITY_SECONDS
+
+# SQS refuses a visibility timeout beyond 12 hours from a message's receipt.
+MAX_VISIBILITY_SECONDS = 43_200
+
 
 class ConfigError(RuntimeError):
     """The deployment is misconfigured; the message says what to fix."""
@@ -36,6 +41,9 @@ class Settings:
     secret_max_age: int
     publish_lease_seconds: int
     status_max_jobs: int
+    request_queue_url: str
+    default_validity_seconds: int
+    retry_delays: tuple[int, ...]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -52,6 +60,16 @@ class Settings:
             due_index_shards=reader.integer("DUE_INDEX_SHARDS", "parameter DueIndexShards", minimum=1),
             record_retention_seconds=86400
             * reader.integer("RECORD_RETENTION_DAYS", "parameter RecordRetentionDays", minimum=1),
+            request_queue_url=reader.text("REQUEST_QUEUE_URL", "the RequestQueue resource"),
+            default_validity_seconds=reader.integer(
+                "DEFAULT_VALIDITY_SECONDS",
+                "parameter DefaultValiditySeconds",
+                minimum=MIN_VALIDITY_SECONDS,
+                maximum=MAX_VALIDITY_SECONDS,
+            ),
+            retry_delays=reader.delays(
+                "RETRY_DELAYS_SECONDS", "parameter RetryDelaysSeconds", maximum=MAX_VISIBILITY_SECONDS
+            ),
             # Tuning knobs, not resource names: these have defaults.
             send_concurrency=reader.integer("SEND_CONCURRENCY", "SendFunction", default=10, minimum=1),
             status_concurrency=reader.integer(
@@ -89,7 +107,9 @@ class _Reader:
     def text(self, name: str, source: str) -> str:
         return self._raw(name, source) or ""
 
-    def integer(self, name: str, source: str, *, default: int | None = None, minimum: int = 0) -> int:
+    def integer(
+        self, name: str, source: str, *, default: int | None = None, minimum: int = 0, maximum: int | None = None
+    ) -> int:
         raw = self._raw(name, source, None if default is None else str(default))
         try:
             value = int(raw) if raw is not None else 0
@@ -98,6 +118,8 @@ class _Reader:
             return default or 0
         if raw is not None and value < minimum:
             self._problems.append(f"{name}={value} must be at least {minimum} ({source})")
+        if raw is not None and maximum is not None and value > maximum:
+            self._problems.append(f"{name}={value} must be at most {maximum} ({source})")
         return value
 
     def seconds(self, name: str, *, default: float) -> float:
@@ -119,7 +141,7 @@ class _Reader:
             return False
         return raw == "true"
 
-    def delays(self, name: str, source: str) -> tuple[int, ...]:
+    def delays(self, name: str, source: str, *, maximum: int | None = None) -> tuple[int, ...]:
         raw = self._raw(name, source) or ""
         try:
             delays = tuple(int(part) for part in raw.split(","))
@@ -129,6 +151,8 @@ class _Reader:
             return (0,)
         if any(delay < 0 for delay in delays):
             self._problems.append(f"{name} must not hold negative waits ({source})")
+        if maximum is not None and any(delay > maximum for delay in delays):
+            self._problems.append(f"{name} must not hold waits longer than {maximum} s ({source})")
         return delays
 
     def url(self, name: str, source: str) -> str:

@@ -16,8 +16,9 @@ Why the item looks the way it does:
   to catch a producer's late duplicate, then DynamoDB deletes them.
 
 States: SENDING (claimed until `claimUntil`, the POST follows at once) → RELEASED (the POST surely
-did not happen; may be claimed again) | TRACKING (job id known, checks due) → PUBLISHING (outcome
-decided, publish due) → DONE.
+did not happen, `lastError` says why; may be claimed again, until the request's validity ends) |
+TRACKING (job id known, checks due) → PUBLISHING (outcome decided, publish due) → DONE. A request
+that failed before it could claim (a configuration fault) is recorded RELEASED with its error.
 
 The send function validates the request and reads the credentials before it claims, so nothing
 that can stall lies between the claim and the POST: a claim that expired belongs to an invocation
@@ -131,7 +132,7 @@ class JobStore:
 
     def claim(
         self, origin: Origin, *, message_id: str, token: str, now: float, claim_until: float
-    ) -> tuple[ClaimResult, Job | None]:
+    ) -> tuple[ClaimResult, Job]:
         """Claim the request id for one POST; GRANTED only to the first delivery (or after a release).
 
         `token` is this delivery's own: SQS may hand out two copies of one message at once
@@ -141,27 +142,31 @@ class JobStore:
         once `claimUntil` has passed, which is after the holder's invocation has surely ended.
 
         The claim is made right before the POST, and is also its mark: once it is written, the
-        request may be on the wire.
+        request may be on the wire. It updates rather than replaces a released item, so what earlier
+        attempts left stays: the first `requestedAt` (a message redriven from the DLQ is a new
+        message with a new timestamp, and must not get a new validity), `lastError` and `attempts`.
+        The job returned is the item as it now stands, or as another delivery left it.
         """
-        item = self._origin_item(origin, now)
-        item.update(
-            {
-                "state": State.SENDING.value,
-                "claimUntil": _num(claim_until),
-                "messageId": message_id,
-                "claimToken": token,
-            }
-        )
+        attributes = {
+            **self._origin_attributes(origin, now),
+            "state": State.SENDING.value,
+            "claimUntil": _num(claim_until),
+            "messageId": message_id,
+            "claimToken": token,
+        }
         try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=_serialize(item),
-                ConditionExpression="attribute_not_exists(id) OR #state = :released",
-                ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues=_serialize({":released": State.RELEASED.value}),
+            response = self._client.update_item(
+                **self._upsert(
+                    origin,
+                    attributes,
+                    "attribute_not_exists(id) OR #state = :released",
+                    {":released": State.RELEASED.value},
+                    count_attempt=True,
+                ),
+                ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-            return ClaimResult.GRANTED, None
+            return ClaimResult.GRANTED, _job(_deserialize(response["Attributes"]))
         except ClientError as error:
             if not _conditional_failure(error):
                 raise
@@ -176,6 +181,20 @@ class JobStore:
             if job.extra.get("messageId") == message_id:
                 return ClaimResult.IN_FLIGHT, job
         return ClaimResult.DUPLICATE, job
+
+    def note_failure(self, origin: Origin, *, error: str, now: float) -> None:
+        """An attempt that failed before it could claim (the provider's configuration fault): keep
+        its error for the outcome a later attempt may give (EXPIRED names the last failure), and
+        the first `requestedAt`. Only an absent or released item is touched."""
+        attributes = {**self._origin_attributes(origin, now), "state": State.RELEASED.value, "lastError": error}
+        request = self._upsert(
+            origin, attributes, "attribute_not_exists(id) OR #state = :released", {":released": State.RELEASED.value}
+        )
+        try:
+            self._client.update_item(**request)
+        except ClientError as failure:
+            if not _conditional_failure(failure):  # an item in another state has its own story
+                raise
 
     def take_over(
         self, request_id: str, *, message_id: str, token: str, stale_claim_until: Any, claim_until: float
@@ -194,13 +213,14 @@ class JobStore:
             },
         )
 
-    def release(self, request_id: str, *, token: str) -> None:
-        """The POST did not take place (or may be repeated by policy): a redelivery may claim again."""
+    def release(self, request_id: str, *, token: str, error: str) -> None:
+        """The POST did not take place (or may be repeated by policy): a redelivery may claim again.
+        `error` is why, kept for the outcome a later attempt may give (EXPIRED names it)."""
         self._update(
             request_id,
-            "SET #state = :released REMOVE claimUntil, claimToken",
+            "SET #state = :released, lastError = :error REMOVE claimUntil, claimToken",
             "#state = :sending AND claimToken = :token",
-            {":released": State.RELEASED.value, ":sending": State.SENDING.value, ":token": token},
+            {":released": State.RELEASED.value, ":sending": State.SENDING.value, ":token": token, ":error": error},
         )
 
     def record_sent(self, request_id: str, job_id: str, *, submitted_at: float, first_check_at: float) -> None:
@@ -372,6 +392,43 @@ class JobStore:
 
     # --- internals -------------------------------------------------------------------------------
 
+    def _upsert(
+        self,
+        origin: Origin,
+        attributes: dict[str, Any],
+        condition: str,
+        values: dict[str, Any],
+        *,
+        count_attempt: bool = False,
+    ) -> dict[str, Any]:
+        """An UpdateItem request that sets `attributes`, keeps the first `requestedAt` and, with
+        `count_attempt`, adds one to `attempts`. Every name goes through a placeholder: some (`to`)
+        are DynamoDB reserved words. `attributes` must hold `state`, which the condition names."""
+        names = {f"#{name}": name for name in (*attributes, "requestedAt")}
+        sets = [f"#{name} = :{name}" for name in attributes]
+        sets.append("#requestedAt = if_not_exists(#requestedAt, :requestedAt)")
+        if count_attempt:
+            names["#attempts"] = "attempts"
+            sets.append("#attempts = if_not_exists(#attempts, :zero) + :one")
+            values = {**values, ":zero": 0, ":one": 1}
+        update = ", ".join(sets)
+        return {
+            "TableName": self._table,
+            "Key": _serialize({"id": origin.id}),
+            "UpdateExpression": "SET " + update,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": _serialize(
+                {**_placeholders(attributes), ":requestedAt": _num(origin.requested_at), **values}
+            ),
+        }
+
+    def _origin_attributes(self, origin: Origin, now: float) -> dict[str, Any]:
+        """The origin's attributes but the key and `requestedAt`, for an update."""
+        item = self._origin_item(origin, now)
+        del item["id"], item["requestedAt"]
+        return item
+
     def _origin_item(self, origin: Origin, now: float) -> dict[str, Any]:
         return {
             "id": origin.id,
@@ -482,7 +539,7 @@ def _job(item: dict[str, Any]) -> Job:
         submitted_at=float(item["submittedAt"]) if "submittedAt" in item else None,
         checks=int(item.get("checks", 0)),
         final=final,
-        extra={key: item[key] for key in ("claimUntil", "messageId", "claimToken") if key in item},
+        extra={key: item[key] for key in ("claimUntil", "messageId", "claimToken", "lastError") if key in item},
         stored=item,
     )
 

@@ -7,12 +7,12 @@ policy. A failed entry is reported back, not raised: its job stays due and a lat
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from sms_pipeline.lazy import OnFirstUse
 from sms_pipeline.observability import logger
 from sms_pipeline.outcomes import OutcomeEvent
 
@@ -23,22 +23,11 @@ BATCH_SIZE = 10
 
 
 class SnsPublisher:
-    """`client` is the SNS client or a function that makes it: the send function publishes only for
-    rejected and unknown requests, so most of its containers never pay for creating the client."""
+    """`client` is the SNS client or a function that makes it on first use (lazy.py)."""
 
     def __init__(self, client: SNSClient | Callable[[], SNSClient], topic_arn: str) -> None:
-        self._client: SNSClient | None = None if callable(client) else client
-        self._make_client = client if callable(client) else None
-        self._client_lock = threading.Lock()
+        self._sns: Callable[[], SNSClient] = OnFirstUse(client) if callable(client) else lambda: client
         self._topic_arn = topic_arn
-
-    def _sns(self) -> SNSClient:
-        if self._client is None:
-            with self._client_lock:  # a boto3 session must not create clients from two threads at once
-                if self._client is None:
-                    assert self._make_client is not None
-                    self._client = self._make_client()
-        return self._client
 
     def publish(self, events: Sequence[OutcomeEvent]) -> set[str]:
         """Publish every event; the request ids whose event was published."""

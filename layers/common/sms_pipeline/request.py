@@ -18,11 +18,28 @@ MAX_TEXT_CHARS = 1600
 MAX_METADATA_BYTES = 2048
 MAX_BILLING_CODE_CHARS = 70
 MAX_REFERENCE_CHARS = 70
+# A request may wait for the provider at most this long (contract §1, §8): SQS keeps a message for
+# days, and an SMS that arrives days late (a one-time code, an alert) does more harm than none.
+MIN_VALIDITY_SECONDS = 5
+MAX_VALIDITY_SECONDS = 345_600
 
 _ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _NUMERIC_SENDER = re.compile(r"^\+?[0-9]{1,20}$")
 _ALPHA_SENDER = re.compile("^[A-Za-z0-9 " + re.escape(string.punctuation) + "]{1,11}$")
-_FIELDS = frozenset({"id", "to", "text", "from", "deliveryReport", "priority", "billingCode", "reference", "metadata"})
+_FIELDS = frozenset(
+    {
+        "id",
+        "to",
+        "text",
+        "from",
+        "deliveryReport",
+        "priority",
+        "billingCode",
+        "reference",
+        "metadata",
+        "validitySeconds",
+    }
+)
 _PRIORITIES = ("normal", "express")
 
 
@@ -45,6 +62,7 @@ class SmsRequest:
     billing_code: str | None = None
     reference: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    validity_seconds: int | None = None  # None: the deployment's DefaultValiditySeconds
 
     @property
     def masked_to(self) -> str:
@@ -164,6 +182,17 @@ def validate(document: Any, default_id: str) -> SmsRequest:
     if not _metadata_size(metadata):
         raise InvalidRequest("metadata", f"must be at most {MAX_METADATA_BYTES} bytes serialized")
 
+    validity = document.get("validitySeconds")
+    if validity is not None and (
+        isinstance(validity, bool)
+        or not isinstance(validity, int)
+        or not MIN_VALIDITY_SECONDS <= validity <= MAX_VALIDITY_SECONDS
+    ):
+        raise InvalidRequest(
+            "validitySeconds",
+            f"must be a whole number of seconds from {MIN_VALIDITY_SECONDS} to {MAX_VALIDITY_SECONDS} (4 days)",
+        )
+
     return SmsRequest(
         id=request_id,
         to=number,
@@ -174,6 +203,7 @@ def validate(document: Any, default_id: str) -> SmsRequest:
         billing_code=billing_code,
         reference=reference,
         metadata=metadata,
+        validity_seconds=validity,
     )
 
 

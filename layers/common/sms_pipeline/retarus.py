@@ -103,8 +103,9 @@ class RetarusClient:
         POST and nothing else: a slow or missing secret shows here, before the claim."""
         self._credentials()
 
-    def send(self, sms: SmsRequest, *, deadline: float | None = None) -> str:
-        """POST /sms; the provider's job id. Retries transient failures while `deadline` allows."""
+    def send(self, sms: SmsRequest, *, deadline: float | None = None, retries: bool = True) -> str:
+        """POST /sms; the provider's job id. Retries transient failures while `deadline` allows,
+        unless `retries` is off (one POST: the caller retries later)."""
         form = {"dst": sms.to, "msg": sms.text}
         if sms.sender is not None:
             form["src"] = sms.sender
@@ -114,7 +115,9 @@ class RetarusClient:
             form["bc"] = sms.billing_code
         if sms.reference:
             form["ref"] = sms.reference
-        body = self._call("POST", "/sms", form=form, idempotent=False, expect=201, deadline=deadline)
+        body = self._call(
+            "POST", "/sms", form=form, idempotent=False, expect=201, deadline=deadline, attempts=None if retries else 1
+        )
         try:
             return retarus_bodies.job_id(body)
         except retarus_bodies.UnexpectedBody as error:
@@ -142,8 +145,10 @@ class RetarusClient:
         idempotent: bool,
         expect: int,
         deadline: float | None,
+        attempts: int | None = None,
     ) -> str:
         credentials = self._credentials()
+        attempts = attempts or self._retry.attempts
         auth = {"user": credentials.user, "pass": credentials.password}
         url = self._base_url + path
         attempt = 0
@@ -156,7 +161,7 @@ class RetarusClient:
                 if error.retry_after is not None:
                     wait = max(wait, error.retry_after)
                 out_of_time = deadline is not None and self._clock() + wait + self._timeout[0] >= deadline
-                if attempt >= self._retry.attempts or out_of_time:
+                if attempt >= attempts or out_of_time:
                     raise
                 self._sleep(wait)
 
@@ -210,7 +215,7 @@ class RetarusClient:
                 f"{what}: {code} from {self._host}; check RetarusBaseUrl (it must end before /sms)"
             )
         if code == 429 or code >= 500:
-            raise TransientError(f"{what}: {code} from the provider", _retry_after(response.headers.get("Retry-After")))
+            raise TransientError(f"{what}: provider answered {code}", _retry_after(response.headers.get("Retry-After")))
         raise UnexpectedResponse(f"{what}: unexpected HTTP {code}")
 
     @property

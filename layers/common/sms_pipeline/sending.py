@@ -1,18 +1,22 @@
-"""The send use case: one SQS record in, at most one POST /sms out (contract §1–§3).
+"""The send use case: one SQS record in, at most one POST /sms out (contract §1–§3, §8).
 
 Pure orchestration over three ports (job store, publisher, Retarus client); the handler owns the
 event plumbing and the concurrency. Each record either ends well (sent, duplicate, or a published
-REJECTED/UNKNOWN outcome) or raises RetryLater, which fails it in the batch response so that SQS
-delivers it again (and, if that keeps happening, moves it to the DLQ).
+REJECTED/UNKNOWN/EXPIRED outcome) or raises RetryLater, which fails it in the batch response and
+says after how many seconds SQS should deliver it again: the next of the retry delays, cut short
+to the end of the request's validity, after which the request ends EXPIRED instead of being sent.
+A record that fails unexpectedly (a bug, AWS failing) keeps the queue's own visibility timeout;
+if that keeps happening SQS moves it to the DLQ.
 """
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Protocol
 
@@ -28,12 +32,17 @@ from sms_pipeline.outcomes import (
 )
 from sms_pipeline.phone import mask
 from sms_pipeline.retarus import ConfigurationFault, Rejected, RetarusError, TransientError, UnknownResult
+from sms_pipeline.retry import expired_reason, retry_delay
 
 CLAIM_MARGIN_SECONDS = 10.0
 
 
 class RetryLater(Exception):
-    """Fail this record in the batch response; SQS redelivers it after the visibility timeout."""
+    """Fail this record in the batch response; SQS delivers it again after `after_seconds`."""
+
+    def __init__(self, reason: str, *, after_seconds: int) -> None:
+        super().__init__(reason)
+        self.after_seconds = after_seconds
 
 
 # Losing a claim to another delivery is not acknowledged: that delivery may be another copy of this
@@ -47,6 +56,7 @@ class Result(StrEnum):
     DUPLICATE = "duplicate"
     REJECTED = "rejected"
     UNKNOWN = "unknown"
+    EXPIRED = "expired"
 
 
 @dataclass(frozen=True)
@@ -54,16 +64,18 @@ class Incoming:
     message_id: str
     body: str
     sent_at: float  # SQS SentTimestamp, in seconds: the event's requestedAt
+    receive_count: int = 1  # SQS ApproximateReceiveCount: this is attempt number n
 
 
 class Store(Protocol):
     def claim(
         self, origin: Origin, *, message_id: str, token: str, now: float, claim_until: float
-    ) -> tuple[ClaimResult, Job | None]: ...
+    ) -> tuple[ClaimResult, Job]: ...
+    def note_failure(self, origin: Origin, *, error: str, now: float) -> None: ...
     def take_over(
         self, request_id: str, *, message_id: str, token: str, stale_claim_until: object, claim_until: float
     ) -> bool: ...
-    def release(self, request_id: str, *, token: str) -> None: ...
+    def release(self, request_id: str, *, token: str, error: str) -> None: ...
     def record_sent(self, request_id: str, job_id: str, *, submitted_at: float, first_check_at: float) -> None: ...
     def finish_claimed(self, request_id: str, final: Final, *, publish_lease_until: float) -> bool: ...
     def put_rejected(self, origin: Origin, final: Final, *, now: float, publish_lease_until: float) -> bool: ...
@@ -77,7 +89,7 @@ class Publisher(Protocol):
 
 class Provider(Protocol):
     def ready(self) -> None: ...
-    def send(self, sms: requests_.SmsRequest, *, deadline: float | None = None) -> str: ...
+    def send(self, sms: requests_.SmsRequest, *, deadline: float | None = None, retries: bool = True) -> str: ...
 
 
 class Sender:
@@ -92,9 +104,12 @@ class Sender:
         resend_unconfirmed: bool,
         first_check_delay: int,
         publish_lease_seconds: int,
+        default_validity_seconds: int,
+        retry_delays: Sequence[int],
         on_auth_failure: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        jitter: Callable[[], float] = random.random,
     ) -> None:
         self.store = store
         self.publisher = publisher
@@ -102,9 +117,12 @@ class Sender:
         self.resend_unconfirmed = resend_unconfirmed
         self.first_check_delay = first_check_delay
         self.publish_lease_seconds = publish_lease_seconds
+        self.default_validity_seconds = default_validity_seconds
+        self.retry_delays = tuple(retry_delays)
         self.on_auth_failure = on_auth_failure
         self.clock = clock
         self.monotonic = monotonic
+        self.jitter = jitter
 
     def batch(self, remaining_seconds: float) -> Batch:
         return Batch(self, remaining_seconds)
@@ -118,6 +136,7 @@ class Batch:
         self._deadline = sender.monotonic() + max(0.0, remaining_seconds - 2.0)
         self._claim_until = sender.clock() + remaining_seconds + CLAIM_MARGIN_SECONDS
         self._circuit = threading.Event()
+        self._fault = ""  # the configuration fault that opened the circuit
 
     @property
     def circuit_open(self) -> bool:
@@ -141,74 +160,99 @@ class Batch:
         except requests_.InvalidRequest as invalid:
             return self._reject_invalid(incoming, invalid)
 
-        origin = Origin(
-            id=sms.id,
-            masked_to=sms.masked_to,
-            reference=sms.reference,
-            metadata=sms.metadata,
-            requested_at=incoming.sent_at,
+        attempt = _Attempt(
+            incoming,
+            Origin(
+                id=sms.id,
+                masked_to=sms.masked_to,
+                reference=sms.reference,
+                metadata=sms.metadata,
+                requested_at=incoming.sent_at,
+            ),
+            sms.validity_seconds or s.default_validity_seconds,
         )
         log = {"request_id": sms.id, "to": sms.masked_to, "message_id": incoming.message_id}
-        if self.circuit_open:
-            raise RetryLater("not sent: the provider refused the credentials earlier in this invocation")
-        try:
+        if not attempt.expired(s.clock()):
             # Whatever can stall comes before the claim: from the claim on, the POST may be on its way.
-            s.provider.ready()
-        except ConfigurationFault as fault:
-            raise self._configuration_fault(fault, log) from None
+            # A request past its validity skips this: it is not sent, so it needs no provider.
+            if self.circuit_open:
+                s.store.note_failure(attempt.origin, error=self._fault, now=s.clock())
+                raise self._retry_later(attempt, "not sent: " + self._fault)
+            try:
+                s.provider.ready()
+            except ConfigurationFault as fault:
+                self._open_circuit(fault, log)
+                s.store.note_failure(attempt.origin, error=_brief(fault), now=s.clock())
+                raise self._retry_later(attempt, str(fault)) from None
 
         token = uuid.uuid4().hex  # this delivery's own: two copies of one message must not share a claim
-        claim, existing = s.store.claim(
-            origin, message_id=incoming.message_id, token=token, now=s.clock(), claim_until=self._claim_until
+        claim, job = s.store.claim(
+            attempt.origin,
+            message_id=incoming.message_id,
+            token=token,
+            now=s.clock(),
+            claim_until=self._claim_until,
         )
+        attempt.learn(job)  # the first requestedAt, the last error of earlier attempts
         if claim is ClaimResult.IN_FLIGHT:
             logger.info("another copy of this message is being sent; this one will come back", extra=log)
-            raise RetryLater("another delivery of the same message holds the claim")
+            raise self._retry_later(attempt, "another delivery of the same message holds the claim")
         if claim is ClaimResult.DUPLICATE:
             logger.info("duplicate request acknowledged, not sent again", extra=log)
             count("DuplicateRequests")
             return Result.DUPLICATE
         if claim is ClaimResult.EXPIRED:
             # The claimant died between its claim and the record of its POST's result: the POST may
-            # have reached the provider (§2).
-            assert existing is not None
-            if not s.resend_unconfirmed:
+            # have reached the provider (§2). Past its validity, it may not be sent again either way.
+            if not s.resend_unconfirmed or attempt.expired(s.clock()):
                 logger.warning("an earlier send of this request was interrupted; ending as UNKNOWN", extra=log)
-                return self._finish(origin, None, Outcome.UNKNOWN, CLAIM_EXPIRED_REASON)
-            stale = existing.extra.get("claimUntil")
+                return self._finish(attempt.origin, Outcome.UNKNOWN, CLAIM_EXPIRED_REASON)
             if not s.store.take_over(
                 sms.id,
                 message_id=incoming.message_id,
                 token=token,
-                stale_claim_until=stale,
+                stale_claim_until=job.extra.get("claimUntil"),
                 claim_until=self._claim_until,
             ):
                 logger.info("another delivery took the request over first; not sent here", extra=log)
-                raise RetryLater(_LOST_RACE)
+                raise self._retry_later(attempt, _LOST_RACE)
             logger.warning("an earlier send of this request was interrupted; sending again (policy)", extra=log)
 
+        if attempt.expired(s.clock()):
+            return self._expire(attempt, log)
         try:
-            job_id = s.provider.send(sms, deadline=self._deadline)
+            job_id = s.provider.send(
+                sms,
+                deadline=min(self._deadline, s.monotonic() + attempt.seconds_left(s.clock())),
+                # The first attempt retries at once; later ones are the queue's retries, one POST each,
+                # so that an outage costs the provider one POST per request per retry delay.
+                retries=incoming.receive_count <= 1,
+            )
         except Rejected:
             logger.info("provider rejected the request (400)", extra=log)
-            return self._finish(origin, None, Outcome.REJECTED, PROVIDER_REJECTED_REASON)
+            return self._finish(attempt.origin, Outcome.REJECTED, PROVIDER_REJECTED_REASON)
         except ConfigurationFault as fault:
-            s.store.release(sms.id, token=token)
-            raise self._configuration_fault(fault, log) from None
+            s.store.release(sms.id, token=token, error=_brief(fault))
+            self._open_circuit(fault, log)
+            raise self._retry_later(attempt, str(fault)) from None
         except UnknownResult as unknown:
             if s.resend_unconfirmed:
-                s.store.release(sms.id, token=token)
+                s.store.release(sms.id, token=token, error=_brief(unknown))
                 logger.warning(
                     "send result unknown; will send again (ResendUnconfirmed)",
                     extra={**log, "error": str(unknown)},
                 )
-                raise RetryLater(str(unknown)) from None
+                raise self._retry_later(attempt, str(unknown)) from None
             logger.warning("send result unknown; ending as UNKNOWN", extra={**log, "error": str(unknown)})
-            return self._finish(origin, None, Outcome.UNKNOWN, UNCONFIRMED_REASON)
+            return self._finish(attempt.origin, Outcome.UNKNOWN, UNCONFIRMED_REASON)
         except (TransientError, RetarusError) as error:
-            s.store.release(sms.id, token=token)
-            logger.warning("send failed; SQS will deliver the request again", extra={**log, "error": str(error)})
-            raise RetryLater(str(error)) from None
+            s.store.release(sms.id, token=token, error=_brief(error))
+            retry = self._retry_later(attempt, str(error))
+            logger.warning(
+                "send failed; SQS will deliver the request again",
+                extra={**log, "error": str(error), "retry_after_seconds": retry.after_seconds},
+            )
+            raise retry from None
 
         now = s.clock()
         s.store.record_sent(sms.id, job_id, submitted_at=now, first_check_at=now + s.first_check_delay)
@@ -216,16 +260,37 @@ class Batch:
         count("SmsSent")
         return Result.SENT
 
-    def _configuration_fault(self, fault: ConfigurationFault, log: dict[str, str]) -> RetryLater:
+    def _retry_later(self, attempt: _Attempt, reason: str) -> RetryLater:
+        s = self._s
+        after = retry_delay(
+            s.retry_delays,
+            attempt.incoming.receive_count,
+            seconds_left=attempt.seconds_left(s.clock()),
+            draw=s.jitter(),
+        )
+        return RetryLater(reason, after_seconds=after)
+
+    def _open_circuit(self, fault: ConfigurationFault, log: dict[str, str]) -> None:
         """Credentials refused or unreadable, or a wrong URL: no request of this invocation can be
-        sent, so the circuit opens and the records go back to SQS (and to the DLQ if it lasts)."""
+        sent, so the circuit opens and the records go back to SQS, to be tried again with the retry
+        delays until the fault is fixed or their validity ends."""
+        self._fault = _brief(fault)
         self._circuit.set()
         self._s.on_auth_failure()
         count("ProviderAuthFailures")
         logger.error(
             "provider configuration fault; circuit open for this invocation", extra={**log, "error": str(fault)}
         )
-        return RetryLater(str(fault))
+
+    def _expire(self, attempt: _Attempt, log: dict[str, str]) -> Result:
+        """Past its validity, never sent: the request ends EXPIRED (§8), naming the last failure."""
+        reason = expired_reason(attempt.validity_seconds, attempt.last_error)
+        logger.warning(
+            "request not sent within its validity; ending as EXPIRED",
+            extra={**log, "validity_seconds": attempt.validity_seconds, "last_error": attempt.last_error},
+        )
+        count("RequestsExpired")
+        return self._finish(attempt.origin, Outcome.EXPIRED, reason)
 
     def _reject_invalid(self, incoming: Incoming, invalid: requests_.InvalidRequest) -> Result:
         s = self._s
@@ -245,27 +310,61 @@ class Batch:
         )
         if not s.store.put_rejected(origin, final, now=now, publish_lease_until=now + s.publish_lease_seconds):
             return Result.DUPLICATE
-        self._publish(origin, None, final)
+        self._publish(origin, final)
         return Result.REJECTED
 
-    def _finish(self, origin: Origin, job_id: str | None, outcome: Outcome, reason: str) -> Result:
+    def _finish(self, origin: Origin, outcome: Outcome, reason: str) -> Result:
+        """An outcome the send itself decided (never sent, or sent with no job id): claim → PUBLISHING."""
         s = self._s
         now = s.clock()
         final = Final(outcome, reason, completed_at=now)
         if not s.store.finish_claimed(origin.id, final, publish_lease_until=now + s.publish_lease_seconds):
             return Result.DUPLICATE
-        self._publish(origin, job_id, final)
-        return Result.REJECTED if outcome is Outcome.REJECTED else Result.UNKNOWN
+        self._publish(origin, final)
+        return Result(outcome.value.lower())
 
-    def _publish(self, origin: Origin, job_id: str | None, final: Final) -> None:
+    def _publish(self, origin: Origin, final: Final) -> None:
         """Publish now; when SNS fails the job stays due and the status function publishes it."""
         s = self._s
-        event = outcome_event(origin, final, job_id=job_id, submitted_at=None)
+        event = outcome_event(origin, final, job_id=None, submitted_at=None)
         if origin.id in s.publisher.publish([event]):
             s.store.mark_published(origin.id)
         else:
             s.store.publish_failed(origin.id, retry_at=s.clock())
         count(f"Outcome{final.outcome.value.title()}")
+
+
+class _Attempt:
+    """One delivery of a valid request: its validity, and what earlier attempts left in the store."""
+
+    def __init__(self, incoming: Incoming, origin: Origin, validity_seconds: int) -> None:
+        self.incoming = incoming
+        self.origin = origin
+        self.validity_seconds = validity_seconds
+        self.last_error: str | None = None
+
+    def learn(self, job: Job) -> None:
+        """The stored record's first requestedAt wins: a message redriven from the DLQ, or enqueued
+        again by its producer, is a new SQS message whose own timestamp would restart the validity."""
+        stored = job.origin.requested_at
+        if stored and stored < self.origin.requested_at:
+            self.origin = replace(self.origin, requested_at=stored)
+        last_error = job.extra.get("lastError")
+        self.last_error = str(last_error) if last_error else None
+
+    def seconds_left(self, now: float) -> float:
+        return self.origin.requested_at + self.validity_seconds - now
+
+    def expired(self, now: float) -> bool:
+        return self.seconds_left(now) <= 0
+
+
+def _brief(error: RetarusError) -> str:
+    """The error as an outcome's reason names it: the client's message without the call it was."""
+    text = str(error)
+    for call in ("POST /sms: ", "GET /reports: "):
+        text = text.removeprefix(call)
+    return text
 
 
 def outcome_event(origin: Origin, final: Final, *, job_id: str | None, submitted_at: float | None) -> OutcomeEvent:

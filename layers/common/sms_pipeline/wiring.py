@@ -4,21 +4,24 @@ Each container has one boto3 session (the default one), one client per service i
 pooled HTTPS session to the provider. The handlers build their use case at import, so the
 configuration is checked at cold start and Lambda's init phase (which runs before the first event,
 and is what SnapStart or provisioned concurrency would keep) creates the clients; the one client a
-container may never need, the send function's SNS client, is made on first use.
+container may never need, the send function's SNS and SQS clients, are made on first use.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
 import boto3
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from botocore.config import Config
 
+from sms_pipeline.batch_processor import ConcurrentSqsProcessor
 from sms_pipeline.config import Settings
 from sms_pipeline.credentials import SecretCredentials
 from sms_pipeline.jobs import JobStore, query_threads
 from sms_pipeline.publisher import SnsPublisher
+from sms_pipeline.request_queue import RequestQueue
 from sms_pipeline.retarus import RetarusClient
 from sms_pipeline.sending import Sender
 from sms_pipeline.tracking import PUBLISH_WORKERS, Tracker
@@ -84,8 +87,20 @@ def sender() -> Sender:
         resend_unconfirmed=config.resend_unconfirmed,
         first_check_delay=config.check_delays[0],
         publish_lease_seconds=config.publish_lease_seconds,
+        default_validity_seconds=config.default_validity_seconds,
+        retry_delays=config.retry_delays,
         on_auth_failure=credentials().forget,
     )
+
+
+@cache
+def send_processor() -> ConcurrentSqsProcessor:
+    """The send function's batch processor: its records run on a pool of SEND_CONCURRENCY threads,
+    and the records it fails come back after the delay each asked for."""
+    config = settings()
+    pool = ThreadPoolExecutor(max_workers=config.send_concurrency, thread_name_prefix="send")
+    queue = RequestQueue(lambda: boto3.client("sqs", config=_AWS_CONFIG), config.request_queue_url)
+    return ConcurrentSqsProcessor(pool, queue)
 
 
 @cache
