@@ -2,16 +2,22 @@
 
     .venv/bin/python -m bench.soak --requests 5000
 
-The simulator answers a share of calls with 5xx, resets, slow answers and no answers; DynamoDB
-throttles some calls; the outcomes topic is down for a while; function processes are killed just
-before they record a POST's result or a publish. Producers enqueue some requests twice. At the end
-the invariants are checked and printed with the figures:
+The simulator answers a share of calls with 5xx, resets, slow answers and no answers, and is down
+altogether (503 to everything) for an outage several times longer than the longest retry delay;
+DynamoDB throttles some calls; the outcomes topic is down for a while; function processes are
+killed just before a DynamoDB write (a claim, the record of a POST's result, a release; a check's
+transition, a publish's record). Producers enqueue some requests twice; as the outage begins,
+probes with a validity shorter and longer than the outage are enqueued. Time is scaled: the retry
+delays are seconds, not minutes (RetryDelaysSeconds 1,2,4). At the end the invariants are checked
+and printed with the figures:
 
-- every request has exactly one distinct outcome, or sits in the DLQ (and then has none, unless a
-  producer enqueued it twice: one message may exhaust its receives into the DLQ while the other,
-  delivered later, ends the request; that is counted, not a violation);
+- every request has exactly one distinct outcome, none is lost, none waits in the DLQ;
 - no request reached the provider twice (ResendUnconfirmed=false);
-- no outcome was lost.
+- a request ends EXPIRED unsent only if its validity ended while the provider was down (during
+  the outage, or before its next retry could come after it);
+- during the outage a waiting request costs the provider about one POST per retry delay, not one
+  per second: no request made more POSTs than its retry delays allow;
+- no probe whose validity outlasts the outage ends EXPIRED.
 
 Exit status 0 when every invariant holds.
 """
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import queue
 import random
 import sys
@@ -27,14 +34,31 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from local.chaos import ENV as CHAOS_ENV
 from local.pipeline import LocalPipeline, Options
 from local.simulator import RetarusSimulator
+from local.stack import load_template
+from sms_pipeline.retry import JITTER
 
-# Last two digits → what the simulator does (local/simulator.py); 50 fails every POST (→ DLQ).
-NUMBER_MIX = ["77"] * 60 + ["10", "11", "14", "15", "16", "18", "19", "20", "25"] * 4 + ["40"] * 2 + ["50"]
+# Last two digits → what the simulator does (local/simulator.py).
+NUMBER_MIX = ["77"] * 60 + ["10", "11", "14", "15", "16", "18", "19", "20", "25"] * 4 + ["40"] * 2
+RETRY_DELAYS = (1, 2, 4)  # RetryDelaysSeconds, scaled: the template's default is minutes
+DEFAULT_VALIDITY_SECONDS = int(load_template()["Parameters"]["DefaultValiditySeconds"]["Default"])
+FIRST_ATTEMPT_POSTS = 3  # the first attempt retries at once (RetryPolicy.attempts); later ones POST once
+
+
+def posts_allowed(seconds: float, delays: tuple[int, ...] = RETRY_DELAYS) -> int:
+    """The most POSTs one request can make in `seconds` of outage: its first attempt's, then one per
+    retry delay (the shortest: jitter only shortens), and one more for an attempt at either edge."""
+    posts, waited, attempt = FIRST_ATTEMPT_POSTS, 0.0, 1
+    while waited < seconds:
+        waited += max(1, math.ceil(delays[min(attempt, len(delays)) - 1] * (1 - JITTER)))
+        posts += 1
+        attempt += 1
+    return posts + 1
 
 
 @dataclass
@@ -51,12 +75,36 @@ class SoakResult:
     dlq_with_outcome: list[str] = field(default_factory=list)
     dlq_and_outcome_of_duplicate: list[str] = field(default_factory=list)
     in_dlq: int = 0
+    outage_seconds: float = 0.0
+    expired_unsent: int = 0
+    expired_out_of_outage: list[str] = field(default_factory=list)
+    outage_posts: Counter[str] = field(default_factory=Counter)
+    probes: Counter[str] = field(default_factory=Counter)
+    long_probes_expired: list[str] = field(default_factory=list)
     repeated_publishes: int = 0
     restarts: int = 0
 
     @property
+    def posts_bound(self) -> int:
+        return posts_allowed(self.outage_seconds)
+
+    @property
+    def hammered(self) -> list[str]:
+        """Requests that made more POSTs during the outage than their retry delays allow."""
+        return sorted(request_id for request_id, posts in self.outage_posts.items() if posts > self.posts_bound)
+
+    @property
     def ok(self) -> bool:
-        return not (self.lost or self.conflicting or self.sent_twice or self.dlq_with_outcome)
+        return not (
+            self.lost
+            or self.conflicting
+            or self.sent_twice
+            or self.dlq_with_outcome
+            or self.in_dlq
+            or self.expired_out_of_outage
+            or self.long_probes_expired
+            or self.hammered
+        )
 
     @property
     def accounted(self) -> int:
@@ -78,17 +126,30 @@ class SoakResult:
         lines += [
             f"function processes killed    {self.restarts}",
             f"outcomes                     {dict(sorted(self.outcomes.items()))}",
-            f"in the DLQ                   {self.in_dlq}",
             f"repeated publishes (same id) {self.repeated_publishes}",
+            f"provider outage              {self.outage_seconds:.0f} s (503 to every call; retry delays "
+            f"{','.join(map(str, RETRY_DELAYS))} s)",
+            f"requests POSTed in the outage {len(self.outage_posts)}, "
+            f"POSTs each: mean {self._mean_outage_posts():.1f}, max {max(self.outage_posts.values(), default=0)} "
+            f"(bound from the delays {self.posts_bound}; one per second would be {self.outage_seconds:.0f})",
+            f"EXPIRED never sent           {self.expired_unsent}",
+            f"probes enqueued at the outage {dict(sorted(self.probes.items()))}",
             f"INVARIANT lost               {len(self.lost)} {self.lost[:5]}",
             f"INVARIANT conflicting        {len(self.conflicting)} {self.conflicting[:5]}",
             f"INVARIANT sent twice         {len(self.sent_twice)} {self.sent_twice[:5]}",
             f"DLQ + outcome, enqueued twice {len(self.dlq_and_outcome_of_duplicate)}"
             " (one message in the DLQ, the other ended the request)",
             f"INVARIANT DLQ with outcome   {len(self.dlq_with_outcome)} {self.dlq_with_outcome[:5]}",
+            f"INVARIANT in the DLQ         {self.in_dlq}",
+            f"INVARIANT EXPIRED, provider up {len(self.expired_out_of_outage)} {self.expired_out_of_outage[:5]}",
+            f"INVARIANT POSTs over bound   {len(self.hammered)} {self.hammered[:5]}",
+            f"INVARIANT long probe EXPIRED {len(self.long_probes_expired)} {self.long_probes_expired[:5]}",
             "RESULT                       " + ("ok" if self.ok else "VIOLATED"),
         ]
         return "\n".join(lines)
+
+    def _mean_outage_posts(self) -> float:
+        return sum(self.outage_posts.values()) / len(self.outage_posts) if self.outage_posts else 0.0
 
 
 def soak(
@@ -97,7 +158,10 @@ def soak(
     fault_rate: float = 0.22,
     kill_rate: float = 0.002,
     throttle_rate: float = 0.02,
-    outage_seconds: float = 10.0,
+    sns_outage_seconds: float = 10.0,
+    provider_outage_at: float = 60.0,
+    provider_outage_seconds: float = 6.0 * max(RETRY_DELAYS),
+    probes: int | None = None,
     duplicate_share: float = 0.05,
     seed: int = 7,
     timeout: float = 1800.0,
@@ -118,6 +182,8 @@ def soak(
         slow_seconds=0.2,
     )
     started = time.time()
+    outage = (started + provider_outage_at, started + provider_outage_at + provider_outage_seconds)
+    simulator.set_outage(*outage)
     chaos = {
         "seed": seed,
         "counts_path": str(counts_path),
@@ -125,7 +191,7 @@ def soak(
         # The status function records ten published outcomes in one BatchWriteItem: ten times the
         # rate kills about the same share of outcomes between their publish and its record.
         "kill": {"dynamodb.UpdateItem": kill_rate, "dynamodb.BatchWriteItem": min(1.0, kill_rate * 10)},
-        "sns_outage": [started + 5, started + 5 + outage_seconds],
+        "sns_outage": [started + 5, started + 5 + sns_outage_seconds],
     }
     options = Options(
         simulator=simulator,
@@ -133,6 +199,7 @@ def soak(
         # schedule of twice a second spent moto's CPU on queries and starved the sends.
         schedule_seconds=schedule_seconds,
         check_delays="1",
+        retry_delays=",".join(map(str, RETRY_DELAYS)),
         log_dir=work_dir,
         send_instances=3,
         function_env={
@@ -143,19 +210,31 @@ def soak(
         },
     )
     ids = [f"soak-{index:05d}" for index in range(requests)]
-    bodies = [
-        json.dumps(
-            {
-                "id": request_id,
-                "to": f"+491701234{rng.choice(NUMBER_MIX)}",
-                "text": f"soak {request_id}",
-                "deliveryReport": rng.random() < 0.3,
-            }
-        )
-        for request_id in ids
-    ]
+    # Probes, enqueued as the outage begins: a short validity that ends within the outage (they end
+    # EXPIRED), and a long one that outlasts it (they are sent once the provider is back). Every
+    # other request has the deployment's default validity, hours: it must never end EXPIRED unsent.
+    probe_count = probes if probes is not None else max(10, requests // 50)
+    short, long = max(5, int(provider_outage_seconds / 2)), int(provider_outage_seconds) + 600
+    validity = {f"soak-probe-short-{index:03d}": short for index in range(probe_count // 2)}
+    validity |= {f"soak-probe-long-{index:03d}": long for index in range(probe_count // 2)}
+
+    def body(request_id: str) -> str:
+        request = {
+            "id": request_id,
+            "to": f"+491701234{rng.choice(NUMBER_MIX)}",
+            "text": f"soak {request_id}",
+            "deliveryReport": rng.random() < 0.3,
+        }
+        if request_id in validity:
+            request["validitySeconds"] = validity[request_id]
+        return json.dumps(request)
+
+    bodies = [body(request_id) for request_id in ids]
+    probe_bodies = [body(request_id) for request_id in validity]
+    ids += list(validity)
     twice = [body for body in bodies if rng.random() < duplicate_share]
     outcomes: dict[str, set[str]] = defaultdict(set)
+    never_sent_expired: dict[str, float] = {}  # request id → the end of its validity
     event_ids: Counter[str] = Counter()
     dlq: set[str] = set()
 
@@ -164,7 +243,11 @@ def soak(
         rng.shuffle(pending)
         submitted: set[str] = set()
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and len(set(outcomes) | dlq) < requests:
+        while time.monotonic() < deadline and len(set(outcomes) | dlq) < len(ids):
+            if probe_bodies and time.time() >= outage[0] + 1:
+                for start in range(0, len(probe_bodies), 10):
+                    pipeline.submit_many(probe_bodies[start : start + 10])
+                probe_bodies = []
             # Producers keep at most `backlog` requests open, as traffic arrives over time: moto's
             # SQS walks every message of a queue on each call, so a queue of thousands starves it.
             while pending and len(submitted) - len(submitted & (set(outcomes) | dlq)) < backlog:
@@ -178,12 +261,17 @@ def soak(
             if notice.kind == "outcome":
                 outcomes[notice.request_id].add(notice.body["outcome"])
                 event_ids[notice.body["eventId"]] += 1
+                if notice.body["outcome"] == "EXPIRED" and notice.body["jobId"] is None:
+                    requested = datetime.fromisoformat(notice.body["requestedAt"].replace("Z", "+00:00"))
+                    never_sent_expired[notice.request_id] = requested.timestamp() + validity.get(
+                        notice.request_id, DEFAULT_VALIDITY_SECONDS
+                    )
             elif notice.kind == "dlq":
                 dlq.add(notice.request_id)
         restarts = pipeline.counters["restarts"]
     simulator.stop()
 
-    result = SoakResult(requests=requests, duplicates_enqueued=len(twice), seconds=time.time() - started)
+    result = SoakResult(requests=len(ids), duplicates_enqueued=len(twice), seconds=time.time() - started)
     jobs_per_request = Counter(job.params.get("msg", "")[len("soak ") :] for job in simulator.jobs.values())
     enqueued_twice = {json.loads(body)["id"] for body in twice}
     for request_id in ids:
@@ -202,6 +290,23 @@ def soak(
         for outcome in got:
             result.outcomes[outcome] += 1
     result.in_dlq = len(dlq)
+    result.outage_seconds = provider_outage_seconds
+    result.expired_unsent = len(never_sent_expired)
+    # Down: during the outage, or its validity ended before the next retry after it could come.
+    down_until = outage[1] + max(RETRY_DELAYS) + 2
+    result.expired_out_of_outage = sorted(
+        request_id for request_id, end in never_sent_expired.items() if not outage[0] <= end <= down_until
+    )
+    for request_id in validity:
+        result.probes[f"{request_id.rsplit('-', 1)[0]} → {'/'.join(sorted(outcomes.get(request_id, ())))}"] += 1
+    result.long_probes_expired = sorted(
+        request_id for request_id in validity if "long" in request_id and "EXPIRED" in outcomes.get(request_id, ())
+    )
+    result.outage_posts = Counter(
+        call.params.get("msg", "")[len("soak ") :]
+        for call in simulator.requests
+        if call.path == "/sms" and call.fault == "outage"
+    )
     result.repeated_publishes = sum(count - 1 for count in event_ids.values())
     result.provider_calls = len(simulator.requests)
     result.faults.update({f"provider_{kind}": count for kind, count in simulator.faults_injected.items()})
@@ -216,7 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fault-rate", type=float, default=0.22, help="share of provider calls that fail")
     parser.add_argument("--kill-rate", type=float, default=0.002)
     parser.add_argument("--throttle-rate", type=float, default=0.02)
-    parser.add_argument("--outage-seconds", type=float, default=10.0)
+    parser.add_argument("--sns-outage-seconds", type=float, default=10.0)
+    parser.add_argument("--provider-outage-at", type=float, default=60.0, help="seconds into the run")
+    parser.add_argument("--provider-outage-seconds", type=float, default=6.0 * max(RETRY_DELAYS))
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--timeout", type=float, default=1800.0)
     parser.add_argument("--schedule", type=float, default=2.0, help="seconds between status runs")
@@ -226,7 +333,9 @@ def main(argv: list[str] | None = None) -> int:
         fault_rate=args.fault_rate,
         kill_rate=args.kill_rate,
         throttle_rate=args.throttle_rate,
-        outage_seconds=args.outage_seconds,
+        sns_outage_seconds=args.sns_outage_seconds,
+        provider_outage_at=args.provider_outage_at,
+        provider_outage_seconds=args.provider_outage_seconds,
         seed=args.seed,
         timeout=args.timeout,
         schedule_seconds=args.schedule,

@@ -53,7 +53,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "send":
         request: dict[str, Any] = {"to": args.to, "text": args.text}
-        for key, value in (("id", args.id), ("from", args.sender), ("priority", args.priority)):
+        for key, value in (
+            ("id", args.id),
+            ("from", args.sender),
+            ("priority", args.priority),
+            ("validitySeconds", args.validity),
+        ):
             if value:
                 request[key] = value
         if args.delivery_report:
@@ -148,6 +153,8 @@ def _drain(
         entry.masked_to = str(body.get("to") or entry.masked_to)
         status = body.get("providerStatus")
         entry.provider_status = f"{status['processStatus']} {status['status']}".strip() if status else ""
+        if entry.outcome == "EXPIRED" and body.get("jobId") is None:
+            entry.provider_status = "never sent (validity)"
         if entry.expected is None and isinstance(body.get("metadata"), dict):
             entry.expected = body["metadata"].get("expect")
     if console:
@@ -205,6 +212,7 @@ def _options(args: argparse.Namespace) -> Options:
         retarus_password=password,
         schedule_seconds=args.schedule,
         check_delays=args.check_delays,
+        retry_delays=args.retry_delays,
     )
 
 
@@ -216,6 +224,7 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for every outcome")
     common.add_argument("--schedule", type=float, default=1.0, help="seconds between status runs")
     common.add_argument("--check-delays", default="1", help="StatusCheckDelaysSeconds for this run")
+    common.add_argument("--retry-delays", default="1,2,4", help="RetryDelaysSeconds for this run")
     commands = parser.add_subparsers(dest="command")
     run_parser = commands.add_parser("run", parents=[common], help="send requests and show their outcomes")
     run_parser.add_argument("--file", help="requests, one JSON object per line (default: the samples)")
@@ -227,6 +236,7 @@ def _parser() -> argparse.ArgumentParser:
     send_parser.add_argument("--from", dest="sender")
     send_parser.add_argument("--priority", choices=["normal", "express"])
     send_parser.add_argument("--delivery-report", action="store_true")
+    send_parser.add_argument("--validity", type=int, help="validitySeconds: how long it may wait to be sent")
     parser.set_defaults(command="run", file=None, follow=False)
     for action in common._actions:
         if action.dest != "help":

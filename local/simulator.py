@@ -57,7 +57,10 @@ the second. The final status is chosen by the last two digits of `dst`:
        space around and inside it, e.g. `  done ; suc_fin \\n`
     26 an unparseable body, `<html><body>oops</body></html>` (text/html), at every poll, forever
     40 never a job: POST /sms answers 400
-    50 never a job: POST /sms answers 500, every time (a request that ends in the DLQ)
+    50 never a job: POST /sms answers 500, every time (a request that waits until its validity
+       ends: EXPIRED)
+    51 POST /sms answers 503 to the first `refusals_before_accept` (default 4) POSTs for that
+       number, then accepts as for any other number (a request that waits out an outage: SENT)
     anything else: DONE/SUC_FIN with dn=true, DONE/SUC_ACC without.
 
 Response bodies (the reference for the client's parser, contract §7)
@@ -100,6 +103,10 @@ is recorded (its `fault` says which) but not processed: it creates no job and co
 * "hang": the request is read in full and nothing is sent until `stop()` or 30 s, then the
   connection is closed;
 * "slow": the normal answer, after `slow_seconds` (default 2.0) on top of `latency`.
+
+`set_outage(start, end)` takes the provider down between two wall-clock times (epoch seconds):
+every request in that window answers 503 (recorded with the fault "outage"), before any other
+fault or check.
 
 Standalone: `python -m local.simulator --port 8080` serves in the foreground and prints its base
 URL. The password comes from `--password-file` or the environment variable RETARUS_SIM_PASSWORD
@@ -395,6 +402,9 @@ class RetarusSimulator:
         self.body_form = body_form
         self.odd_job_ids = odd_job_ids
         self.slow_seconds = 2.0
+        self.refusals_before_accept = 4
+        self._refused: collections.Counter[str] = collections.Counter()
+        self._outage: tuple[float, float] | None = None
         self.requests: list[ReceivedRequest] = []
         self.jobs: dict[str, SimJob] = {}
         self.faults_injected: collections.Counter[str] = collections.Counter()
@@ -516,14 +526,25 @@ class RetarusSimulator:
             else:
                 self._rates[path] = rates
 
+    def set_outage(self, start: float, end: float) -> None:
+        """Answer every request with 503 from `start` to `end` (epoch seconds)."""
+        if end < start:
+            raise ValueError("an outage ends after it starts")
+        with self._lock:
+            self._outage = (start, end)
+
     def clear_faults(self) -> None:
-        """Forget pending injections and rates (faults_injected keeps its counts)."""
+        """Forget pending injections, rates and the outage (faults_injected keeps its counts)."""
         with self._lock:
             self._injections.clear()
             self._rates.clear()
+            self._outage = None
 
     def _next_fault(self, path: str) -> str | None:
         with self._lock:
+            if self._outage is not None and self._outage[0] <= time.time() < self._outage[1]:
+                self.faults_injected["outage"] += 1
+                return "outage"
             for injection in self._injections:
                 if injection.path is None or injection.path == path:
                     injection.remaining -= 1
@@ -618,8 +639,8 @@ class RetarusSimulator:
                 self.gate_broken = True
         if self.latency > 0:
             self._stopping.wait(self.latency)
-        if fault in ("500", "503"):
-            handler.respond(int(fault))
+        if fault in ("500", "503", "outage"):
+            handler.respond(503 if fault == "outage" else int(fault))
             return
         if fault == "429":
             handler.respond(429, headers=[("Retry-After", "0")])
@@ -654,6 +675,13 @@ class RetarusSimulator:
         if params["dst"].endswith("50"):  # the provider fails this number every time
             handler.respond(500)
             return
+        if params["dst"].endswith("51"):  # … and this one for a while
+            with self._lock:
+                self._refused[params["dst"]] += 1
+                refuse = self._refused[params["dst"]] <= self.refusals_before_accept
+            if refuse:
+                handler.respond(503)
+                return
         with self._lock:
             job_id = self._new_job_id()
             self.jobs[job_id] = SimJob(job_id, dict(params), time.time())

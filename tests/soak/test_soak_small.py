@@ -7,13 +7,29 @@ from bench.soak import soak
 
 def test_small_soak_loses_nothing_and_sends_nothing_twice() -> None:
     result = soak(
-        150, fault_rate=0.25, kill_rate=0.02, throttle_rate=0.03, outage_seconds=4, timeout=240, schedule_seconds=0.5
+        150,
+        fault_rate=0.25,
+        kill_rate=0.02,
+        throttle_rate=0.03,
+        sns_outage_seconds=4,
+        provider_outage_at=3,
+        provider_outage_seconds=12,  # three times the longest retry delay
+        timeout=240,
+        schedule_seconds=0.5,
     )
     print(result.report())
     assert result.fault_share >= 0.2
-    assert {"provider_500", "provider_reset", "provider_hang", "provider_slow", "dynamodb_throttle"} <= set(
-        result.faults
-    )
+    assert {
+        "provider_500",
+        "provider_reset",
+        "provider_hang",
+        "provider_slow",
+        "provider_outage",
+        "dynamodb_throttle",
+    } <= set(result.faults)
     assert result.lost == [] and result.conflicting == [] and result.sent_twice == []
-    assert result.dlq_with_outcome == []
+    assert result.in_dlq == 0 and result.dlq_with_outcome == []
     assert result.accounted == result.requests
+    # The outage was waited out, one POST per retry delay, and cost some short validities.
+    assert result.outage_posts and result.hammered == []
+    assert result.expired_unsent > 0 and result.expired_out_of_outage == [] and result.long_probes_expired == []

@@ -555,3 +555,27 @@ def test_number_ending_in_50_fails_every_post() -> None:
             )
             assert answer.status_code == 500
         assert sim.jobs == {}
+
+
+def test_number_ending_in_51_is_refused_four_times_then_accepted() -> None:
+    with RetarusSimulator(user="u", password="p") as sim:
+        codes = [
+            requests.post(
+                f"{sim.base_url}/sms", data={"user": "u", "pass": "p", "dst": "+4917012345651", "msg": "x"}, timeout=5
+            ).status_code
+            for _ in range(6)
+        ]
+        assert codes == [503, 503, 503, 503, 201, 201]
+
+
+def test_an_outage_answers_every_request_503_within_its_window() -> None:
+    with RetarusSimulator(user="u", password="p") as sim:
+        form = {"user": "u", "pass": "p", "dst": "+4917012345678", "msg": "x"}
+        sim.set_outage(time.time() - 1, time.time() + 60)
+        assert requests.post(f"{sim.base_url}/sms", data=form, timeout=5).status_code == 503
+        assert requests.get(f"{sim.base_url}/reports", params={"jobid": "J.x"}, timeout=5).status_code == 503
+        assert sim.faults_injected["outage"] == 2 and sim.jobs == {}
+        sim.set_outage(time.time() - 60, time.time() - 1)  # over
+        assert requests.post(f"{sim.base_url}/sms", data=form, timeout=5).status_code == 201
+        with pytest.raises(ValueError):
+            sim.set_outage(2.0, 1.0)
