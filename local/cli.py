@@ -21,6 +21,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from local.pipeline import LocalPipeline, Notice, Options
@@ -38,10 +39,12 @@ class Tracked:
     outcome: str | None = None
     provider_status: str = ""
     seconds: float | None = None
+    reason: str = ""
 
     @property
     def ok(self) -> bool:
-        return self.outcome is not None and (self.expected is None or self.expected == self.outcome)
+        """`expected` may name alternatives: `SENT|DELIVERED`."""
+        return self.outcome is not None and (self.expected is None or self.outcome in self.expected.split("|"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
                 request[key] = value
         if args.delivery_report:
             request["deliveryReport"] = True
+        # What a user of `send` expects: the SMS went out. Anything else exits non-zero, with its reason.
+        request["metadata"] = {"expect": "DELIVERED" if args.delivery_report else "SENT|DELIVERED"}
         return run([request], options, timeout=args.timeout, follow=False)
     requests = list(_read_jsonl(Path(args.file) if args.file else SAMPLES))
     return run(requests, options, timeout=args.timeout, follow=args.follow)
@@ -123,7 +128,9 @@ def run(requests: list[dict[str, Any] | str], options: Options, *, timeout: floa
         console.print(f"[red]no outcome within {timeout:.0f} s[/red]: {', '.join(missing)}")
         return 1
     if wrong:
-        console.print(f"[red]unexpected outcome[/red]: {', '.join(wrong)}")
+        for request_id in wrong:
+            entry = tracked[request_id]
+            console.print(f"[red]unexpected outcome[/red]: {escape(f'{request_id} {entry.outcome}: {entry.reason}')}")
         return 1
     return 0
 
@@ -150,6 +157,7 @@ def _drain(
     else:
         body = notice.body
         entry.outcome = str(body.get("outcome"))
+        entry.reason = str(body.get("reason") or "")
         entry.masked_to = str(body.get("to") or entry.masked_to)
         status = body.get("providerStatus")
         entry.provider_status = f"{status['processStatus']} {status['status']}".strip() if status else ""
@@ -185,7 +193,9 @@ def _masked(number: Any) -> str:
 
 
 def _read_jsonl(path: Path) -> Iterable[dict[str, Any] | str]:
-    for line in path.read_text(encoding="utf-8").splitlines():
+    # Lines end at \n only: str.splitlines() would also split at U+2028 and other separators that a
+    # JSON string may hold as they are.
+    for line in path.read_text(encoding="utf-8").split("\n"):
         if line.strip():
             try:
                 yield json.loads(line)

@@ -60,6 +60,23 @@ def test_send_subcommand_sends_one_sms(tmp_path: Path) -> None:
     assert rows(done.stdout)["cli-1"][1] == "DELIVERED"
 
 
+def test_send_of_an_invalid_request_shows_its_reason_and_fails() -> None:
+    done = run("send", "--to", "call me maybe", "--text", "hello", "--id", "cli-bad")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert rows(done.stdout)["cli-bad"][1] == "REJECTED"
+    assert "cli-bad REJECTED: invalid request: to: must be a phone number" in " ".join(done.stdout.split())
+
+
+def test_a_line_of_the_file_is_split_only_at_a_newline(tmp_path: Path) -> None:
+    """A JSON string may hold U+2028 (LINE SEPARATOR) as it is; str.splitlines() would split there."""
+    requests = tmp_path / "requests.jsonl"
+    requests.write_text('{"id": "ls-1", "to": "+4917012345677", "text": "a\u2028b"}\n', encoding="utf-8")
+    assert "\u2028" in requests.read_text(encoding="utf-8")
+    done = run("run", "--file", str(requests))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert {key: row[1] for key, row in rows(done.stdout).items()} == {"ls-1": "SENT"}
+
+
 def test_file_of_requests(tmp_path: Path) -> None:
     requests = tmp_path / "requests.jsonl"
     requests.write_text(

@@ -121,8 +121,11 @@ def test_a_request_whose_validity_ended_during_the_outage_ends_expired_naming_th
     assert event["jobId"] is None and event["providerStatus"] is None and event["submittedAt"] is None
     assert event["reason"] == "not sent within its validity of 300 s; last error: provider answered 500"
     assert pipeline.item("otp")["state"] == "DONE"
-    [line] = [json.loads(line) for line in logs.getvalue().splitlines() if "EXPIRED" in line]
-    assert line["to"] == "+49170******50" and line["validity_seconds"] == 300 and "Your code" not in str(line)
+    lines = [json.loads(line) for line in logs.getvalue().splitlines()]
+    [line] = [line for line in lines if line["message"].startswith("request not sent within its validity")]
+    assert line["to"] == "+4917*******50" and line["validity_seconds"] == 300 and "Your code" not in str(line)
+    [published] = [line for line in lines if line["message"] == "outcome published"]
+    assert published["outcome"] == "EXPIRED" and published["to"] == "+4917*******50" and "job_id" not in published
     assert '"RequestsExpired"' in capsys.readouterr().out  # the metric, in the EMF line
     # Delivered once more (SQS is at least once): no second outcome, nothing sent.
     pipeline.enqueue({"id": "otp", "to": DOWN, "text": "Your code is 123456", "validitySeconds": 300})

@@ -47,7 +47,7 @@ def test_valid_request_is_sent_with_every_field_mapped_and_recorded(pipeline: Pi
     assert item is not None
     assert item["state"] == "TRACKING"
     assert item["jobId"] == next(iter(pipeline.simulator.jobs))
-    assert item["to"] == "+49170******78"
+    assert item["to"] == "+4917*******78"
     assert "dueAt" in item and "dueShard" in item and "expiresAt" in item
     assert pipeline.outcomes() == []
 
@@ -176,7 +176,7 @@ def test_rejected_event_keeps_the_producers_id_reference_and_metadata(pipeline: 
     assert event["id"] == "bad-1"
     assert event["reference"] == "r-1"
     assert event["metadata"] == {"k": "v"}
-    assert event["to"] == "+49170******78"
+    assert event["to"] == "+4917*******78"
     assert event["schemaVersion"] == 1 and event["eventId"]
     assert event["requestedAt"].endswith("Z") and event["completedAt"].endswith("Z")
 

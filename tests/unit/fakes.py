@@ -29,6 +29,7 @@ class FakeStore:
                 "claimToken": token,
                 "requestedAt": kept.get("requestedAt", origin.requested_at),
                 "attempts": kept.get("attempts", 0) + 1,
+                "contentHash": origin.fingerprint,
             }
             return ClaimResult.GRANTED, self._job(origin, item)
         job = self._job(origin, item)
@@ -78,11 +79,11 @@ class FakeStore:
         self.items[request_id].update(state=State.PUBLISHING, final=final)
         return True
 
-    def put_rejected(self, origin: Origin, final: Final, *, now: float, publish_lease_until: float) -> bool:
+    def put_rejected(self, origin: Origin, final: Final, *, now: float, publish_lease_until: float) -> Job | None:
         if origin.id in self.items:
-            return False
-        self.items[origin.id] = {"state": State.PUBLISHING, "final": final}
-        return True
+            return self._job(origin, self.items[origin.id])
+        self.items[origin.id] = {"state": State.PUBLISHING, "final": final, "contentHash": origin.fingerprint}
+        return None
 
     def mark_published(self, request_id: str) -> None:
         self.items[request_id]["state"] = State.DONE

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sms_pipeline.outcomes import Outcome, OutcomeEvent, ProviderStatus, event_id, verdict
 from sms_pipeline.phone import mask
@@ -67,7 +69,7 @@ def test_event_body_has_every_field_of_section_5() -> None:
         "reference", "metadata", "requestedAt", "submittedAt", "completedAt",
     ]  # fmt: skip
     assert event["providerStatus"] == {"processStatus": "DONE", "status": "SUC_FIN"}
-    assert event["to"] == "+49170******67"
+    assert event["to"] == "+4917*******67"
     assert event["requestedAt"] == "1970-01-01T00:00:00.000Z"
     assert event["submittedAt"] == "1970-01-01T00:00:01.500Z"
 
@@ -75,12 +77,27 @@ def test_event_body_has_every_field_of_section_5() -> None:
 @pytest.mark.parametrize(
     ("number", "masked"),
     [
-        ("+4917012345667", "+49170******67"),
-        ("004917012345667", "0049170******67"),
-        ("01701234567", "0170*****67"),
-        ("12345", "12*45"),
+        ("+4917012345667", "+4917*******67"),
+        ("004917012345667", "004917*******67"),
+        ("01701234567", "017******67"),
+        ("+441234567890123456", "+4412************56"),
+        ("1234567", "1****67"),
+        ("12367", "***67"),
         ("1234", "****"),
     ],
 )
 def test_mask_keeps_prefix_and_last_two_digits(number: str, masked: str) -> None:
     assert mask(number) == masked
+
+
+@settings(max_examples=300)
+@given(st.from_regex(r"(\+|00)?[0-9]{3,20}", fullmatch=True))
+def test_a_mask_never_shows_more_than_half_of_the_digits(number: str) -> None:
+    """Issue #15: `12367` was masked `12*67`, four digits of five."""
+    prefix = "+" if number.startswith("+") else "00" if number.startswith("00") else ""
+    digits = number[len(prefix) :]
+    masked = mask(number)
+    assert masked is not None and masked.startswith(prefix) and len(masked) == len(number)
+    shown = masked[len(prefix) :].replace("*", "")
+    assert len(shown) <= len(digits) / 2 and len(shown) <= 6
+    assert len(digits) <= 4 or masked.endswith(digits[-2:])

@@ -4,6 +4,7 @@ any provider body gives a status or a clean UnexpectedBody; never another except
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -101,3 +102,46 @@ def test_the_send_use_case_never_raises_on_bad_input(body: str) -> None:
         assert event.outcome is Outcome.REJECTED and provider.sent == []
     else:
         assert result is Result.SENT and len(provider.sent) == 1 and publisher.events == []
+
+
+SNS_MAX = 256 * 1024
+DIGIT_RUNS = re.compile(r"[0-9]{7,}")
+any_keys = st.one_of(
+    st.sampled_from(FIELDS),
+    st.text(max_size=40),
+    st.from_regex(r"\+?[0-9]{7,15}", fullmatch=True),
+    st.builds(lambda n: "k" * n, st.integers(min_value=1000, max_value=300_000)),
+)
+any_values = json_values | st.from_regex(r"\+?[0-9]{7,15}", fullmatch=True) | st.text(min_size=1000, max_size=5000)
+
+
+def _runs_of_seven(text: str) -> set[str]:
+    """Every run of 7 digits in `text` (each window of a longer run)."""
+    runs = set()
+    for run in DIGIT_RUNS.findall(text):
+        runs |= {run[start : start + 7] for start in range(len(run) - 6)}
+    return runs
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.dictionaries(any_keys, any_values, max_size=6))
+@example({"+4915112345678": 1, "to": "+4917012345678", "text": "hi"})
+@example({"k" * 260_000: 1, "to": "+4917012345678", "text": "hi"})
+def test_any_json_object_ends_in_one_outcome_that_fits_sns_and_repeats_no_number(document: dict[str, Any]) -> None:
+    """Issue #15: whatever a producer sends, one outcome is published; its event fits SNS (256 KiB),
+    and its reason repeats no run of seven digits from the input (a phone number, say)."""
+    if isinstance(document.get("id"), str) and DIGIT_RUNS.search(document["id"]):
+        # A producer's own id is repeated as given, in the event and in logs (it is their key): one
+        # that holds a phone number is theirs to avoid, and the suite's log check would count it.
+        document["id"] = "id-" + document["id"]
+    store, publisher, provider = FakeStore(), FakePublisher(), FakeProvider()
+    body = json.dumps(document)
+    result = make_sender(store, provider, publisher).batch(30).handle(Incoming("m-1", body, sent_at=time.time()))
+    if result is Result.SENT:
+        assert publisher.events == [] and len(provider.sent) == 1
+        return
+    [event] = publisher.events
+    assert event.outcome is Outcome.REJECTED and provider.sent == []
+    message = json.dumps(event.body(), ensure_ascii=False, separators=(",", ":"))
+    assert len(message.encode("utf-8")) + len("outcome") + len(event.outcome.value) < SNS_MAX
+    assert not (_runs_of_seven(event.reason) & _runs_of_seven(body)), event.reason

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from sms_pipeline.request import InvalidRequest, echo, parse
+from sms_pipeline.request import InvalidRequest, echo, fingerprint, parse
 
 
 def body(**fields: object) -> str:
@@ -137,3 +137,79 @@ def test_echo_keeps_what_is_valid_of_an_invalid_request() -> None:
     assert (got.id, got.to, got.reference, got.metadata) == ("keep-me", "+4917012345678", "ref", {"k": 1})
     assert echo("not json", "m").id == "m"
     assert echo(body(id="bad id"), "m").id == "m"
+
+
+@pytest.mark.parametrize(
+    ("written", "sent"),
+    [
+        ("+49 170 1234567", "+491701234567"),
+        ("+49 (0)170 1234567", "+491701234567"),  # the trunk 0 in parentheses after the country code
+        ("+49(0)170-1234567", "+491701234567"),
+        ("0049 (0) 170 1234567", "00491701234567"),
+        ("+44 (0)20 7946 0958", "+442079460958"),
+        ("+49 (170) 123-45.67", "+491701234567"),  # grouping in parentheses is not a trunk prefix
+        ("0170 1234567", "01701234567"),  # national: as it is, the account's country code applies
+        ("(0170) 1234567", "01701234567"),
+        ("+1 (415) 555-0134", "+14155550134"),
+        ("00 44 7700 900188", "00447700900188"),
+        ("0170 (0)1234567", None),  # a (0) anywhere else: which digits were meant is unclear
+        ("(0)170 1234567", None),
+        ("+49 170 (0)1234567", None),
+        ("+49 (0)", None),
+        ("+49 170 12x", None),
+        ("++49 170 1234567", None),
+    ],
+)
+def test_phone_numbers_as_people_write_them(written: str, sent: str | None) -> None:
+    if sent is None:
+        with pytest.raises(InvalidRequest, match=r"^to: "):
+            parse(body(to=written), "m")
+    else:
+        assert parse(body(to=written), "m").to == sent
+
+
+@pytest.mark.parametrize("sender", [" ", "  ", " ACME", "ACME ", "\tACME"])
+def test_a_sender_id_is_not_blank_nor_padded(sender: str) -> None:
+    with pytest.raises(InvalidRequest, match=r"^from: "):
+        parse(body(**{"from": sender}), "m")
+
+
+def test_an_sns_envelope_gives_its_message_id_as_the_default_id() -> None:
+    """SNS may deliver one notification twice, as two SQS messages: one request, one id."""
+    envelope = {
+        "Type": "Notification",
+        "MessageId": "d0a0b8e0-0000-4000-8000-000000000000",
+        "TopicArn": "arn:x",
+        "Message": json.dumps({"to": "+4917012345678", "text": "hi"}),
+    }
+    assert parse(json.dumps(envelope), "sqs-message-1").id == "d0a0b8e0-0000-4000-8000-000000000000"
+    assert echo(json.dumps(envelope), "sqs-message-2").id == "d0a0b8e0-0000-4000-8000-000000000000"
+    with_id = {**envelope, "Message": body(id="own")}
+    assert parse(json.dumps(with_id), "m").id == "own"
+
+
+def test_an_sns_envelope_whose_message_is_an_object_says_what_is_wrong() -> None:
+    envelope = {"Type": "Notification", "TopicArn": "arn:x", "Message": {"to": "+4917012345678", "text": "hi"}}
+    with pytest.raises(InvalidRequest, match=r"^body\.Message: must be a string holding the request as JSON"):
+        parse(json.dumps(envelope), "m")
+
+
+@pytest.mark.parametrize("name", ["+4915112345678", "x" * 260_000, "tel:004915112345678", "a b", "ü"])
+def test_an_unknown_field_whose_name_could_be_personal_or_huge_is_not_repeated(name: str) -> None:
+    with pytest.raises(InvalidRequest) as raised:
+        parse(body(**{name: 1}), "m")
+    assert raised.value.field == "body" and name not in str(raised.value) and len(str(raised.value)) < 100
+    assert str(raised.value).startswith("body: has an unknown field")
+
+
+def test_an_unknown_field_with_a_plain_name_is_named() -> None:
+    with pytest.raises(InvalidRequest, match=r"^colour: unknown field$"):
+        parse(body(colour="red"), "m")
+
+
+def test_a_fingerprint_tells_requests_apart_but_not_their_key_order() -> None:
+    first = json.dumps({"id": "a", "to": "+4917012345678", "text": "hi"})
+    reordered = json.dumps({"text": "hi", "id": "a", "to": "+4917012345678"}, indent=2)
+    assert fingerprint(first) == fingerprint(reordered)
+    assert fingerprint(first) != fingerprint(json.dumps({"id": "a", "to": "+4917012345678", "text": "ho"}))
+    assert fingerprint("not json") != fingerprint("not json either")

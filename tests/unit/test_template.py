@@ -115,7 +115,13 @@ def test_alarms_cover_each_silent_failure() -> None:
         for resource in RESOURCES.values()
         if resource["Type"] == "AWS::CloudWatch::Alarm"
     }
-    assert {"ApproximateNumberOfMessagesVisible", "ProviderAuthFailures", "StatusLagSeconds", "Errors"} <= metrics
+    assert {
+        "ApproximateNumberOfMessagesVisible",
+        "ProviderAuthFailures",
+        "StatusLagSeconds",
+        "Errors",
+        "PublishFailures",
+    } <= metrics
 
 
 def test_outputs() -> None:

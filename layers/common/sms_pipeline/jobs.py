@@ -73,6 +73,7 @@ class Origin:
     reference: str | None
     metadata: dict[str, Any]
     requested_at: float
+    fingerprint: str | None = None  # request.fingerprint: tells two requests with one id apart
 
 
 @dataclass(frozen=True)
@@ -255,8 +256,9 @@ class JobStore:
             },
         )
 
-    def put_rejected(self, origin: Origin, final: Final, *, now: float, publish_lease_until: float) -> bool:
-        """An invalid request, recorded straight as PUBLISHING; False for a duplicate delivery."""
+    def put_rejected(self, origin: Origin, final: Final, *, now: float, publish_lease_until: float) -> Job | None:
+        """An invalid request, recorded straight as PUBLISHING. None when recorded; the record that
+        already spends the id (a duplicate delivery, or another request with that id) when not."""
         item = self._origin_item(origin, now)
         item.update(
             {
@@ -271,12 +273,17 @@ class JobStore:
                 TableName=self._table,
                 Item=_serialize({key: value for key, value in item.items() if value is not None}),
                 ConditionExpression="attribute_not_exists(id)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
-            if _conditional_failure(error):
-                return False
-            raise
-        return True
+            if not _conditional_failure(error):
+                raise
+            returned: Any = error.response.get("Item")
+            existing = returned or self._get(origin.id)
+            if existing is None:
+                raise RuntimeError(f"{origin.id!r} conflicted with an item that is gone; retrying") from None
+            return _job(_deserialize(existing))
+        return None
 
     # --- status path -----------------------------------------------------------------------------
 
@@ -437,6 +444,7 @@ class JobStore:
             "metadata": json.dumps(origin.metadata, ensure_ascii=False, separators=(",", ":")),
             "requestedAt": _num(origin.requested_at),
             "expiresAt": int(now) + self._lifetime,
+            "contentHash": origin.fingerprint,
         }
 
     def _shard(self, request_id: str) -> str:
@@ -532,6 +540,7 @@ def _job(item: dict[str, Any]) -> Job:
             reference=item.get("reference"),
             metadata=json.loads(metadata) if isinstance(metadata, str) else {},
             requested_at=float(item.get("requestedAt", 0)),
+            fingerprint=item.get("contentHash"),
         ),
         state=State(item["state"]),
         due_at=int(item.get("dueAt", 0)),

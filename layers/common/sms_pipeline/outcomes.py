@@ -13,6 +13,9 @@ from enum import StrEnum
 from typing import Any
 
 SCHEMA_VERSION = 1
+# Whatever a reason repeats (a provider's error, a rule broken) stays short: with the id (128),
+# the reference (70) and the metadata (2 KiB), the event is far below SNS's 256 KiB.
+MAX_REASON_CHARS = 500
 _EVENT_NAMESPACE = uuid.UUID("6f1c2a4e-8d0b-4c55-9a3e-5b1f7d2c9e10")
 
 
@@ -88,6 +91,10 @@ CLAIM_EXPIRED_REASON = "The send was interrupted; the SMS may or may not have be
 PROVIDER_REJECTED_REASON = "The provider rejected the request (HTTP 400: a parameter is invalid)."
 
 
+def _bounded(reason: str) -> str:
+    return reason if len(reason) <= MAX_REASON_CHARS else reason[: MAX_REASON_CHARS - 1] + "…"
+
+
 def event_id(request_id: str, outcome: Outcome) -> str:
     """Stable per request and outcome, so a repeated publish can be recognised by consumers."""
     return str(uuid.uuid5(_EVENT_NAMESPACE, f"{request_id}\x1f{outcome.value}"))
@@ -127,7 +134,9 @@ class OutcomeEvent:
             "outcome": self.outcome.value,
             "jobId": self.job_id,
             "providerStatus": self.provider_status.as_event() if self.provider_status else None,
-            "reason": self.reason,
+            "reason": self.reason
+            if len(self.reason) <= MAX_REASON_CHARS
+            else self.reason[: MAX_REASON_CHARS - 1] + "…",
             "to": self.masked_to,
             "reference": self.reference,
             "metadata": self.metadata or {},

@@ -1,7 +1,9 @@
 """Publishing outcome events to the outcomes topic, ten to a PublishBatch call.
 
 Each message carries the `outcome` attribute so that subscribers can filter with an SNS filter
-policy. A failed entry is reported back, not raised: its job stays due and a later run retries it.
+policy. A failed entry is reported back, not raised: its job stays due and a later run retries it;
+each failure counts in the PublishFailures metric, which an alarm watches (a publish that keeps
+failing would otherwise only show as an outcome that never comes).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sms_pipeline.lazy import OnFirstUse
-from sms_pipeline.observability import logger
+from sms_pipeline.observability import count, logger
 from sms_pipeline.outcomes import OutcomeEvent
 
 if TYPE_CHECKING:
@@ -51,12 +53,26 @@ class SnsPublisher:
                 )
             except (ClientError, BotoCoreError) as error:
                 logger.warning("outcome publish failed; will retry on a later run", extra={"error": str(error)})
+                count("PublishFailures", len(entries))
                 continue
             for success in response.get("Successful", []):
-                published.add(entries[success["Id"]].request_id)
+                event = entries[success["Id"]]
+                published.add(event.request_id)
+                # One line per outcome, so that an operator can follow a request to its end.
+                logger.info(
+                    "outcome published",
+                    extra={
+                        "request_id": event.request_id,
+                        "outcome": event.outcome.value,
+                        "to": event.masked_to,
+                        "job_id": event.job_id,
+                    },
+                )
             for failure in response.get("Failed", []):
                 logger.warning(
                     "outcome publish entry failed; will retry on a later run",
                     extra={"code": failure.get("Code"), "request_id": entries[failure["Id"]].request_id},
                 )
+            if response.get("Failed"):
+                count("PublishFailures", len(response["Failed"]))
         return published

@@ -6,6 +6,7 @@ names the field, instead of from an SMS that reads wrong. Nothing here does I/O.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import string
@@ -41,6 +42,8 @@ _FIELDS = frozenset(
     }
 )
 _PRIORITIES = ("normal", "express")
+_SHOWN_NAME = re.compile(r"^[A-Za-z_$@][A-Za-z0-9_.$@-]{0,63}$")
+_DIGIT_RUN = re.compile(r"[0-9]{7}")
 
 
 class InvalidRequest(ValueError):
@@ -79,8 +82,10 @@ class RequestEcho:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-def unwrap(body: str) -> Any:
-    """The request document: the body's JSON, or the `Message` inside an SNS notification envelope.
+def unwrap(body: str, default_id: str) -> tuple[Any, str]:
+    """The request document and the id it has when it names none: the body's JSON and the SQS
+    messageId, or the `Message` inside an SNS notification envelope and the envelope's MessageId
+    (SNS may deliver one notification twice, as two SQS messages: it is one request).
 
     Raises InvalidRequest("body", …) when the body or the envelope's message is not JSON.
     """
@@ -88,16 +93,43 @@ def unwrap(body: str) -> Any:
     if (
         isinstance(document, dict)
         and document.get("Type") == "Notification"
-        and isinstance(document.get("Message"), str)
+        and "Message" in document
         and "TopicArn" in document
     ):
-        return _loads(document["Message"], "body.Message")
-    return document
+        message = document["Message"]
+        if not isinstance(message, str):
+            raise InvalidRequest(
+                "body.Message",
+                f"must be a string holding the request as JSON (SNS envelope), not {_json_type(message)}",
+            )
+        envelope_id = document.get("MessageId")
+        if isinstance(envelope_id, str) and _ID.match(envelope_id):
+            default_id = envelope_id
+        return _loads(message, "body.Message"), default_id
+    return document, default_id
 
 
 def parse(body: str, default_id: str) -> SmsRequest:
     """Validate one message body; `default_id` (the SQS messageId) is used when `id` is absent."""
-    return validate(unwrap(body), default_id)
+    return validate(*unwrap(body, default_id))
+
+
+def fingerprint(body: str) -> str:
+    """What tells two requests with one id apart: a hash of the request document (key order and
+    white space aside, so one request enqueued twice has one fingerprint), or of the body itself
+    when it is no JSON."""
+    try:
+        document, _ = unwrap(body, "")
+        canonical = json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    except (InvalidRequest, ValueError, RecursionError):
+        canonical = body
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def shown_name(name: str) -> str | None:
+    """A field name as a reason or a log line may repeat it, or None when it must not be repeated:
+    too long, or not name-like (a key may be anything, a phone number included)."""
+    return name if _SHOWN_NAME.match(name) and not _DIGIT_RUN.search(name) else None
 
 
 def echo(body: str, default_id: str) -> RequestEcho:
@@ -107,7 +139,7 @@ def echo(body: str, default_id: str) -> RequestEcho:
     those fields themselves are fine; anything doubtful falls back to the SQS messageId / nothing.
     """
     try:
-        document = unwrap(body)
+        document, default_id = unwrap(body, default_id)
     except InvalidRequest:
         return RequestEcho(id=default_id)
     if not isinstance(document, dict):
@@ -132,7 +164,12 @@ def validate(document: Any, default_id: str) -> SmsRequest:
         raise InvalidRequest("body", f"must be a JSON object, not {_json_type(document)}")
     unknown = sorted(set(document) - _FIELDS)
     if unknown:
-        raise InvalidRequest(unknown[0], "unknown field")
+        name = shown_name(unknown[0])
+        if name is None:
+            raise InvalidRequest(
+                "body", f"has an unknown field, whose name is not repeated ({min(len(unknown[0]), 10_000)} characters)"
+            )
+        raise InvalidRequest(name, "unknown field")
 
     request_id = _optional_str(document, "id")
     if request_id is None:
@@ -152,6 +189,8 @@ def validate(document: Any, default_id: str) -> SmsRequest:
         raise InvalidRequest("text", f"must be 1-{MAX_TEXT_CHARS} characters, got {len(text)}")
 
     sender = _optional_str(document, "from")
+    if sender is not None and sender != sender.strip():
+        raise InvalidRequest("from", "must not start or end with a space (the phone shows the sender id as it is)")
     if sender is not None and not (_NUMERIC_SENDER.match(sender) or _ALPHA_SENDER.match(sender)):
         raise InvalidRequest(
             "from",

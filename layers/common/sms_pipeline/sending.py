@@ -78,7 +78,7 @@ class Store(Protocol):
     def release(self, request_id: str, *, token: str, error: str) -> None: ...
     def record_sent(self, request_id: str, job_id: str, *, submitted_at: float, first_check_at: float) -> None: ...
     def finish_claimed(self, request_id: str, final: Final, *, publish_lease_until: float) -> bool: ...
-    def put_rejected(self, origin: Origin, final: Final, *, now: float, publish_lease_until: float) -> bool: ...
+    def put_rejected(self, origin: Origin, final: Final, *, now: float, publish_lease_until: float) -> Job | None: ...
     def mark_published(self, request_id: str) -> None: ...
     def publish_failed(self, request_id: str, *, retry_at: float) -> None: ...
 
@@ -168,6 +168,7 @@ class Batch:
                 reference=sms.reference,
                 metadata=sms.metadata,
                 requested_at=incoming.sent_at,
+                fingerprint=requests_.fingerprint(incoming.body),
             ),
             sms.validity_seconds or s.default_validity_seconds,
         )
@@ -198,9 +199,7 @@ class Batch:
             logger.info("another copy of this message is being sent; this one will come back", extra=log)
             raise self._retry_later(attempt, "another delivery of the same message holds the claim")
         if claim is ClaimResult.DUPLICATE:
-            logger.info("duplicate request acknowledged, not sent again", extra=log)
-            count("DuplicateRequests")
-            return Result.DUPLICATE
+            return self._duplicate(attempt.origin, job, log)
         if claim is ClaimResult.EXPIRED:
             # The claimant died between its claim and the record of its POST's result: the POST may
             # have reached the provider (§2). Past its validity, it may not be sent again either way.
@@ -292,6 +291,20 @@ class Batch:
         count("RequestsExpired")
         return self._finish(attempt.origin, Outcome.EXPIRED, reason)
 
+    def _duplicate(self, origin: Origin, existing: Job, log: dict[str, str]) -> Result:
+        """The id is spent (§2): acknowledged, never sent. A different request under a spent id is
+        not sent either, but that is the producer's mistake, so it is told apart and counted."""
+        if existing.origin.fingerprint and origin.fingerprint != existing.origin.fingerprint:
+            logger.warning(
+                "a different request reused a spent id; acknowledged, not sent (ids are spent by any outcome)",
+                extra={**log, "state": existing.state.value},
+            )
+            count("IdConflicts")
+        else:
+            logger.info("duplicate request acknowledged, not sent again", extra=log)
+        count("DuplicateRequests")
+        return Result.DUPLICATE
+
     def _reject_invalid(self, incoming: Incoming, invalid: requests_.InvalidRequest) -> Result:
         s = self._s
         echo = requests_.echo(incoming.body, incoming.message_id)
@@ -301,15 +314,15 @@ class Batch:
             reference=echo.reference,
             metadata=echo.metadata,
             requested_at=incoming.sent_at,
+            fingerprint=requests_.fingerprint(incoming.body),
         )
         now = s.clock()
         final = Final(Outcome.REJECTED, f"invalid request: {invalid}", completed_at=now)
-        logger.info(
-            "invalid request rejected",
-            extra={"request_id": echo.id, "message_id": incoming.message_id, "field": invalid.field},
-        )
-        if not s.store.put_rejected(origin, final, now=now, publish_lease_until=now + s.publish_lease_seconds):
-            return Result.DUPLICATE
+        log = {"request_id": echo.id, "to": origin.masked_to or "", "message_id": incoming.message_id}
+        existing = s.store.put_rejected(origin, final, now=now, publish_lease_until=now + s.publish_lease_seconds)
+        if existing is not None:
+            return self._duplicate(origin, existing, log)
+        logger.info("invalid request rejected", extra={**log, "field": invalid.field})
         self._publish(origin, final)
         return Result.REJECTED
 

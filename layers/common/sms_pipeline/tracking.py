@@ -109,7 +109,7 @@ class Tracker:
         jobs = self.store.due(now=now, limit=self.max_jobs, shards=shards)
         summary = RunSummary(due=len(jobs))
         if jobs:
-            summary.lag_seconds = max(0.0, now - jobs[0].due_at / 1000)
+            summary.lag_seconds = max(0.0, now - min(_due_since(job) for job in jobs))
         count("StatusLagSeconds", summary.lag_seconds, MetricUnit.Seconds)
         count("DueJobs", len(jobs))
 
@@ -159,8 +159,6 @@ class Tracker:
                 count(f"Outcome{name.title()}")
             else:
                 summary.publish_failures += 1
-        if summary.publish_failures:
-            count("PublishFailures", summary.publish_failures)
         if summary.report_errors:
             count("ReportErrors", summary.report_errors)
         summary.circuit_open = circuit.is_set()
@@ -271,6 +269,15 @@ class Tracker:
                 summary.lost_race += 1
             return None
         return finished, _event(finished, final)
+
+
+def _due_since(job: Job) -> float:
+    """When the job's pending work first became due: an outcome whose publish keeps failing is due
+    again at once after each failure, so its `dueAt` is always recent; its wait counts from when it
+    was decided, so that the lag (and its alarm) grows with it."""
+    if job.state == State.PUBLISHING and job.final is not None:
+        return min(job.final.completed_at, job.due_at / 1000)
+    return job.due_at / 1000
 
 
 def _event(job: Job, final: Final) -> OutcomeEvent:
