@@ -128,7 +128,7 @@ def _send_spec(h: Harness, **extra: Any) -> Path:
     )
 
 
-def send_cpu(h: Harness, count: int, rounds: int = 3) -> Row:
+def send_cpu(h: Harness, count: int, rounds: int = 3) -> list[Row]:
     spec_path = _send_spec(h, count=count)
     samples: dict[str, list[float]] = {"handler": [], "bare": []}
     for _ in range(rounds):
@@ -136,11 +136,47 @@ def send_cpu(h: Harness, count: int, rounds: int = 3) -> Row:
             subprocess.run([sys.executable, "-m", "bench.cpu", mode, str(spec_path)], check=True, cwd=ROOT)  # noqa: S603
             samples[mode].append(json.loads((h.workdir / "cpu.json").read_text())["cpu_per_sms"])
     handler_cpu, bare_cpu = statistics.median(samples["handler"]), statistics.median(samples["bare"])
+    return [
+        Row(
+            "send: CPU per SMS, handler / bare I/O loop",
+            f"{handler_cpu * 1000:.2f} ms vs {bare_cpu * 1000:.2f} ms",
+            handler_cpu / bare_cpu,
+            1.5,
+        ),
+        segments_cost(handler_cpu),
+    ]
+
+
+# What producers send, by the bench's own guess: mostly short GSM-7 texts, some with a typographic
+# character (UCS-2), some long; each computed with smart encoding on (the dearer path).
+SEGMENT_TEXTS = (
+    ["Your code is 481516. It expires in 10 minutes."] * 6
+    + ["Your parcel arrives today between 10:00 and 12:00 – track it at example.com/t/4711"] * 2
+    + ["Reminder: " + "your appointment is tomorrow at 9:00, please bring your card. " * 5]
+    + ["Alert: disk full on db-1 €😀 " * 20]
+)
+
+
+def segments_cost(handler_cpu: float, rounds: int = 200) -> Row:
+    """Encoding and parts of a text (segments.py), per SMS, against the send handler's CPU per SMS:
+    what contract §9 adds to each send."""
+    from sms_pipeline.segments import parts, smart_encoded
+
+    def once() -> None:
+        for text in SEGMENT_TEXTS:
+            replaced = smart_encoded(text)
+            parts(replaced if replaced is not None else text)
+
+    once()  # warm, as a container is after its first batch
+    started = time.process_time()
+    for _ in range(rounds):
+        once()
+    per_sms = (time.process_time() - started) / (rounds * len(SEGMENT_TEXTS))
     return Row(
-        "send: CPU per SMS, handler / bare I/O loop",
-        f"{handler_cpu * 1000:.2f} ms vs {bare_cpu * 1000:.2f} ms",
-        handler_cpu / bare_cpu,
-        1.5,
+        "send: encoding and parts per SMS / handler CPU per SMS",
+        f"{per_sms * 1e6:.0f} µs vs {handler_cpu * 1000:.2f} ms",
+        per_sms / handler_cpu,
+        0.05,
     )
 
 
@@ -485,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
             ("read amplification", lambda: read_amplification(h, send, status, calls, table_sizes, due=50)),
             ("AWS calls per SMS", lambda: [calls_per_sms(h, calls, status, delivery_report=d) for d in (False, True)]),
-            ("send CPU", lambda: [send_cpu(h, 100 if quick else 500)]),
+            ("send CPU", lambda: send_cpu(h, 100 if quick else 500)),
             ("send batch at Lambda's CPU share", lambda: send_latency_at_cpu_share(h, latency, 5 if quick else 9)),
             ("cold start", lambda: cold_start_rows(h, 3 if quick else 9)),
         ]

@@ -40,6 +40,7 @@ class Tracked:
     provider_status: str = ""
     seconds: float | None = None
     reason: str = ""
+    parts: str = ""  # SMS parts and encoding (contract §9)
 
     @property
     def ok(self) -> bool:
@@ -158,6 +159,8 @@ def _drain(
         body = notice.body
         entry.outcome = str(body.get("outcome"))
         entry.reason = str(body.get("reason") or "")
+        if body.get("segments") is not None:
+            entry.parts = f"{body['segments']} {body.get('encoding')}" + (" smart" if body.get("smartEncoded") else "")
         entry.masked_to = str(body.get("to") or entry.masked_to)
         status = body.get("providerStatus")
         entry.provider_status = f"{status['processStatus']} {status['status']}".strip() if status else ""
@@ -173,7 +176,7 @@ def _drain(
 
 def _table(tracked: dict[str, Tracked], *, live: bool) -> Table:
     table = Table(title="SMS requests" if live else "Outcomes")
-    for column in ("id", "to", "outcome", "provider status", "time to outcome", "expected"):
+    for column in ("id", "to", "outcome", "provider status", "parts", "time to outcome", "expected"):
         table.add_column(column)
     for entry in tracked.values():
         if entry.outcome is None:
@@ -181,7 +184,8 @@ def _table(tracked: dict[str, Tracked], *, live: bool) -> Table:
         else:
             outcome = f"[green]{entry.outcome}[/green]" if entry.ok else f"[red]{entry.outcome}[/red]"
         seconds = f"{entry.seconds:.1f} s" if entry.seconds is not None else ""
-        table.add_row(entry.request_id, entry.masked_to, outcome, entry.provider_status, seconds, entry.expected or "")
+        cells = (entry.request_id, entry.masked_to, outcome, entry.provider_status, entry.parts, seconds)
+        table.add_row(*cells, entry.expected or "")
     return table
 
 

@@ -23,12 +23,12 @@ def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
 
 
 def rows(output: str) -> dict[str, list[str]]:
-    """The final table's rows by id: [to, outcome, provider status, time, expected]."""
+    """The final table's rows by id: [to, outcome, provider status, parts, time, expected]."""
     table = output[output.index("Outcomes") :]
     found = {}
     for line in table.splitlines():
         cells = [cell.strip() for cell in line.strip().split("│")[1:-1]]
-        if len(cells) == 6 and cells[0] and cells[0] != "id":
+        if len(cells) == 7 and cells[0] and cells[0] != "id":
             found[cells[0]] = cells[1:]
     return found
 
@@ -50,6 +50,10 @@ def test_default_run_gives_every_sample_its_expected_outcome() -> None:
     assert "0 in the DLQ" in done.stdout
     assert table["sample-outage-expired"][2] == "never sent (validity)"
     assert table["sample-expired"][2] == "DONE TIMEOUT"
+    # The parts each text took (contract §9): one emoji makes UCS-2; smart encoding replaced the
+    # typographic apostrophe, dash and ellipsis, so that the text went as GSM-7.
+    assert table["sample-sent"][3] == "1 GSM-7" and table["sample-express"][3] == "1 UCS-2"
+    assert table["sample-long"][3] == "2 GSM-7" and table["sample-smart"][3] == "1 GSM-7 smart"
     # Masked numbers only; the message text never appears.
     assert "+4917012345678" not in done.stdout and "Your code is" not in done.stdout
 

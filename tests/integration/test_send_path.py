@@ -337,3 +337,46 @@ def test_a_cold_containers_first_batch_reads_the_secret_once(pipeline: Pipeline)
         pipeline.enqueue({"id": "warm", "to": "+4917012345678", "text": "x"})
         pipeline.deliver(send)
     assert reads == ["GetSecretValue"]
+
+
+def test_the_event_carries_the_encoding_and_parts_of_what_was_sent(
+    pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    send = pipeline.handler("SendFunction", POWERTOOLS_METRICS_DISABLED="false", STATUS_CHECK_DELAYS_SECONDS="0")
+    text = "It’s 10:00 – see you…" + "x" * 60  # 81 characters, UCS-2 for the apostrophe: two parts
+    pipeline.enqueue(
+        {"id": "smart", "to": "+4917012345677", "text": text, "smartEncoding": True},
+        {"id": "plain", "to": "+4917012345677", "text": text},
+    )
+    from sms_pipeline.observability import metrics
+
+    metrics.clear_metrics()  # what earlier tests recorded with metrics off
+    pipeline.deliver(send)
+    sent = sorted(post.params["msg"] for post in pipeline.simulator.sms_posts())
+    assert sent == sorted([text, "It's 10:00 - see you..." + "x" * 60])  # replaced only when asked
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    assert sorted(value for line in emitted for value in line.get("SegmentsSent", [])) == [1.0, 2.0]
+    status = pipeline.handler("StatusFunction", STATUS_CHECK_DELAYS_SECONDS="0")
+    for _ in range(2):
+        status({"source": "aws.scheduler"}, pipeline.context("StatusFunction"))
+    events = {event["id"]: event for event in pipeline.outcomes()}
+    assert (events["smart"]["encoding"], events["smart"]["segments"], events["smart"]["smartEncoded"]) == (
+        "GSM-7",
+        1,
+        True,
+    )
+    assert (events["plain"]["encoding"], events["plain"]["segments"], events["plain"]["smartEncoded"]) == (
+        "UCS-2",
+        2,
+        False,
+    )
+
+
+def test_a_text_over_the_segment_limit_is_rejected_with_its_count(pipeline: Pipeline) -> None:
+    pipeline.enqueue({"id": "long", "to": "+4917012345677", "text": "x" * 307, "maxSegments": 2})
+    pipeline.deliver(pipeline.handler("SendFunction"))
+    [event] = pipeline.outcomes()
+    assert event["outcome"] == "REJECTED"
+    assert event["reason"] == "invalid request: text: 3 segments (GSM-7), more than the limit of 2"
+    assert (event["encoding"], event["segments"]) == ("GSM-7", 3)
+    assert pipeline.simulator.sms_posts() == []

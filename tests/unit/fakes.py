@@ -7,7 +7,7 @@ from typing import Any
 
 from sms_pipeline.jobs import ClaimResult, Final, Job, Origin, State
 from sms_pipeline.outcomes import OutcomeEvent
-from sms_pipeline.request import SmsRequest
+from sms_pipeline.request import CONTRACT_DEFAULTS, SmsRequest
 from sms_pipeline.sending import Sender
 
 
@@ -126,6 +126,7 @@ def make_sender(
         "publish_lease_seconds": 60,
         "default_validity_seconds": 300,
         "retry_delays": (10, 30, 60, 120, 300, 600, 900),
+        "request_defaults": CONTRACT_DEFAULTS,
         **overrides,
     }
     return Sender(store, publisher or FakePublisher(), provider, **settings)

@@ -22,6 +22,8 @@ ENV = {
     "REQUEST_QUEUE_URL": "https://sqs.eu-central-1.amazonaws.com/123456789012/requests",
     "DEFAULT_VALIDITY_SECONDS": "14400",
     "RETRY_DELAYS_SECONDS": "10,30,60",
+    "MAX_SEGMENTS": "10",
+    "SMART_ENCODING": "false",
 }
 
 

@@ -66,7 +66,8 @@ def test_event_body_has_every_field_of_section_5() -> None:
     ).body()
     assert list(event) == [
         "schemaVersion", "eventId", "id", "outcome", "jobId", "providerStatus", "reason", "to",
-        "reference", "metadata", "requestedAt", "submittedAt", "completedAt",
+        "reference", "metadata", "requestedAt", "submittedAt", "completedAt", "encoding", "segments",
+        "smartEncoded",
     ]  # fmt: skip
     assert event["providerStatus"] == {"processStatus": "DONE", "status": "SUC_FIN"}
     assert event["to"] == "+4917*******67"

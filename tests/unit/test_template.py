@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from local.stack import load_template
-from sms_pipeline.request import MAX_VALIDITY_SECONDS
+from sms_pipeline.request import CONTRACT_DEFAULTS, MAX_VALIDITY_SECONDS, Defaults
 from sms_pipeline.retry import JITTER
 from support import policy_statements
 
@@ -25,6 +25,15 @@ def test_contract_parameters_and_defaults() -> None:
     assert parameters["ResendUnconfirmed"]["Default"] == "false"
     assert parameters["DefaultValiditySeconds"]["Default"] == 14400
     assert parameters["RetryDelaysSeconds"]["Default"] == "10,30,60,120,300,600,900"
+    assert parameters["MaxSegments"]["Default"] == 10 and parameters["SmartEncoding"]["Default"] == "false"
+    # What parsing assumes when no deployment is given (local tools) is the template's default.
+    assert (
+        Defaults(
+            max_segments=parameters["MaxSegments"]["Default"],
+            smart_encoding=parameters["SmartEncoding"]["Default"] == "true",
+        )
+        == CONTRACT_DEFAULTS
+    )
 
 
 def _receives_to_outlast(delays: list[int], seconds: int) -> int:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from sms_pipeline.request import MAX_VALIDITY_SECONDS, MIN_VALIDITY_SECONDS
+from sms_pipeline.request import MAX_SEGMENTS, MAX_VALIDITY_SECONDS, MIN_VALIDITY_SECONDS
 
 # SQS refuses a visibility timeout beyond 12 hours from a message's receipt.
 MAX_VISIBILITY_SECONDS = 43_200
@@ -44,6 +44,8 @@ class Settings:
     request_queue_url: str
     default_validity_seconds: int
     retry_delays: tuple[int, ...]
+    max_segments: int
+    smart_encoding: bool
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -70,6 +72,8 @@ class Settings:
             retry_delays=reader.delays(
                 "RETRY_DELAYS_SECONDS", "parameter RetryDelaysSeconds", maximum=MAX_VISIBILITY_SECONDS
             ),
+            max_segments=reader.integer("MAX_SEGMENTS", "parameter MaxSegments", minimum=1, maximum=MAX_SEGMENTS),
+            smart_encoding=reader.boolean("SMART_ENCODING", "parameter SmartEncoding"),
             # Tuning knobs, not resource names: these have defaults.
             send_concurrency=reader.integer("SEND_CONCURRENCY", "SendFunction", default=10, minimum=1),
             status_concurrency=reader.integer(

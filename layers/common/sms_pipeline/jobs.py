@@ -74,6 +74,9 @@ class Origin:
     metadata: dict[str, Any]
     requested_at: float
     fingerprint: str | None = None  # request.fingerprint: tells two requests with one id apart
+    encoding: str | None = None  # of the text as sent (contract §9); None: no readable text
+    segments: int | None = None
+    smart_encoded: bool = False
 
 
 @dataclass(frozen=True)
@@ -445,6 +448,9 @@ class JobStore:
             "requestedAt": _num(origin.requested_at),
             "expiresAt": int(now) + self._lifetime,
             "contentHash": origin.fingerprint,
+            "encoding": origin.encoding,
+            "segments": origin.segments,
+            "smartEncoded": origin.smart_encoded,
         }
 
     def _shard(self, request_id: str) -> str:
@@ -541,6 +547,9 @@ def _job(item: dict[str, Any]) -> Job:
             metadata=json.loads(metadata) if isinstance(metadata, str) else {},
             requested_at=float(item.get("requestedAt", 0)),
             fingerprint=item.get("contentHash"),
+            encoding=item.get("encoding"),
+            segments=int(item["segments"]) if item.get("segments") is not None else None,
+            smart_encoded=bool(item.get("smartEncoded", False)),
         ),
         state=State(item["state"]),
         due_at=int(item.get("dueAt", 0)),

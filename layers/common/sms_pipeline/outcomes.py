@@ -120,6 +120,9 @@ class OutcomeEvent:
     requested_at: float | None = None
     submitted_at: float | None = None
     completed_at: float | None = None
+    encoding: str | None = None
+    segments: int | None = None
+    smart_encoded: bool = False
 
     @property
     def event_id(self) -> str:
@@ -143,4 +146,7 @@ class OutcomeEvent:
             "requestedAt": iso(self.requested_at),
             "submittedAt": iso(self.submitted_at),
             "completedAt": iso(self.completed_at),
+            "encoding": self.encoding,
+            "segments": self.segments,
+            "smartEncoded": self.smart_encoded,
         }

@@ -13,7 +13,7 @@ import string
 from dataclasses import dataclass, field
 from typing import Any
 
-from sms_pipeline import phone
+from sms_pipeline import phone, segments
 
 MAX_TEXT_CHARS = 1600
 MAX_METADATA_BYTES = 2048
@@ -23,6 +23,7 @@ MAX_REFERENCE_CHARS = 70
 # days, and an SMS that arrives days late (a one-time code, an alert) does more harm than none.
 MIN_VALIDITY_SECONDS = 5
 MAX_VALIDITY_SECONDS = 345_600
+MAX_SEGMENTS = 30  # the most a request may allow itself (contract §1); the template's default is 10
 
 _ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _NUMERIC_SENDER = re.compile(r"^\+?[0-9]{1,20}$")
@@ -39,6 +40,8 @@ _FIELDS = frozenset(
         "reference",
         "metadata",
         "validitySeconds",
+        "maxSegments",
+        "smartEncoding",
     }
 )
 _PRIORITIES = ("normal", "express")
@@ -66,6 +69,8 @@ class SmsRequest:
     reference: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     validity_seconds: int | None = None  # None: the deployment's DefaultValiditySeconds
+    parts: segments.Parts | None = None  # of `text`, as it is sent
+    smart_encoded: bool = False  # `text` is the request's text with its look-alikes replaced
 
     @property
     def masked_to(self) -> str:
@@ -80,6 +85,19 @@ class RequestEcho:
     to: str | None = None
     reference: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    parts: segments.Parts | None = None  # of the text, when it is a string
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """What a request that does not say gets: the deployment's MaxSegments and SmartEncoding. The
+    send function passes the template's; CONTRACT_DEFAULTS are the template parameters' defaults."""
+
+    max_segments: int
+    smart_encoding: bool
+
+
+CONTRACT_DEFAULTS = Defaults(max_segments=10, smart_encoding=False)
 
 
 def unwrap(body: str, default_id: str) -> tuple[Any, str]:
@@ -109,9 +127,9 @@ def unwrap(body: str, default_id: str) -> tuple[Any, str]:
     return document, default_id
 
 
-def parse(body: str, default_id: str) -> SmsRequest:
+def parse(body: str, default_id: str, defaults: Defaults = CONTRACT_DEFAULTS) -> SmsRequest:
     """Validate one message body; `default_id` (the SQS messageId) is used when `id` is absent."""
-    return validate(*unwrap(body, default_id))
+    return validate(*unwrap(body, default_id), defaults)
 
 
 def fingerprint(body: str) -> str:
@@ -132,7 +150,7 @@ def shown_name(name: str) -> str | None:
     return name if _SHOWN_NAME.match(name) and not _DIGIT_RUN.search(name) else None
 
 
-def echo(body: str, default_id: str) -> RequestEcho:
+def echo(body: str, default_id: str, defaults: Defaults = CONTRACT_DEFAULTS) -> RequestEcho:
     """Best effort: the id, number, reference and metadata of a body that may be invalid.
 
     A rejected request's outcome should still carry the producer's id and correlation data when
@@ -148,8 +166,11 @@ def echo(body: str, default_id: str) -> RequestEcho:
     raw_to = document.get("to")
     raw_reference = document.get("reference")
     raw_metadata = document.get("metadata")
+    raw_text = document.get("text")
     number = phone.clean(raw_to) if isinstance(raw_to, str) else None
+    readable = raw_text if isinstance(raw_text, str) and raw_text and _encodable(raw_text) else None
     return RequestEcho(
+        parts=_text_parts(document, readable, defaults)[1] if readable else None,
         id=raw_id if isinstance(raw_id, str) and _ID.match(raw_id) else default_id,
         to=number,
         reference=raw_reference
@@ -159,7 +180,7 @@ def echo(body: str, default_id: str) -> RequestEcho:
     )
 
 
-def validate(document: Any, default_id: str) -> SmsRequest:
+def validate(document: Any, default_id: str, defaults: Defaults = CONTRACT_DEFAULTS) -> SmsRequest:
     if not isinstance(document, dict):
         raise InvalidRequest("body", f"must be a JSON object, not {_json_type(document)}")
     unknown = sorted(set(document) - _FIELDS)
@@ -232,10 +253,23 @@ def validate(document: Any, default_id: str) -> SmsRequest:
             f"must be a whole number of seconds from {MIN_VALIDITY_SECONDS} to {MAX_VALIDITY_SECONDS} (4 days)",
         )
 
+    max_segments = document.get("maxSegments")
+    if max_segments is not None and (
+        isinstance(max_segments, bool) or not isinstance(max_segments, int) or not 1 <= max_segments <= MAX_SEGMENTS
+    ):
+        raise InvalidRequest("maxSegments", f"must be a whole number from 1 to {MAX_SEGMENTS}")
+    smart = document.get("smartEncoding")
+    if smart is not None and not isinstance(smart, bool):
+        raise InvalidRequest("smartEncoding", f"must be a boolean, not {_json_type(smart)}")
+    sent, parts = _text_parts(document, text, defaults)
+    limit = max_segments or defaults.max_segments
+    if parts.segments > limit:
+        raise InvalidRequest("text", f"{parts.segments} segments ({parts.encoding}), more than the limit of {limit}")
+
     return SmsRequest(
         id=request_id,
         to=number,
-        text=text,
+        text=sent,
         sender=sender,
         delivery_report=delivery_report,
         priority=priority,
@@ -243,7 +277,28 @@ def validate(document: Any, default_id: str) -> SmsRequest:
         reference=reference,
         metadata=metadata,
         validity_seconds=validity,
+        parts=parts,
+        smart_encoded=sent != text,
     )
+
+
+def _text_parts(document: dict[str, Any], text: str, defaults: Defaults) -> tuple[str, segments.Parts]:
+    """The text as it will be sent (smart encoding, when the request or the deployment asks for it
+    and it makes the whole text GSM-7) and its parts."""
+    smart = document.get("smartEncoding")
+    if not isinstance(smart, bool):
+        smart = defaults.smart_encoding
+    replaced = segments.smart_encoded(text) if smart else None
+    sent = replaced if replaced is not None else text
+    return sent, segments.parts(sent)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _loads(text: str, where: str) -> Any:

@@ -106,6 +106,7 @@ class Sender:
         publish_lease_seconds: int,
         default_validity_seconds: int,
         retry_delays: Sequence[int],
+        request_defaults: requests_.Defaults,
         on_auth_failure: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
@@ -119,6 +120,7 @@ class Sender:
         self.publish_lease_seconds = publish_lease_seconds
         self.default_validity_seconds = default_validity_seconds
         self.retry_delays = tuple(retry_delays)
+        self.request_defaults = request_defaults
         self.on_auth_failure = on_auth_failure
         self.clock = clock
         self.monotonic = monotonic
@@ -156,7 +158,7 @@ class Batch:
     def _handle(self, incoming: Incoming) -> Result:
         s = self._s
         try:
-            sms = requests_.parse(incoming.body, incoming.message_id)
+            sms = requests_.parse(incoming.body, incoming.message_id, s.request_defaults)
         except requests_.InvalidRequest as invalid:
             return self._reject_invalid(incoming, invalid)
 
@@ -169,6 +171,9 @@ class Batch:
                 metadata=sms.metadata,
                 requested_at=incoming.sent_at,
                 fingerprint=requests_.fingerprint(incoming.body),
+                encoding=sms.parts.encoding if sms.parts else None,
+                segments=sms.parts.segments if sms.parts else None,
+                smart_encoded=sms.smart_encoded,
             ),
             sms.validity_seconds or s.default_validity_seconds,
         )
@@ -257,6 +262,8 @@ class Batch:
         s.store.record_sent(sms.id, job_id, submitted_at=now, first_check_at=now + s.first_check_delay)
         logger.info("sent", extra={**log, "job_id": job_id})
         count("SmsSent")
+        if sms.parts:
+            count("SegmentsSent", sms.parts.segments)  # the provider bills per part
         return Result.SENT
 
     def _retry_later(self, attempt: _Attempt, reason: str) -> RetryLater:
@@ -307,7 +314,7 @@ class Batch:
 
     def _reject_invalid(self, incoming: Incoming, invalid: requests_.InvalidRequest) -> Result:
         s = self._s
-        echo = requests_.echo(incoming.body, incoming.message_id)
+        echo = requests_.echo(incoming.body, incoming.message_id, s.request_defaults)
         origin = Origin(
             id=echo.id,
             masked_to=mask(echo.to),
@@ -315,6 +322,8 @@ class Batch:
             metadata=echo.metadata,
             requested_at=incoming.sent_at,
             fingerprint=requests_.fingerprint(incoming.body),
+            encoding=echo.parts.encoding if echo.parts else None,
+            segments=echo.parts.segments if echo.parts else None,
         )
         now = s.clock()
         final = Final(Outcome.REJECTED, f"invalid request: {invalid}", completed_at=now)
@@ -393,4 +402,7 @@ def outcome_event(origin: Origin, final: Final, *, job_id: str | None, submitted
         requested_at=origin.requested_at,
         submitted_at=submitted_at,
         completed_at=final.completed_at,
+        encoding=origin.encoding,
+        segments=origin.segments,
+        smart_encoded=origin.smart_encoded,
     )

@@ -21,6 +21,7 @@ from sms_pipeline.config import Settings
 from sms_pipeline.credentials import SecretCredentials
 from sms_pipeline.jobs import JobStore, query_threads
 from sms_pipeline.publisher import SnsPublisher
+from sms_pipeline.request import Defaults
 from sms_pipeline.request_queue import RequestQueue
 from sms_pipeline.retarus import RetarusClient
 from sms_pipeline.sending import Sender
@@ -89,6 +90,7 @@ def sender() -> Sender:
         publish_lease_seconds=config.publish_lease_seconds,
         default_validity_seconds=config.default_validity_seconds,
         retry_delays=config.retry_delays,
+        request_defaults=Defaults(max_segments=config.max_segments, smart_encoding=config.smart_encoding),
         on_auth_failure=credentials().forget,
     )
 
