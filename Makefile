@@ -30,7 +30,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy layers/common/sms_pipeline layers/common/trim_botocore.py local bench tests functions/send/app.py functions/status/app.py
 
 cfn: $(STAMP)
-	$(BIN)/cfn-lint template.yaml
+	$(BIN)/cfn-lint --include-checks I -- template.yaml
 
 $(TOOLS)/.checkov-$(CHECKOV_VERSION):
 	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
@@ -54,9 +54,12 @@ clean:
 SAM_VENV := .venv-sam
 PY313 := $(shell command -v python3.13 >/dev/null 2>&1 && python3.13 --version >/dev/null 2>&1 && dirname $$(command -v python3.13) || (pyenv prefix 3.13.0 2>/dev/null | sed 's|$$|/bin|'))
 
+# Pinned: a new SAM CLI may translate the template differently from the one it was checked with.
+SAM_CLI_VERSION := 1.170.0
+
 $(SAM_VENV)/bin/sam:
 	$(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli
+	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli==$(SAM_CLI_VERSION)
 
 # The layer alone, as `sam build` builds it, into ARTIFACTS_DIR (tests/integration/test_layer_build.py).
 layer:

@@ -25,10 +25,15 @@ NEVER_LOGGED = (SIMULATOR_PASSWORD, "p@ss word&x=1?é", "Your code is 123456", "
 FULL_NUMBER = re.compile(r"(?<![\w.:\-])(?:\+|00)?\d{9,15}(?![\w\-])")
 
 
-def policy_statements(function: str) -> list[dict[str, Any]]:
-    """Every statement of the function's policies in template.yaml."""
+def policy_statements(function: str, *, conditional: bool = False) -> list[dict[str, Any]]:
+    """Every statement of the function's policies in template.yaml; with `conditional`, also those
+    of the policies a condition adds (`!If [Condition, policy, AWS::NoValue]`)."""
     statements: list[dict[str, Any]] = []
     for policy in load_template()["Resources"][function]["Properties"]["Policies"]:
+        if "Fn::If" in policy:
+            if conditional:
+                statements += policy["Fn::If"][1]["Statement"]
+            continue
         statements += policy["Statement"]
     return statements
 

@@ -380,3 +380,23 @@ def test_a_text_over_the_segment_limit_is_rejected_with_its_count(pipeline: Pipe
     assert event["reason"] == "invalid request: text: 3 segments (GSM-7), more than the limit of 2"
     assert (event["encoding"], event["segments"]) == ("GSM-7", 3)
     assert pipeline.simulator.sms_posts() == []
+
+
+def test_a_batch_whose_every_record_fails_is_returned_not_raised_and_each_failure_is_counted(
+    pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The decision (docs/architecture.md): a whole failed batch is a partial batch response naming
+    every record, so each keeps the retry delay it asked for; Lambda's Errors metric does not see
+    it, so SendErrorsAlarm watches SendFailures, one per record that failed unexpectedly."""
+    from sms_pipeline.observability import metrics
+
+    send = pipeline.handler("SendFunction", JOBS_TABLE_NAME="no-such-table", POWERTOOLS_METRICS_DISABLED="false")
+    metrics.clear_metrics()
+    pipeline.enqueue(*({"id": f"whole-{n}", "to": "+4917012345678", "text": "x"} for n in range(3)))
+
+    result = pipeline.deliver(send)
+
+    assert result.error is None and len(result.failed) == 3  # returned, not raised
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    assert sum(sum(line.get("SendFailures", [])) for line in emitted) == 3
+    assert pipeline.simulator.sms_posts() == []

@@ -159,7 +159,8 @@ def test_function_code_and_timeout(stack: LocalStack) -> None:
 
 
 def test_resources_that_are_not_created_resolve_to_their_logical_id(stack: LocalStack) -> None:
-    assert set(stack.resources) == {"RequestDeadLetterQueue", "RequestQueue", "JobsTable", "OutcomesTopic"}
+    created = {"RequestDeadLetterQueue", "RequestQueue", "JobsTable", "OutcomesTopic", "AlarmsTopic"}
+    assert set(stack.resources) == created
     assert stack.resolve({"Ref": "SendFunction"}) == "SendFunction"
     with pytest.raises(StackError, match=r"SendFunction\.Arn"):
         stack.resolve({"Fn::GetAtt": ["SendFunction", "Arn"]})
