@@ -7,9 +7,11 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
+from jsonschema import Draft202012Validator
 
 from local.event_source import SqsEventSource
 from local.lambda_runtime import LambdaContext, load_handler
@@ -17,6 +19,8 @@ from local.simulator import RetarusSimulator
 from local.stack import LocalStack, load_template
 
 REGION = "eu-central-1"
+ROOT = Path(__file__).resolve().parents[1]
+OUTCOME_EVENT_SCHEMA = Draft202012Validator(json.loads((ROOT / "schemas" / "outcome-event.schema.json").read_text()))
 
 # The suite-wide log check (conftest.py): none of these may reach a log line.
 SIMULATOR_PASSWORD = "s3cr3t&pass=word?"
@@ -114,6 +118,7 @@ class Pipeline:
                 return events
             for message in messages:
                 body = json.loads(message["Body"])
+                OUTCOME_EVENT_SCHEMA.validate(body)  # every event a test sees is what schemas/ publishes
                 body["_attributes"] = {
                     name: value.get("StringValue") for name, value in message.get("MessageAttributes", {}).items()
                 }

@@ -1,0 +1,107 @@
+"""The published JSON Schemas (schemas/) agree with the contract and with the send function: the
+samples validate, what the function rejects for shape the request schema rejects, and anything the
+function accepts the schema accepts (it is never stricter)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
+
+from sms_pipeline.outcomes import Outcome, OutcomeEvent, ProviderStatus
+from sms_pipeline.request import InvalidRequest, validate
+
+ROOT = Path(__file__).resolve().parents[2]
+REQUEST = Draft202012Validator(json.loads((ROOT / "schemas" / "request.schema.json").read_text()))
+EVENT = Draft202012Validator(json.loads((ROOT / "schemas" / "outcome-event.schema.json").read_text()))
+
+
+def test_the_schemas_are_valid_draft_2020_12() -> None:
+    for name in ("request.schema.json", "outcome-event.schema.json"):
+        Draft202012Validator.check_schema(json.loads((ROOT / "schemas" / name).read_text()))
+
+
+def test_the_sample_requests_validate_but_the_one_meant_to_be_rejected() -> None:
+    for line in (ROOT / "events" / "sample-requests.jsonl").read_text().splitlines():
+        sample = json.loads(line)
+        meant_invalid = sample["id"] == "sample-invalid"
+        assert REQUEST.is_valid(sample) is not meant_invalid, sample["id"]
+
+
+def test_the_sample_outcome_event_and_every_kind_of_event_validate() -> None:
+    EVENT.validate(json.loads((ROOT / "events" / "outcome-event.json").read_text()))
+    for outcome in Outcome:
+        EVENT.validate(
+            OutcomeEvent(
+                request_id="r-1",
+                outcome=outcome,
+                reason="x",
+                masked_to="+4917*******67",
+                job_id="J.1" if outcome is not Outcome.REJECTED else None,
+                provider_status=ProviderStatus("DONE", "SUC_FIN") if outcome is not Outcome.REJECTED else None,
+                requested_at=0,
+                completed_at=1,
+                encoding="GSM-7",
+                segments=1,
+            ).body()
+        )
+
+
+SHAPE_ERRORS: list[dict[str, Any]] = [
+    {"text": "x"},
+    {"to": "+4917012345678"},
+    {"to": 4917012345678, "text": "x"},
+    {"to": "+4917012345678", "text": 5},
+    {"to": "+4917012345678", "text": ""},
+    {"to": "+4917012345678", "text": "x" * 1601},
+    {"to": "+4917012345678", "text": "x", "colour": "red"},
+    {"to": "+4917012345678", "text": "x", "id": 7},
+    {"to": "+4917012345678", "text": "x", "id": "has space"},
+    {"to": "+4917012345678", "text": "x", "deliveryReport": "yes"},
+    {"to": "+4917012345678", "text": "x", "priority": "urgent"},
+    {"to": "+4917012345678", "text": "x", "metadata": [1]},
+    {"to": "+4917012345678", "text": "x", "from": " ACME"},
+    {"to": "+4917012345678", "text": "x", "from": "TwelveChars!"},
+    {"to": "+4917012345678", "text": "x", "billingCode": "b" * 71},
+    {"to": "+4917012345678", "text": "x", "validitySeconds": 4},
+    {"to": "+4917012345678", "text": "x", "validitySeconds": "300"},
+    {"to": "+4917012345678", "text": "x", "maxSegments": 31},
+    {"to": "+4917012345678", "text": "x", "smartEncoding": "yes"},
+    {"to": "call me", "text": "x"},
+]
+
+
+@pytest.mark.parametrize("document", SHAPE_ERRORS)
+def test_what_the_send_function_rejects_for_shape_the_schema_rejects(document: dict[str, Any]) -> None:
+    with pytest.raises(InvalidRequest):
+        validate(document, "m")
+    assert not REQUEST.is_valid(document)
+
+
+FIELDS = ["id", "to", "text", "from", "deliveryReport", "priority", "billingCode", "reference", "metadata"]
+values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-5, max_value=400_000),
+    st.sampled_from(["normal", "express", "ACME", "+4917012345678", "0170 1234567", "x", "a.b:c-1"]),
+    st.text(max_size=30),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+)
+documents = st.dictionaries(
+    st.sampled_from([*FIELDS, "validitySeconds", "maxSegments", "smartEncoding"]), values, max_size=8
+).map(lambda d: {"to": "+4917012345678", "text": "hi", **d})
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.filter_too_much])
+@given(documents)
+def test_the_schema_accepts_whatever_the_send_function_accepts(document: dict[str, Any]) -> None:
+    try:
+        validate(document, "m")
+    except InvalidRequest:
+        return
+    assert REQUEST.is_valid(document), list(REQUEST.iter_errors(document))
