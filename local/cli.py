@@ -91,6 +91,22 @@ def run(requests: list[dict[str, Any] | str], options: Options, *, timeout: floa
         target = options.retarus_url or (pipeline.simulator.base_url if pipeline.simulator else "?")
         console.print(f"Retarus: {'simulator at ' if pipeline.simulator else ''}{target}")
         console.print(f"Function logs: {pipeline.log_dir}")
+        if follow:  # what `sms` needs to operate this local stack from another shell
+            assert pipeline.stack is not None
+            operate = {
+                "AWS_ENDPOINT_URL": pipeline.aws_env["AWS_ENDPOINT_URL"],
+                "AWS_DEFAULT_REGION": pipeline.aws_env["AWS_REGION"],
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "SMS_QUEUE_URL": pipeline.queue_url,
+                "SMS_TOPIC_ARN": pipeline.stack.output("OutcomesTopicArn"),
+                "SMS_TABLE": pipeline.stack.output("JobsTableName"),
+                "SMS_DLQ_URL": pipeline.dlq_url,
+            }
+            console.print("Operate it from another shell with `sms`:", markup=False)
+            console.print(
+                "export " + " ".join(f"{key}={value}" for key, value in operate.items()), markup=False, soft_wrap=True
+            )
         for request in requests:
             request_id = pipeline.submit(request)
             entry = tracked.setdefault(request_id, Tracked(request_id, submitted=time.monotonic()))

@@ -1,0 +1,411 @@
+"""`sms`: operate a deployed pipeline (or the local one) from a shell.
+
+Exit status: 0 done (`outcomes --follow` stopped with Ctrl-C or SIGTERM included); 1 not found (an
+unknown id); 2 bad usage or an invalid request (not enqueued); 3 something to fix in the set-up: the
+stack, credentials, region or endpoint (the message says what); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+
+from ops.where import NotFound, OperatorError, Where, call, resolve
+from sms_pipeline.phone import mask
+from sms_pipeline.request import InvalidRequest, echo, validate
+
+EXAMPLES = {
+    "send": """examples:
+  sms --stack sms-pipeline send --to "+49 170 1234567" --text "Your code is 123456" --validity 300
+  SMS_QUEUE_URL=https://sqs.eu-central-1.amazonaws.com/123456789012/requests sms send --to 0170… --text hi""",
+    "status": """examples:
+  sms --stack sms-pipeline status order-4711:otp
+  sms --table sms-pipeline-JobsTable-ABC status order-4711:otp --json""",
+    "outcomes": """examples:
+  sms --stack sms-pipeline outcomes --follow
+  sms --stack sms-pipeline outcomes --follow --outcome FAILED,EXPIRED,UNDELIVERED --json
+Ctrl-C (or SIGTERM) removes the temporary queue and its subscription.""",
+    "dlq": """examples:
+  sms --stack sms-pipeline dlq list
+  sms --stack sms-pipeline dlq redrive --yes""",
+    "stats": """examples:
+  sms --stack sms-pipeline stats --json""",
+    "local": """examples:
+  sms local run                      # make run
+  sms local send --to "+49 170 1234567" --text hello""",
+}
+
+
+def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["local"]:
+        from local.cli import main as local_main
+
+        return local_main(arguments[1:])
+    args = _parser().parse_args(arguments)
+    if args.command is None:
+        _parser().print_help()
+        return 2
+    environ = dict(os.environ if environ is None else environ)
+    try:
+        where = resolve(boto3.session.Session(), vars(args), environ)
+        command: Callable[[Where, argparse.Namespace], int] = COMMANDS[args.command]
+        return command(where, args)
+    except OperatorError as error:
+        print(f"sms: {error}", file=sys.stderr)
+        return OperatorError.exit_code
+    except NotFound as error:
+        print(f"sms: {error}", file=sys.stderr)
+        return NotFound.exit_code
+    except KeyboardInterrupt:  # outcomes --follow stops on Ctrl-C itself, and exits 0
+        print("sms: interrupted", file=sys.stderr)
+        return 130
+
+
+# --- send ------------------------------------------------------------------------------------------
+
+
+def send(where: Where, args: argparse.Namespace) -> int:
+    document: dict[str, Any] = {"to": args.to, "text": args.text}
+    optional = {
+        "id": args.id,
+        "from": args.sender,
+        "reference": args.reference,
+        "priority": args.priority,
+        "validitySeconds": args.validity,
+        "maxSegments": args.max_segments,
+    }
+    document.update({key: value for key, value in optional.items() if value is not None})
+    if args.delivery_report:
+        document["deliveryReport"] = True
+    if args.smart_encoding:
+        document["smartEncoding"] = True
+    try:
+        validate(document, "(the SQS message id)")  # the send function's own rules
+    except InvalidRequest as invalid:
+        print(f"sms: invalid request, not enqueued: {invalid}", file=sys.stderr)
+        return 2
+    sqs = where.client("sqs")
+    queue_url = where.need("queue_url")
+    sent = call(lambda: sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(document, ensure_ascii=False)))
+    print(document.get("id") or sent["MessageId"])
+    return 0
+
+
+# --- status ----------------------------------------------------------------------------------------
+
+
+def status(where: Where, args: argparse.Namespace) -> int:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    dynamodb = where.client("dynamodb")
+    table = where.need("table")
+    found = call(lambda: dynamodb.get_item(TableName=table, Key={"id": {"S": args.id}}, ConsistentRead=True))
+    if "Item" not in found:
+        raise NotFound(f"no request with id {args.id!r} in table {table} (never received, or its record expired)")
+    item = {key: TypeDeserializer().deserialize(value) for key, value in found["Item"].items()}
+    record = {
+        "id": item["id"],
+        "state": item.get("state"),
+        "outcome": item.get("outcome"),
+        "reason": item.get("reason"),
+        "jobId": item.get("jobId"),
+        "to": item.get("to"),
+        "attempts": int(item.get("attempts", 0)),
+        "checks": int(item.get("checks", 0)),
+        "lastError": item.get("lastError"),
+        "encoding": item.get("encoding"),
+        "segments": int(item["segments"]) if item.get("segments") is not None else None,
+        "requestedAt": _iso(item.get("requestedAt")),
+        "submittedAt": _iso(item.get("submittedAt")),
+        "completedAt": _iso(item.get("completedAt")),
+        "nextCheckAt": _iso(int(item["dueAt"]) / 1000) if item.get("state") == "TRACKING" and "dueAt" in item else None,
+    }
+    if args.json:
+        print(json.dumps(record, ensure_ascii=False))
+    else:
+        width = max(map(len, record))
+        for key, value in record.items():
+            print(f"{key:<{width}}  {'' if value is None else value}")
+    return 0
+
+
+# --- outcomes --------------------------------------------------------------------------------------
+
+
+def outcomes(where: Where, args: argparse.Namespace) -> int:
+    """A temporary queue subscribed to the topic, one line per event; removed on Ctrl-C or SIGTERM."""
+    sqs, sns = where.client("sqs"), where.client("sns")
+    topic_arn = where.need("topic_arn")
+    wanted = [name.strip().upper() for name in (args.outcome or "").split(",") if name.strip()]
+    name = f"sms-outcomes-{uuid.uuid4().hex[:12]}"
+    queue_url = call(lambda: sqs.create_queue(QueueName=name, Attributes={"SqsManagedSseEnabled": "true"}))["QueueUrl"]
+    subscription: str | None = None
+    stop = {"now": False}
+    previous = {sig: signal.signal(sig, lambda *_: stop.update(now=True)) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        queue_arn = call(lambda: sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"]))
+        queue_arn = queue_arn["Attributes"]["QueueArn"]
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sns.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": queue_arn,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+                }
+            ],
+        }
+        call(lambda: sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)}))
+        attributes = {"RawMessageDelivery": "true"}
+        if wanted:
+            attributes["FilterPolicy"] = json.dumps({"outcome": wanted})
+        subscription = call(
+            lambda: sns.subscribe(
+                TopicArn=topic_arn,
+                Protocol="sqs",
+                Endpoint=queue_arn,
+                Attributes=attributes,
+                ReturnSubscriptionArn=True,
+            )
+        )["SubscriptionArn"]
+        print(f"following {topic_arn}{' for ' + ','.join(wanted) if wanted else ''}; Ctrl-C to stop", file=sys.stderr)
+        while not stop["now"]:
+            received = call(lambda: sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1))
+            for message in received.get("Messages", []):
+                _print_event(json.loads(message["Body"]), as_json=args.json)
+                call(
+                    lambda message=message: sqs.delete_message(
+                        QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"]
+                    )
+                )
+        return 0
+    finally:
+        if subscription:
+            call(lambda: sns.unsubscribe(SubscriptionArn=subscription))
+        call(lambda: sqs.delete_queue(QueueUrl=queue_url))
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        print("removed the temporary queue and its subscription", file=sys.stderr)
+
+
+def _print_event(event: dict[str, Any], *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(event, ensure_ascii=False), flush=True)
+        return
+    status_ = event.get("providerStatus") or {}
+    detail = f"{status_.get('processStatus', '')} {status_.get('status', '')}".strip()
+    print(
+        f"{event.get('completedAt')}  {event.get('id')}  {event.get('outcome')}  {event.get('to') or ''}  "
+        f"{detail or event.get('reason', '')}",
+        flush=True,
+    )
+
+
+# --- dlq -------------------------------------------------------------------------------------------
+
+
+def dlq(where: Where, args: argparse.Namespace) -> int:
+    sqs = where.client("sqs")
+    dlq_url = where.need("dlq_url")
+    if args.action == "list":
+        messages = _peek(sqs, dlq_url)
+        rows = [_dlq_row(message) for message in messages]
+        if args.json:
+            for row in rows:
+                print(json.dumps(row))
+        else:
+            for row in rows:
+                print(
+                    f"{row['id']}  {row['to'] or '(no number)'}  received {row['receiveCount']}×  sent {row['sentAt']}"
+                )
+            print(f"{len(rows)} message(s) in the dead-letter queue", file=sys.stderr)
+        return 0
+    if not args.yes:
+        print("sms: dlq redrive moves every message back to the request queue; add --yes to do it", file=sys.stderr)
+        return 2
+    queue_url = where.need("queue_url")
+    moved = 0
+    while True:
+        received = call(
+            lambda: sqs.receive_message(
+                QueueUrl=dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=60, MessageAttributeNames=["All"]
+            )
+        )
+        batch = received.get("Messages", [])
+        if not batch:
+            break
+        for message in batch:
+            call(lambda message=message: sqs.send_message(QueueUrl=queue_url, MessageBody=message["Body"]))
+            call(lambda message=message: sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"]))
+            moved += 1
+    print(f"moved {moved} message(s) back to the request queue")
+    return 0
+
+
+def _peek(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
+    """Every message of the queue, seen once each, and visible again at once after."""
+    seen: dict[str, dict[str, Any]] = {}
+    handles: list[tuple[str, str]] = []
+    for _ in range(100):  # at most 1,000 messages
+        received = call(
+            lambda: sqs.receive_message(
+                QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=30, AttributeNames=["All"]
+            )
+        )
+        batch = [message for message in received.get("Messages", []) if message["MessageId"] not in seen]
+        if not batch:
+            break
+        for message in batch:
+            seen[message["MessageId"]] = message
+            handles.append((message["MessageId"], message["ReceiptHandle"]))
+    for start in range(0, len(handles), 10):
+        entries = [
+            {"Id": str(index), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+            for index, (_, handle) in enumerate(handles[start : start + 10])
+        ]
+        call(lambda entries=entries: sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=entries))
+    return list(seen.values())
+
+
+def _dlq_row(message: dict[str, Any]) -> dict[str, Any]:
+    """What the DLQ says of a request: its id and masked number, never its text."""
+    request = echo(message["Body"], message["MessageId"])
+    attributes = message.get("Attributes", {})
+    return {
+        "id": request.id,
+        "to": mask(request.to),
+        "receiveCount": int(attributes.get("ApproximateReceiveCount", 0)),
+        "sentAt": _iso(int(attributes["SentTimestamp"]) / 1000) if "SentTimestamp" in attributes else None,
+        "messageId": message["MessageId"],
+    }
+
+
+# --- stats -----------------------------------------------------------------------------------------
+
+
+def stats(where: Where, args: argparse.Namespace) -> int:
+    sqs, dynamodb = where.client("sqs"), where.client("dynamodb")
+    queue_url, dlq_url, table = where.need("queue_url"), where.need("dlq_url"), where.need("table")
+    now = time.time()
+    due, oldest = 0, None
+    paginator = dynamodb.get_paginator("scan")
+    pages = call(
+        lambda: list(
+            paginator.paginate(
+                TableName=table,
+                IndexName="due",
+                FilterExpression="dueAt <= :now",
+                ExpressionAttributeValues={":now": {"N": str(int(now * 1000))}},
+                ProjectionExpression="dueAt",
+            )
+        )
+    )
+    for page in pages:
+        for item in page.get("Items", []):
+            due += 1
+            due_at = int(item["dueAt"]["N"]) / 1000
+            oldest = due_at if oldest is None else min(oldest, due_at)
+    queue, dead = _depth(sqs, queue_url), _depth(sqs, dlq_url)
+    age = round(now - oldest, 1) if oldest is not None else None
+    if args.json:
+        print(json.dumps({"queue": queue, "deadLetterQueue": dead, "dueJobs": due, "oldestDueSeconds": age}))
+    else:
+        print(f"request queue      {queue['waiting']} waiting, {queue['inFlight']} in flight or waiting a retry delay")
+        print(f"dead-letter queue  {dead['waiting']} waiting")
+        print(f"due jobs           {due}" + (f", the oldest due {age} s ago" if age is not None else ""))
+    return 0
+
+
+def _depth(sqs: Any, queue_url: str) -> dict[str, int]:
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    attributes = call(lambda: sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=names))["Attributes"]
+    return {"waiting": int(attributes[names[0]]), "inFlight": int(attributes[names[1]])}
+
+
+def _iso(epoch: Any) -> str | None:
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(float(epoch), tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+COMMANDS: dict[str, Callable[[Where, argparse.Namespace], int]] = {
+    "send": send,
+    "status": status,
+    "outcomes": outcomes,
+    "dlq": dlq,
+    "stats": stats,
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sms",
+        description="Operate the SMS pipeline: send, follow outcomes, look a request up, the DLQ, figures.",
+        epilog=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--stack", help="the stack's name: its outputs name the resources (or SMS_STACK)")
+    parser.add_argument("--queue-url", help="the request queue (or SMS_QUEUE_URL)")
+    parser.add_argument("--topic-arn", help="the outcomes topic (or SMS_TOPIC_ARN)")
+    parser.add_argument("--table", help="the jobs table (or SMS_TABLE)")
+    parser.add_argument("--dlq-url", help="the dead-letter queue (or SMS_DLQ_URL; default: the queue's redrive target)")
+    commands = parser.add_subparsers(dest="command", metavar="{send,status,outcomes,dlq,stats,local}")
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name,
+            help=text,
+            description=text,
+            epilog=EXAMPLES[name],
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    sending = command("send", "validate one SMS request with the send function's rules and enqueue it; prints its id")
+    sending.add_argument("--to", required=True)
+    sending.add_argument("--text", required=True)
+    sending.add_argument("--id")
+    sending.add_argument("--from", dest="sender")
+    sending.add_argument("--reference")
+    sending.add_argument("--priority", choices=["normal", "express"])
+    sending.add_argument("--delivery-report", action="store_true")
+    sending.add_argument("--validity", type=int, help="validitySeconds (5-345600)")
+    sending.add_argument("--max-segments", type=int, help="maxSegments (1-30)")
+    sending.add_argument("--smart-encoding", action="store_true")
+    looking = command("status", "the request as the table knows it")
+    looking.add_argument("id")
+    looking.add_argument("--json", action="store_true")
+    following = command("outcomes", "print outcome events as they arrive (through a temporary queue)")
+    following.add_argument("--follow", action="store_true", help="keep following until Ctrl-C (the default)")
+    following.add_argument("--outcome", help="only these outcomes, comma-separated (an SNS filter policy)")
+    following.add_argument("--json", action="store_true", help="one JSON event per line")
+    dead = command("dlq", "the dead-letter queue: list it (ids and masked numbers, never the text) or redrive it")
+    dead.add_argument("action", choices=["list", "redrive"])
+    dead.add_argument("--json", action="store_true")
+    dead.add_argument("--yes", action="store_true", help="redrive: yes, move every message back")
+    figures = command("stats", "queue depth, DLQ depth, due jobs and the oldest due job's age")
+    figures.add_argument("--json", action="store_true")
+    commands.add_parser(
+        "local",
+        help="the local pipeline (sms-local): sms local run, sms local send …",
+        epilog=EXAMPLES["local"],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        add_help=False,
+    )
+    return parser
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

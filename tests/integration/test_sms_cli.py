@@ -1,0 +1,180 @@
+"""`sms`, the operator's command, against the local stack (moto server, template.yaml's resources)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ops.cli import main
+from support import Pipeline
+
+SMS = Path(sys.executable).parent / "sms"
+
+
+def where(pipeline: Pipeline) -> dict[str, str]:
+    """What an operator of the local stack sets (a deployed one: SMS_STACK alone)."""
+    return {
+        "SMS_QUEUE_URL": pipeline.queue_url,
+        "SMS_TOPIC_ARN": pipeline.stack.output("OutcomesTopicArn"),
+        "SMS_TABLE": pipeline.table,
+    }
+
+
+def sms(pipeline: Pipeline, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args), environ={**os.environ, **where(pipeline)})
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_send_validates_enqueues_and_prints_the_id(pipeline: Pipeline, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = sms(pipeline, capsys, "send", "--to", "+49 170 1234567", "--text", "hi", "--id", "cli-1")
+    assert (code, out.strip()) == (0, "cli-1")
+    code, out, _ = sms(pipeline, capsys, "send", "--to", "+4917012345677", "--text", "no id")
+    assert code == 0 and out.strip()  # the SQS message id, which the pipeline takes as the id
+    assert pipeline.deliver(pipeline.handler("SendFunction")).received == 2
+    assert pipeline.item("cli-1")["state"] == "TRACKING"
+    assert pipeline.item(out.strip())["state"] == "TRACKING"
+
+
+def test_an_invalid_request_is_not_enqueued(pipeline: Pipeline, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = sms(pipeline, capsys, "send", "--to", "call me", "--text", "hi")
+    assert code == 2 and out == ""
+    assert "invalid request, not enqueued: to: must be a phone number" in err
+    assert pipeline.deliver(pipeline.handler("SendFunction")).received == 0
+
+
+def test_status_shows_the_request_as_the_table_knows_it(pipeline: Pipeline, capsys: pytest.CaptureFixture[str]) -> None:
+    pipeline.enqueue({"id": "looked-up", "to": "+4917012345677", "text": "hi"})
+    pipeline.deliver(pipeline.handler("SendFunction"))
+    code, out, _ = sms(pipeline, capsys, "status", "looked-up", "--json")
+    record = json.loads(out)
+    assert code == 0 and record["state"] == "TRACKING" and record["outcome"] is None
+    assert record["jobId"] == pipeline.item("looked-up")["jobId"] and record["to"] == "+4917*******77"
+    assert record["attempts"] == 1 and record["nextCheckAt"].endswith("Z")
+    assert (record["encoding"], record["segments"]) == ("GSM-7", 1)
+    code, out, _ = sms(pipeline, capsys, "status", "looked-up")
+    assert "state" in out and "TRACKING" in out and "hi" not in out.split()
+
+
+def test_status_of_an_unknown_id_says_so(pipeline: Pipeline, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = sms(pipeline, capsys, "status", "never-sent")
+    assert code == 1 and "no request with id 'never-sent'" in err
+
+
+def test_the_dlq_is_listed_without_text_and_a_redrive_ends_in_one_outcome_per_request(
+    pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dlq_url = pipeline.stack.output("DeadLetterQueueUrl")
+    for n in range(3):
+        body = {"id": f"dead-{n}", "to": "+4917012345677", "text": "Your code is 123456"}
+        pipeline.sqs.send_message(QueueUrl=dlq_url, MessageBody=json.dumps(body))
+
+    code, out, _ = sms(pipeline, capsys, "dlq", "list", "--json")  # the DLQ: the queue's redrive target
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and sorted(row["id"] for row in rows) == ["dead-0", "dead-1", "dead-2"]
+    assert {row["to"] for row in rows} == {"+4917*******77"} and "123456" not in out
+    code, out, _ = sms(pipeline, capsys, "dlq", "list", "--json")  # listing leaves them there
+    assert len(out.splitlines()) == 3
+
+    code, _, err = sms(pipeline, capsys, "dlq", "redrive")
+    assert code == 2 and "--yes" in err
+    code, out, _ = sms(pipeline, capsys, "dlq", "redrive", "--yes")
+    assert code == 0 and "moved 3" in out
+
+    send = pipeline.handler("SendFunction", STATUS_CHECK_DELAYS_SECONDS="0")
+    while pipeline.deliver(send).received:
+        pass
+    status = pipeline.handler("StatusFunction", STATUS_CHECK_DELAYS_SECONDS="0")
+    for _ in range(2):
+        status({"source": "aws.scheduler"}, pipeline.context("StatusFunction"))
+    events = pipeline.outcomes()
+    assert sorted(event["id"] for event in events) == ["dead-0", "dead-1", "dead-2"]
+    code, out, _ = sms(pipeline, capsys, "stats", "--json")
+    assert json.loads(out)["deadLetterQueue"] == {"waiting": 0, "inFlight": 0}
+
+
+def test_stats(pipeline: Pipeline, capsys: pytest.CaptureFixture[str]) -> None:
+    pipeline.enqueue({"id": "queued", "to": "+4917012345677", "text": "hi"})
+    code, out, _ = sms(pipeline, capsys, "stats", "--json")
+    figures = json.loads(out)
+    assert code == 0 and figures["queue"]["waiting"] == 1 and figures["dueJobs"] == 0
+    assert figures["oldestDueSeconds"] is None
+    pipeline.deliver(pipeline.handler("SendFunction", STATUS_CHECK_DELAYS_SECONDS="0"))
+    code, out, _ = sms(pipeline, capsys, "stats", "--json")
+    figures = json.loads(out)
+    assert figures["queue"]["waiting"] == 0 and figures["dueJobs"] == 1 and figures["oldestDueSeconds"] >= 0
+
+
+def test_operator_errors_say_what_to_fix(pipeline: Pipeline, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["--stack", "no-such-stack", "stats"], environ=dict(os.environ))
+    err = capsys.readouterr().err
+    assert code == 3 and "no stack named 'no-such-stack'" in err and "AWS_REGION" in err
+    code = main(["send", "--to", "+4917012345677", "--text", "hi"], environ=dict(os.environ))
+    err = capsys.readouterr().err
+    assert code == 3 and "--stack NAME" in err and "--queue-url" in err and "SMS_QUEUE_URL" in err
+
+
+def test_no_region_says_what_to_set(capsys: pytest.CaptureFixture[str]) -> None:
+    environ = {key: value for key, value in os.environ.items() if key not in ("AWS_REGION", "AWS_DEFAULT_REGION")}
+    environ["SMS_QUEUE_URL"] = "https://sqs.eu-central-1.amazonaws.com/123456789012/requests"
+    saved = {key: os.environ.pop(key) for key in ("AWS_REGION", "AWS_DEFAULT_REGION") if key in os.environ}
+    try:
+        code = main(["send", "--to", "+4917012345677", "--text", "hi"], environ=environ)
+    finally:
+        os.environ.update(saved)
+    assert code == 3 and "no AWS region: set AWS_DEFAULT_REGION" in capsys.readouterr().err
+
+
+def test_every_subcommand_has_help_with_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("send", "status", "outcomes", "dlq", "stats"):
+        with pytest.raises(SystemExit) as done:
+            main([command, "--help"])
+        assert done.value.code == 0
+        assert "examples:" in capsys.readouterr().out, command
+
+
+def test_outcomes_follow_prints_events_and_cleans_up_on_ctrl_c(pipeline: Pipeline) -> None:
+    topic = pipeline.stack.output("OutcomesTopicArn")
+    process = subprocess.Popen(
+        [str(SMS), "outcomes", "--follow", "--json", "--outcome", "SENT,FAILED"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **where(pipeline), "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stderr is not None and process.stdout is not None
+    assert "following" in process.stderr.readline()
+    queues_while = _follow_queues(pipeline)
+    assert len(queues_while) == 1 and len(_subscriptions(pipeline, topic)) == 2  # the test's own, and its
+
+    for outcome in ("REJECTED", "SENT"):  # the filter policy passes SENT only
+        event = {"id": f"e-{outcome}", "outcome": outcome}
+        pipeline.sns.publish(
+            TopicArn=topic,
+            Message=json.dumps(event),
+            MessageAttributes={"outcome": {"DataType": "String", "StringValue": outcome}},
+        )
+    line = process.stdout.readline()
+    assert json.loads(line) == {"id": "e-SENT", "outcome": "SENT"}
+
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=30) == 0
+    assert "removed the temporary queue" in process.stderr.read()
+    assert _follow_queues(pipeline) == [] and len(_subscriptions(pipeline, topic)) == 1
+
+
+def _follow_queues(pipeline: Pipeline) -> list[str]:
+    urls: list[str] = pipeline.sqs.list_queues(QueueNamePrefix="sms-outcomes-").get("QueueUrls", [])
+    return urls
+
+
+def _subscriptions(pipeline: Pipeline, topic: str) -> list[Any]:
+    found: list[Any] = pipeline.sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    return found
