@@ -35,8 +35,14 @@ def test_jitter_only_shortens_a_delay_by_up_to_a_fifth() -> None:
 
 def test_a_delay_that_would_end_after_the_validity_is_cut_short_to_its_end() -> None:
     assert retry_delay(DELAYS, 7, seconds_left=42.2, draw=0.0) == 43  # rounded up: back once it has ended
-    assert retry_delay(DELAYS, 7, seconds_left=0.0, draw=0.0) == 0
-    assert retry_delay(DELAYS, 7, seconds_left=-5.0, draw=0.0) == 0
+    assert retry_delay(DELAYS, 7, seconds_left=0.4, draw=0.0) == 1
+
+
+def test_past_the_validity_the_delay_is_not_cut_to_nothing() -> None:
+    """A request already past its validity fails only while another delivery holds its claim: it
+    waits its delay, instead of spinning through its receives with a delay of 0."""
+    assert retry_delay(DELAYS, 2, seconds_left=0.0, draw=0.0) == 30
+    assert retry_delay(DELAYS, 2, seconds_left=-5.0, draw=0.0) == 30
 
 
 def test_no_delay_exceeds_what_sqs_accepts() -> None:

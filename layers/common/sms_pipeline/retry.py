@@ -25,8 +25,12 @@ def retry_delay(delays: Sequence[int], receive_count: int, *, seconds_left: floa
     ApproximateReceiveCount, from 1) failed: that attempt's delay (the last repeats), less up to
     JITTER of it by `draw` (0 ≤ draw < 1), and never past the end of the validity."""
     base = delays[min(max(receive_count, 1), len(delays)) - 1]
-    jittered = math.ceil(base * (1 - JITTER * draw))
-    return max(0, min(jittered, math.ceil(seconds_left), MAX_DELAY_SECONDS))
+    jittered = min(math.ceil(base * (1 - JITTER * draw)), MAX_DELAY_SECONDS)
+    if seconds_left <= 0:
+        # Past the validity already (another delivery of it holds a live claim): nothing to cut the
+        # delay short for, and a delay of 0 would spin the message through its receives.
+        return jittered
+    return min(jittered, math.ceil(seconds_left))
 
 
 def expired_reason(validity_seconds: int, last_error: str | None) -> str:
