@@ -146,36 +146,50 @@ class JobStore:
         once `claimUntil` has passed, which is after the holder's invocation has surely ended.
 
         The claim is made right before the POST, and is also its mark: once it is written, the
-        request may be on the wire. It updates rather than replaces a released item, so what earlier
-        attempts left stays: the first `requestedAt` (a message redriven from the DLQ is a new
-        message with a new timestamp, and must not get a new validity), `lastError` and `attempts`.
-        The job returned is the item as it now stands, or as another delivery left it.
+        request may be on the wire. The first attempt puts the item (a put costs the store less than
+        an update expression); a later one updates the released item rather than replacing it, so
+        what earlier attempts left stays: the first `requestedAt` (a message redriven from the DLQ
+        is a new message with a new timestamp, and must not get a new validity), `lastError` and
+        `attempts`. The job returned is the item as it now stands, or as another delivery left it.
         """
-        attributes = {
-            **self._origin_attributes(origin, now),
+        item = {
+            **self._origin_item(origin, now),
             "state": State.SENDING.value,
             "claimUntil": _num(claim_until),
             "messageId": message_id,
             "claimToken": token,
+            "attempts": 1,
         }
-        try:
-            response = self._client.update_item(
-                **self._upsert(
-                    origin,
-                    attributes,
-                    "attribute_not_exists(id) OR #state = :released",
-                    {":released": State.RELEASED.value},
-                    count_attempt=True,
-                ),
-                ReturnValues="ALL_NEW",
+        try:  # the first attempt: a plain put, the cheapest conditional write
+            self._client.put_item(
+                TableName=self._table,
+                Item=_serialize(item),
+                ConditionExpression="attribute_not_exists(id)",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-            return ClaimResult.GRANTED, _job(_deserialize(response["Attributes"]))
+            return ClaimResult.GRANTED, _job(item)
         except ClientError as error:
             if not _conditional_failure(error):
                 raise
             returned: Any = error.response.get("Item")
             existing = returned or self._get(origin.id)
+        if existing is not None and existing.get("state", {}).get("S") == State.RELEASED.value:
+            # A later attempt: claimed again, keeping what the earlier ones left.
+            del item["id"], item["requestedAt"], item["attempts"]
+            try:
+                response = self._client.update_item(
+                    **self._upsert(
+                        origin, item, "#state = :released", {":released": State.RELEASED.value}, count_attempt=True
+                    ),
+                    ReturnValues="ALL_NEW",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+                return ClaimResult.GRANTED, _job(_deserialize(response["Attributes"]))
+            except ClientError as error:
+                if not _conditional_failure(error):
+                    raise
+                returned = error.response.get("Item")
+                existing = returned or self._get(origin.id)
         if existing is None:  # expired by TTL between the write and the read: let SQS try again
             raise RuntimeError(f"claim of {origin.id!r} conflicted with an item that is gone; retrying")
         job = _job(_deserialize(existing))
