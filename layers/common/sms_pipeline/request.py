@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sms_pipeline import phone, segments
@@ -71,6 +71,7 @@ class SmsRequest:
     validity_seconds: int | None = None  # None: the deployment's DefaultValiditySeconds
     parts: segments.Parts | None = None  # of `text`, as it is sent
     smart_encoded: bool = False  # `text` is the request's text with its look-alikes replaced
+    fingerprint: str | None = None  # of the request document: tells two requests with one id apart
 
     @property
     def masked_to(self) -> str:
@@ -86,6 +87,7 @@ class RequestEcho:
     reference: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     parts: segments.Parts | None = None  # of the text, when it is a string
+    fingerprint: str | None = None  # as SmsRequest's, or of the body itself when it is no JSON
 
 
 @dataclass(frozen=True)
@@ -129,19 +131,22 @@ def unwrap(body: str, default_id: str) -> tuple[Any, str]:
 
 def parse(body: str, default_id: str, defaults: Defaults = CONTRACT_DEFAULTS) -> SmsRequest:
     """Validate one message body; `default_id` (the SQS messageId) is used when `id` is absent."""
-    return validate(*unwrap(body, default_id), defaults)
+    document, default_id = unwrap(body, default_id)
+    return replace(validate(document, default_id, defaults), fingerprint=_fingerprint(document, body))
 
 
-def fingerprint(body: str) -> str:
-    """What tells two requests with one id apart: a hash of the request document (key order and
-    white space aside, so one request enqueued twice has one fingerprint), or of the body itself
-    when it is no JSON."""
+def _fingerprint(document: Any, body: str) -> str:
+    """A hash of the request document, key order and white space aside, so that one request
+    enqueued twice has one fingerprint; of the body itself when the document cannot be written."""
     try:
-        document, _ = unwrap(body, "")
         canonical = json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    except (InvalidRequest, ValueError, RecursionError):
+    except (ValueError, RecursionError):
         canonical = body
-    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return _digest(canonical)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def shown_name(name: str) -> str | None:
@@ -159,9 +164,9 @@ def echo(body: str, default_id: str, defaults: Defaults = CONTRACT_DEFAULTS) -> 
     try:
         document, default_id = unwrap(body, default_id)
     except InvalidRequest:
-        return RequestEcho(id=default_id)
+        return RequestEcho(id=default_id, fingerprint=_digest(body))
     if not isinstance(document, dict):
-        return RequestEcho(id=default_id)
+        return RequestEcho(id=default_id, fingerprint=_fingerprint(document, body))
     raw_id = document.get("id")
     raw_to = document.get("to")
     raw_reference = document.get("reference")
@@ -170,6 +175,7 @@ def echo(body: str, default_id: str, defaults: Defaults = CONTRACT_DEFAULTS) -> 
     number = phone.clean(raw_to) if isinstance(raw_to, str) else None
     readable = raw_text if isinstance(raw_text, str) and raw_text and _encodable(raw_text) else None
     return RequestEcho(
+        fingerprint=_fingerprint(document, body),
         parts=_text_parts(document, readable, defaults)[1] if readable else None,
         id=raw_id if isinstance(raw_id, str) and _ID.match(raw_id) else default_id,
         to=number,
@@ -242,22 +248,16 @@ def validate(document: Any, default_id: str, defaults: Defaults = CONTRACT_DEFAU
     if not _metadata_size(metadata):
         raise InvalidRequest("metadata", f"must be at most {MAX_METADATA_BYTES} bytes serialized")
 
-    validity = document.get("validitySeconds")
-    if validity is not None and (
-        isinstance(validity, bool)
-        or not isinstance(validity, int)
-        or not MIN_VALIDITY_SECONDS <= validity <= MAX_VALIDITY_SECONDS
-    ):
-        raise InvalidRequest(
-            "validitySeconds",
-            f"must be a whole number of seconds from {MIN_VALIDITY_SECONDS} to {MAX_VALIDITY_SECONDS} (4 days)",
-        )
-
-    max_segments = document.get("maxSegments")
-    if max_segments is not None and (
-        isinstance(max_segments, bool) or not isinstance(max_segments, int) or not 1 <= max_segments <= MAX_SEGMENTS
-    ):
-        raise InvalidRequest("maxSegments", f"must be a whole number from 1 to {MAX_SEGMENTS}")
+    validity = _whole_number(
+        document,
+        "validitySeconds",
+        MIN_VALIDITY_SECONDS,
+        MAX_VALIDITY_SECONDS,
+        f"must be a whole number of seconds from {MIN_VALIDITY_SECONDS} to {MAX_VALIDITY_SECONDS} (4 days)",
+    )
+    max_segments = _whole_number(
+        document, "maxSegments", 1, MAX_SEGMENTS, f"must be a whole number from 1 to {MAX_SEGMENTS}"
+    )
     smart = document.get("smartEncoding")
     if smart is not None and not isinstance(smart, bool):
         raise InvalidRequest("smartEncoding", f"must be a boolean, not {_json_type(smart)}")
@@ -291,6 +291,14 @@ def _text_parts(document: dict[str, Any], text: str, defaults: Defaults) -> tupl
     replaced = segments.smart_encoded(text) if smart else None
     sent = replaced if replaced is not None else text
     return sent, segments.parts(sent)
+
+
+def _whole_number(document: dict[str, Any], name: str, low: int, high: int, problem: str) -> int | None:
+    """An optional integer field within [low, high] (a boolean is no number here, though Python's is)."""
+    value = document.get(name)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high):
+        raise InvalidRequest(name, problem)
+    return value
 
 
 def _encodable(text: str) -> bool:
@@ -333,10 +341,8 @@ def _optional_str(document: dict[str, Any], name: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise InvalidRequest(name, f"must be a string, not {_json_type(value)}")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidRequest(name, "holds an unpaired surrogate (not valid Unicode)") from None
+    if not _encodable(value):
+        raise InvalidRequest(name, "holds an unpaired surrogate (not valid Unicode)")
     return value
 
 

@@ -164,17 +164,7 @@ class Batch:
 
         attempt = _Attempt(
             incoming,
-            Origin(
-                id=sms.id,
-                masked_to=sms.masked_to,
-                reference=sms.reference,
-                metadata=sms.metadata,
-                requested_at=incoming.sent_at,
-                fingerprint=requests_.fingerprint(incoming.body),
-                encoding=sms.parts.encoding if sms.parts else None,
-                segments=sms.parts.segments if sms.parts else None,
-                smart_encoded=sms.smart_encoded,
-            ),
+            _origin(sms, sms.masked_to, incoming.sent_at, smart_encoded=sms.smart_encoded),
             sms.validity_seconds or s.default_validity_seconds,
         )
         log = {"request_id": sms.id, "to": sms.masked_to, "message_id": incoming.message_id}
@@ -315,16 +305,7 @@ class Batch:
     def _reject_invalid(self, incoming: Incoming, invalid: requests_.InvalidRequest) -> Result:
         s = self._s
         echo = requests_.echo(incoming.body, incoming.message_id, s.request_defaults)
-        origin = Origin(
-            id=echo.id,
-            masked_to=mask(echo.to),
-            reference=echo.reference,
-            metadata=echo.metadata,
-            requested_at=incoming.sent_at,
-            fingerprint=requests_.fingerprint(incoming.body),
-            encoding=echo.parts.encoding if echo.parts else None,
-            segments=echo.parts.segments if echo.parts else None,
-        )
+        origin = _origin(echo, mask(echo.to), incoming.sent_at)
         now = s.clock()
         final = Final(Outcome.REJECTED, f"invalid request: {invalid}", completed_at=now)
         log = {"request_id": echo.id, "to": origin.masked_to or "", "message_id": incoming.message_id}
@@ -379,6 +360,27 @@ class _Attempt:
 
     def expired(self, now: float) -> bool:
         return self.seconds_left(now) <= 0
+
+
+def _origin(
+    request: requests_.SmsRequest | requests_.RequestEcho,
+    masked_to: str | None,
+    requested_at: float,
+    *,
+    smart_encoded: bool = False,
+) -> Origin:
+    """What the record keeps, and the outcome event repeats, of a request, valid or not."""
+    return Origin(
+        id=request.id,
+        masked_to=masked_to,
+        reference=request.reference,
+        metadata=request.metadata,
+        requested_at=requested_at,
+        fingerprint=request.fingerprint,
+        encoding=request.parts.encoding if request.parts else None,
+        segments=request.parts.segments if request.parts else None,
+        smart_encoded=smart_encoded,
+    )
 
 
 def _brief(error: RetarusError) -> str:
