@@ -15,12 +15,12 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 
 from ops.where import NotFound, OperatorError, Where, call, resolve
+from sms_pipeline.outcomes import iso
 from sms_pipeline.phone import mask
 from sms_pipeline.request import InvalidRequest, echo, validate
 
@@ -336,9 +336,8 @@ def _depth(sqs: Any, queue_url: str) -> dict[str, int]:
 
 
 def _iso(epoch: Any) -> str | None:
-    if epoch is None:
-        return None
-    return datetime.fromtimestamp(float(epoch), tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    """As the outcome events write times; the record keeps them as DynamoDB numbers."""
+    return iso(float(epoch)) if epoch is not None else None
 
 
 COMMANDS: dict[str, Callable[[Where, argparse.Namespace], int]] = {
