@@ -17,6 +17,7 @@ import boto3
 import pytest
 
 from local.event_source import SqsEventSource
+from sms_pipeline.jobs import ClaimResult, Job, JobStore, Origin
 from support import REGION, Pipeline, aws_hook
 
 DOWN = "+4917012345650"  # the simulator answers POST /sms with 500 for this number, every time
@@ -131,6 +132,60 @@ def test_a_request_whose_validity_ended_during_the_outage_ends_expired_naming_th
     pipeline.enqueue({"id": "otp", "to": DOWN, "text": "Your code is 123456", "validitySeconds": 300})
     assert pipeline.deliver(send).failed == []
     assert pipeline.outcomes() == [] and len(pipeline.simulator.sms_posts()) == posts
+
+
+def test_a_send_that_dies_before_recording_an_expiry_leaves_no_claim_and_the_request_still_ends_expired(
+    pipeline: Pipeline,
+) -> None:
+    """A request past its validity is never claimed: a claim left by a dead invocation means a POST
+    may have happened (UNKNOWN), which would be false here: nothing was sent."""
+    dying = False
+
+    def die_before_the_outcome(params: dict[str, Any], **_: Any) -> None:
+        if dying and "outcome" in params.get("UpdateExpression", ""):
+            raise RuntimeError("the invocation died here")
+
+    with aws_hook("before-parameter-build.dynamodb.UpdateItem", handler=die_before_the_outcome):
+        send = pipeline.handler("SendFunction")
+    request = {"id": "otp", "to": DOWN, "text": "Your code is 123456", "validitySeconds": 300}
+    pipeline.enqueue(request)
+    assert pipeline.deliver(send).failed
+    posts = len(pipeline.simulator.sms_posts())
+    _age(pipeline, "otp", 301)
+
+    dying = True
+    assert pipeline.deliver(send, visibility_seconds=0).failed
+    assert pipeline.outcomes() == []
+    dying = False
+    item = pipeline.item("otp")
+    assert item["state"] == "RELEASED" and "claimUntil" not in item
+
+    assert pipeline.deliver(send).failed == []
+    [event] = pipeline.outcomes()
+    assert event["outcome"] == "EXPIRED"
+    assert event["reason"] == "not sent within its validity of 300 s; last error: provider answered 500"
+    assert len(pipeline.simulator.sms_posts()) == posts
+
+
+def test_the_claim_itself_refuses_a_request_past_its_validity_new_or_released(pipeline: Pipeline) -> None:
+    """The write's condition checks the stored first requestedAt, not only this message's own."""
+    store: JobStore = pipeline.job_store()
+    now = time.time()
+
+    def claim(request_id: str, requested_at: float) -> tuple[ClaimResult, Job]:
+        origin = Origin(
+            id=request_id, masked_to="+49170******78", reference=None, metadata={}, requested_at=requested_at
+        )
+        return store.claim(origin, message_id="m", token="t", now=now, claim_until=now + 60, requested_after=now - 300)
+
+    assert claim("new", now - 301)[0] is ClaimResult.PAST_VALIDITY
+    assert pipeline.item("new")["state"] == "RELEASED" and "claimUntil" not in pipeline.item("new")
+    assert claim("fresh", now - 299)[0] is ClaimResult.GRANTED
+    store.release("fresh", token="t", error="provider answered 503")
+    _age(pipeline, "fresh", 301)  # as a redriven message finds it: its own timestamp is recent
+    result, job = claim("fresh", now)
+    assert result is ClaimResult.PAST_VALIDITY and job.extra["lastError"] == "provider answered 503"
+    assert pipeline.item("fresh")["state"] == "RELEASED" and "claimUntil" not in pipeline.item("fresh")
 
 
 @pytest.mark.parametrize("fixed_after_seconds", [60, 7200])

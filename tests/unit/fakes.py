@@ -16,9 +16,13 @@ class FakeStore:
         self.items: dict[str, dict[str, Any]] = {}
 
     def claim(
-        self, origin: Origin, *, message_id: str, token: str, now: float, claim_until: float
+        self, origin: Origin, *, message_id: str, token: str, now: float, claim_until: float, requested_after: float
     ) -> tuple[ClaimResult, Job]:
         item = self.items.get(origin.id)
+        if item is None and origin.requested_at <= requested_after:
+            item = self.items[origin.id] = {"state": State.RELEASED, "requestedAt": origin.requested_at, "attempts": 0}
+        if item is not None and item["state"] == State.RELEASED and item.get("requestedAt", 0.0) <= requested_after:
+            return ClaimResult.PAST_VALIDITY, self._job(origin, item)
         if item is None or item["state"] == State.RELEASED:
             kept = item or {}
             item = self.items[origin.id] = {
@@ -75,6 +79,12 @@ class FakeStore:
 
     def finish_claimed(self, request_id: str, final: Final, *, publish_lease_until: float) -> bool:
         if self.items[request_id]["state"] != State.SENDING:
+            return False
+        self.items[request_id].update(state=State.PUBLISHING, final=final)
+        return True
+
+    def finish_released(self, request_id: str, final: Final, *, publish_lease_until: float) -> bool:
+        if self.items[request_id]["state"] != State.RELEASED:
             return False
         self.items[request_id].update(state=State.PUBLISHING, final=final)
         return True

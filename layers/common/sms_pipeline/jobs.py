@@ -18,7 +18,9 @@ Why the item looks the way it does:
 States: SENDING (claimed until `claimUntil`, the POST follows at once) → RELEASED (the POST surely
 did not happen, `lastError` says why; may be claimed again, until the request's validity ends) |
 TRACKING (job id known, checks due) → PUBLISHING (outcome decided, publish due) → DONE. A request
-that failed before it could claim (a configuration fault) is recorded RELEASED with its error.
+that failed before it could claim (a configuration fault) is recorded RELEASED with its error, and
+so is a new request found past its validity: such a request is never claimed, it goes from RELEASED
+to PUBLISHING (EXPIRED), so a SENDING item always means a POST may have happened.
 
 The send function validates the request and reads the credentials before it claims, so nothing
 that can stall lies between the claim and the POST: a claim that expired belongs to an invocation
@@ -62,6 +64,7 @@ class ClaimResult(StrEnum):
     DUPLICATE = "DUPLICATE"  # another message holds or finished this id: acknowledge, do nothing
     IN_FLIGHT = "IN_FLIGHT"  # another copy of this very message holds a live claim: try again later
     EXPIRED = "EXPIRED"  # an earlier claim ended without a record of the POST's result
+    PAST_VALIDITY = "PAST_VALIDITY"  # new or released, and past its validity: not claimed, to end EXPIRED
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,14 @@ class JobStore:
     # --- send path -------------------------------------------------------------------------------
 
     def claim(
-        self, origin: Origin, *, message_id: str, token: str, now: float, claim_until: float
+        self,
+        origin: Origin,
+        *,
+        message_id: str,
+        token: str,
+        now: float,
+        claim_until: float,
+        requested_after: float,
     ) -> tuple[ClaimResult, Job]:
         """Claim the request id for one POST; GRANTED only to the first delivery (or after a release).
 
@@ -151,14 +161,21 @@ class JobStore:
         what earlier attempts left stays: the first `requestedAt` (a message redriven from the DLQ
         is a new message with a new timestamp, and must not get a new validity), `lastError` and
         `attempts`. The job returned is the item as it now stands, or as another delivery left it.
+
+        Only a request first requested after `requested_after` (its validity's start, seen from
+        now) is claimed, and the condition of the write itself checks the stored first
+        `requestedAt`. A request past its validity is PAST_VALIDITY: never claimed, but recorded
+        RELEASED when new, so that the EXPIRED outcome is written from RELEASED. Were it claimed
+        first, an invocation that died before writing the outcome would leave a claim that looks
+        like a POST that may have happened, and the request would end UNKNOWN instead of EXPIRED.
         """
+        past = origin.requested_at <= requested_after
+        claim = {} if past else {"claimUntil": _num(claim_until), "messageId": message_id, "claimToken": token}
         item = {
             **self._origin_item(origin, now),
-            "state": State.SENDING.value,
-            "claimUntil": _num(claim_until),
-            "messageId": message_id,
-            "claimToken": token,
-            "attempts": 1,
+            "state": (State.RELEASED if past else State.SENDING).value,
+            "attempts": 0 if past else 1,
+            **claim,
         }
         try:  # the first attempt: a plain put, the cheapest conditional write
             self._client.put_item(
@@ -167,19 +184,22 @@ class JobStore:
                 ConditionExpression="attribute_not_exists(id)",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-            return ClaimResult.GRANTED, _job(item)
+            return (ClaimResult.PAST_VALIDITY if past else ClaimResult.GRANTED), _job(item)
         except ClientError as error:
             if not _conditional_failure(error):
                 raise
             returned: Any = error.response.get("Item")
             existing = returned or self._get(origin.id)
-        if existing is not None and existing.get("state", {}).get("S") == State.RELEASED.value:
-            # A later attempt: claimed again, keeping what the earlier ones left.
-            del item["id"], item["requestedAt"], item["attempts"]
+        if not past and existing is not None and _state(existing) == State.RELEASED.value:
+            # A later attempt: claimed again while valid, keeping what the earlier ones left.
             try:
                 response = self._client.update_item(
                     **self._upsert(
-                        origin, item, "#state = :released", {":released": State.RELEASED.value}, count_attempt=True
+                        origin,
+                        {key: value for key, value in item.items() if key not in ("id", "requestedAt", "attempts")},
+                        "#state = :released AND #requestedAt > :after",
+                        {":released": State.RELEASED.value, ":after": _num(requested_after)},
+                        count_attempt=True,
                     ),
                     ReturnValues="ALL_NEW",
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -193,12 +213,31 @@ class JobStore:
         if existing is None:  # expired by TTL between the write and the read: let SQS try again
             raise RuntimeError(f"claim of {origin.id!r} conflicted with an item that is gone; retrying")
         job = _job(_deserialize(existing))
+        if job.state == State.RELEASED:  # the stored first requestedAt is past the validity
+            return ClaimResult.PAST_VALIDITY, job
         if job.state == State.SENDING:
             if float(job.extra.get("claimUntil", 0)) < now:
                 return ClaimResult.EXPIRED, job
             if job.extra.get("messageId") == message_id:
                 return ClaimResult.IN_FLIGHT, job
         return ClaimResult.DUPLICATE, job
+
+    def finish_released(self, request_id: str, final: Final, *, publish_lease_until: float) -> bool:
+        """RELEASED → PUBLISHING: a request past its validity, never sent, ends EXPIRED. False when
+        another delivery changed the item first (it ended the request, or claimed it under another
+        request's validity), which spends the id."""
+        return self._update(
+            request_id,
+            f"SET #state = :publishing, {_FINAL_SET}, dueShard = :shard, dueAt = :due",
+            "#state = :released",
+            {
+                ":publishing": State.PUBLISHING.value,
+                ":released": State.RELEASED.value,
+                ":shard": self._shard(request_id),
+                ":due": _millis(publish_lease_until),
+                **_placeholders(_final_attributes(final)),
+            },
+        )
 
     def note_failure(self, origin: Origin, *, error: str, now: float) -> None:
         """An attempt that failed before it could claim (the provider's configuration fault): keep
@@ -540,6 +579,12 @@ def _final_attributes(final: Final) -> dict[str, Any]:
             else None
         ),
     }
+
+
+def _state(raw: dict[str, Any]) -> str | None:
+    """The state of an item as DynamoDB returns it (not deserialized)."""
+    state: str | None = raw.get("state", {}).get("S")
+    return state
 
 
 def _job(item: dict[str, Any]) -> Job:

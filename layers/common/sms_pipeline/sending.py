@@ -69,7 +69,7 @@ class Incoming:
 
 class Store(Protocol):
     def claim(
-        self, origin: Origin, *, message_id: str, token: str, now: float, claim_until: float
+        self, origin: Origin, *, message_id: str, token: str, now: float, claim_until: float, requested_after: float
     ) -> tuple[ClaimResult, Job]: ...
     def note_failure(self, origin: Origin, *, error: str, now: float) -> None: ...
     def take_over(
@@ -78,6 +78,7 @@ class Store(Protocol):
     def release(self, request_id: str, *, token: str, error: str) -> None: ...
     def record_sent(self, request_id: str, job_id: str, *, submitted_at: float, first_check_at: float) -> None: ...
     def finish_claimed(self, request_id: str, final: Final, *, publish_lease_until: float) -> bool: ...
+    def finish_released(self, request_id: str, final: Final, *, publish_lease_until: float) -> bool: ...
     def put_rejected(self, origin: Origin, final: Final, *, now: float, publish_lease_until: float) -> Job | None: ...
     def mark_published(self, request_id: str) -> None: ...
     def publish_failed(self, request_id: str, *, retry_at: float) -> None: ...
@@ -182,14 +183,18 @@ class Batch:
                 raise self._retry_later(attempt, str(fault)) from None
 
         token = uuid.uuid4().hex  # this delivery's own: two copies of one message must not share a claim
+        now = s.clock()
         claim, job = s.store.claim(
             attempt.origin,
             message_id=incoming.message_id,
             token=token,
-            now=s.clock(),
+            now=now,
             claim_until=self._claim_until,
+            requested_after=now - attempt.validity_seconds,  # the write checks the validity itself
         )
         attempt.learn(job)  # the first requestedAt, the last error of earlier attempts
+        if claim is ClaimResult.PAST_VALIDITY:
+            return self._expire(attempt, log)
         if claim is ClaimResult.IN_FLIGHT:
             logger.info("another copy of this message is being sent; this one will come back", extra=log)
             raise self._retry_later(attempt, "another delivery of the same message holds the claim")
@@ -212,8 +217,6 @@ class Batch:
                 raise self._retry_later(attempt, _LOST_RACE)
             logger.warning("an earlier send of this request was interrupted; sending again (policy)", extra=log)
 
-        if attempt.expired(s.clock()):
-            return self._expire(attempt, log)
         try:
             job_id = s.provider.send(
                 sms,
@@ -286,7 +289,7 @@ class Batch:
             extra={**log, "validity_seconds": attempt.validity_seconds, "last_error": attempt.last_error},
         )
         count("RequestsExpired")
-        return self._finish(attempt.origin, Outcome.EXPIRED, reason)
+        return self._finish(attempt.origin, Outcome.EXPIRED, reason, claimed=False)
 
     def _duplicate(self, origin: Origin, existing: Job, log: dict[str, str]) -> Result:
         """The id is spent (§2): acknowledged, never sent. A different request under a spent id is
@@ -316,12 +319,14 @@ class Batch:
         self._publish(origin, final)
         return Result.REJECTED
 
-    def _finish(self, origin: Origin, outcome: Outcome, reason: str) -> Result:
-        """An outcome the send itself decided (never sent, or sent with no job id): claim → PUBLISHING."""
+    def _finish(self, origin: Origin, outcome: Outcome, reason: str, *, claimed: bool = True) -> Result:
+        """An outcome the send itself decided (never sent, or sent with no job id): the claim, or a
+        released request past its validity (`claimed=False`) → PUBLISHING."""
         s = self._s
         now = s.clock()
         final = Final(outcome, reason, completed_at=now)
-        if not s.store.finish_claimed(origin.id, final, publish_lease_until=now + s.publish_lease_seconds):
+        finish = s.store.finish_claimed if claimed else s.store.finish_released
+        if not finish(origin.id, final, publish_lease_until=now + s.publish_lease_seconds):
             return Result.DUPLICATE
         self._publish(origin, final)
         return Result(outcome.value.lower())
