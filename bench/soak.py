@@ -7,18 +7,21 @@ altogether (503 to everything) for an outage several times longer than the longe
 DynamoDB throttles some calls; the outcomes topic is down for a while; function processes are
 killed just before a DynamoDB write (a claim, the record of a POST's result, a release; a check's
 transition, a publish's record). Producers enqueue some requests twice; as the outage begins,
-probes with a validity shorter and longer than the outage are enqueued. Time is scaled: the retry
-delays are seconds, not minutes (RetryDelaysSeconds 1,2,4). At the end the invariants are checked
-and printed with the figures:
+probes with a validity shorter and longer than the outage are enqueued, in three waves. Time is
+scaled: the retry delays are seconds, not minutes (RetryDelaysSeconds 1,2,4). At the end the
+invariants are checked and printed with the figures:
 
 - every request has exactly one distinct outcome, none is lost, none waits in the DLQ;
 - no request reached the provider twice (ResendUnconfirmed=false);
 - a request ends EXPIRED unsent only if its validity ended while the provider was down (during
   the outage, or before its next retry could come after it);
 - during the outage a waiting request costs the provider about one POST per retry delay, not one
-  per second: no request made more POSTs than its retry delays allow;
+  per second: no request made more POSTs than its retry delays allow (for each message carrying it);
 - no probe whose validity outlasts the outage ends EXPIRED unsent (a provider's own DONE TIMEOUT,
-  number ending 14, is EXPIRED with a job id, and is not that).
+  number ending 14, is EXPIRED with a job id, and is not that);
+- no probe whose validity ends within the outage was accepted by the provider. Such a probe ends
+  EXPIRED, or UNKNOWN when a killed process held its claim or its POST got no answer (the outcome's
+  reason tells which, and the report counts them).
 
 Exit status 0 when every invariant holds.
 """
@@ -42,12 +45,14 @@ from local.chaos import ENV as CHAOS_ENV
 from local.pipeline import LocalPipeline, Options
 from local.simulator import RetarusSimulator
 from local.stack import load_template
+from sms_pipeline.outcomes import CLAIM_EXPIRED_REASON
 from sms_pipeline.retry import JITTER
 
 # Last two digits → what the simulator does (local/simulator.py).
 NUMBER_MIX = ["77"] * 60 + ["10", "11", "14", "15", "16", "18", "19", "20", "25"] * 4 + ["40"] * 2
 RETRY_DELAYS = (1, 2, 4)  # RetryDelaysSeconds, scaled: the template's default is minutes
 DEFAULT_VALIDITY_SECONDS = int(load_template()["Parameters"]["DefaultValiditySeconds"]["Default"])
+PROBE_WAVES = 3
 FIRST_ATTEMPT_POSTS = 3  # the first attempt retries at once (RetryPolicy.attempts); later ones POST once
 
 
@@ -82,6 +87,8 @@ class SoakResult:
     outage_posts: Counter[str] = field(default_factory=Counter)
     probes: Counter[str] = field(default_factory=Counter)
     long_probes_expired: list[str] = field(default_factory=list)
+    short_probes_sent: list[str] = field(default_factory=list)
+    enqueued_twice: set[str] = field(default_factory=set)
     repeated_publishes: int = 0
     restarts: int = 0
 
@@ -91,8 +98,13 @@ class SoakResult:
 
     @property
     def hammered(self) -> list[str]:
-        """Requests that made more POSTs during the outage than their retry delays allow."""
-        return sorted(request_id for request_id, posts in self.outage_posts.items() if posts > self.posts_bound)
+        """Requests that made more POSTs during the outage than their retry delays allow. Each message
+        waits its own delays: a request its producer enqueued twice may make twice the POSTs."""
+        return sorted(
+            request_id
+            for request_id, posts in self.outage_posts.items()
+            if posts > self.posts_bound * (2 if request_id in self.enqueued_twice else 1)
+        )
 
     @property
     def ok(self) -> bool:
@@ -104,6 +116,7 @@ class SoakResult:
             or self.in_dlq
             or self.expired_out_of_outage
             or self.long_probes_expired
+            or self.short_probes_sent
             or self.hammered
         )
 
@@ -132,7 +145,8 @@ class SoakResult:
             f"{','.join(map(str, RETRY_DELAYS))} s)",
             f"requests POSTed in the outage {len(self.outage_posts)}, "
             f"POSTs each: mean {self._mean_outage_posts():.1f}, max {max(self.outage_posts.values(), default=0)} "
-            f"(bound from the delays {self.posts_bound}; one per second would be {self.outage_seconds:.0f})",
+            f"(bound from the delays {self.posts_bound} a message; one per second would be "
+            f"{self.outage_seconds:.0f})",
             f"EXPIRED never sent           {self.expired_unsent}",
             f"probes enqueued at the outage {dict(sorted(self.probes.items()))}",
             f"INVARIANT lost               {len(self.lost)} {self.lost[:5]}",
@@ -145,6 +159,7 @@ class SoakResult:
             f"INVARIANT EXPIRED, provider up {len(self.expired_out_of_outage)} {self.expired_out_of_outage[:5]}",
             f"INVARIANT POSTs over bound   {len(self.hammered)} {self.hammered[:5]}",
             f"INVARIANT long probe EXPIRED unsent {len(self.long_probes_expired)} {self.long_probes_expired[:5]}",
+            f"INVARIANT short probe sent   {len(self.short_probes_sent)} {self.short_probes_sent[:5]}",
             "RESULT                       " + ("ok" if self.ok else "VIOLATED"),
         ]
         return "\n".join(lines)
@@ -163,6 +178,7 @@ def soak(
     provider_outage_at: float = 60.0,
     provider_outage_seconds: float = 6.0 * max(RETRY_DELAYS),
     probes: int | None = None,
+    kills_in_outage: bool = True,
     duplicate_share: float = 0.05,
     seed: int = 7,
     timeout: float = 1800.0,
@@ -183,17 +199,22 @@ def soak(
         slow_seconds=0.2,
     )
     started = time.time()
-    outage = (started + provider_outage_at, started + provider_outage_at + provider_outage_seconds)
-    simulator.set_outage(*outage)
-    chaos = {
+    # The windows of the outages count from when the pipeline is up (the file `start_path` says when):
+    # on a slow machine its start alone can take longer than the time to the provider outage.
+    start_path = work_dir / "started-at"
+    outage_window = [provider_outage_at, provider_outage_at + provider_outage_seconds]
+    chaos: dict[str, object] = {
         "seed": seed,
         "counts_path": str(counts_path),
         "throttle": {"dynamodb": throttle_rate},
         # The status function records ten published outcomes in one BatchWriteItem: ten times the
         # rate kills about the same share of outcomes between their publish and its record.
         "kill": {"dynamodb.UpdateItem": kill_rate, "dynamodb.BatchWriteItem": min(1.0, kill_rate * 10)},
-        "sns_outage": [started + 5, started + 5 + sns_outage_seconds],
+        "start_path": str(start_path),
+        "sns_outage": [5, 5 + sns_outage_seconds],
     }
+    if not kills_in_outage:
+        chaos["kill_pause"] = outage_window
     options = Options(
         simulator=simulator,
         # moto answers a query on an index by scanning the whole table: at thousands of items, a
@@ -231,24 +252,38 @@ def soak(
         return json.dumps(request)
 
     bodies = [body(request_id) for request_id in ids]
-    probe_bodies = [body(request_id) for request_id in validity]
+    # In waves, a second apart, all within the outage: probes enqueued together share one batch, and
+    # one killed process would end them all alike (UNKNOWN, for a kill while they held claims).
+    waves = min(PROBE_WAVES, probe_count // 2)
+    spacing = min(1.0, max(0.0, provider_outage_seconds - short - 1) / waves)
+    probe_waves = [
+        (provider_outage_at + 1 + wave * spacing, [body(request_id) for request_id in list(validity)[wave::waves]])
+        for wave in range(waves)
+    ]
     ids += list(validity)
     twice = [body for body in bodies if rng.random() < duplicate_share]
     outcomes: dict[str, set[str]] = defaultdict(set)
     never_sent_expired: dict[str, float] = {}  # request id → the end of its validity
+    reasons: dict[str, str] = {}
     event_ids: Counter[str] = Counter()
     dlq: set[str] = set()
 
     with LocalPipeline(options) as pipeline:
+        up = time.time()
+        outage = (up + outage_window[0], up + outage_window[1])
+        simulator.set_outage(*outage)
+        probe_waves = [(up + after, wave) for after, wave in probe_waves]
+        start_path.with_suffix(".tmp").write_text(repr(up), encoding="utf-8")
+        start_path.with_suffix(".tmp").replace(start_path)  # whole, never half written
         pending = bodies + twice
         rng.shuffle(pending)
         submitted: set[str] = set()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and len(set(outcomes) | dlq) < len(ids):
-            if probe_bodies and time.time() >= outage[0] + 1:
+            while probe_waves and time.time() >= probe_waves[0][0]:
+                probe_bodies = probe_waves.pop(0)[1]
                 for start in range(0, len(probe_bodies), 10):
                     pipeline.submit_many(probe_bodies[start : start + 10])
-                probe_bodies = []
             # Producers keep at most `backlog` requests open, as traffic arrives over time: moto's
             # SQS walks every message of a queue on each call, so a queue of thousands starves it.
             while pending and len(submitted) - len(submitted & (set(outcomes) | dlq)) < backlog:
@@ -261,6 +296,7 @@ def soak(
                 continue
             if notice.kind == "outcome":
                 outcomes[notice.request_id].add(notice.body["outcome"])
+                reasons[notice.request_id] = notice.body["reason"]
                 event_ids[notice.body["eventId"]] += 1
                 if notice.body["outcome"] == "EXPIRED" and notice.body["jobId"] is None:
                     requested = datetime.fromisoformat(notice.body["requestedAt"].replace("Z", "+00:00"))
@@ -275,6 +311,7 @@ def soak(
     result = SoakResult(requests=len(ids), duplicates_enqueued=len(twice), seconds=time.time() - started)
     jobs_per_request = Counter(job.params.get("msg", "")[len("soak ") :] for job in simulator.jobs.values())
     enqueued_twice = {json.loads(body)["id"] for body in twice}
+    result.enqueued_twice = enqueued_twice
     for request_id in ids:
         got = outcomes.get(request_id, set())
         if len(got) > 1:
@@ -299,9 +336,16 @@ def soak(
         request_id for request_id, end in never_sent_expired.items() if not outage[0] <= end <= down_until
     )
     for request_id in validity:
-        result.probes[f"{request_id.rsplit('-', 1)[0]} → {'/'.join(sorted(outcomes.get(request_id, ())))}"] += 1
+        ended = "/".join(sorted(outcomes.get(request_id, ())))
+        if ended == "UNKNOWN":  # why: a kill while it held a claim, or a POST left without an answer
+            ended += " (interrupted)" if reasons[request_id] == CLAIM_EXPIRED_REASON else " (no answer)"
+        result.probes[f"{request_id.rsplit('-', 1)[0]} → {ended}"] += 1
     result.long_probes_expired = sorted(
         request_id for request_id in validity if "long" in request_id and request_id in never_sent_expired
+    )
+    # A short probe's validity ends within the outage: the provider may never have accepted it.
+    result.short_probes_sent = sorted(
+        request_id for request_id in validity if "short" in request_id and jobs_per_request[request_id]
     )
     result.outage_posts = Counter(
         call.params.get("msg", "")[len("soak ") :]

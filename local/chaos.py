@@ -9,7 +9,11 @@ botocore event hooks on the default session, which is where the functions' clien
   before that share of such calls: in the send function that is between the POST and the record
   of its result, in the status function before a check's transition; before a
   "dynamodb.BatchWriteItem", between the status function's publish and its record;
-- `sns_outage`: [start, end] (epoch seconds) answers every SNS call in that window with a 503.
+- `sns_outage`: [from, to] answers every SNS call in that window with a 503;
+- `kill_pause`: [from, to]: no process is killed in that window.
+
+The windows are seconds after the start, which the soak writes (epoch seconds) into the file
+`start_path` once the pipeline is up; until then no window is open.
 
 Each injection is appended to `counts_path` (one line per fault kind) so the soak can report them.
 """
@@ -64,7 +68,18 @@ def install_from_env() -> None:
 
     throttle = config.get("throttle", {}).get("dynamodb", 0.0)
     kills: dict[str, float] = config.get("kill", {})
-    outage = config.get("sns_outage")
+    start_path = Path(config["start_path"]) if "start_path" in config else None
+    started: list[float] = []
+
+    def within(window: list[float] | None) -> bool:
+        if not window or start_path is None:
+            return False
+        if not started:
+            try:
+                started.append(float(start_path.read_text(encoding="utf-8")))
+            except FileNotFoundError:
+                return False  # the pipeline is still starting
+        return window[0] <= time.time() - started[0] < window[1]
 
     def before_send(request: Any, **kwargs: Any) -> AWSResponse | None:
         event_name = kwargs.get("event_name", "")
@@ -73,13 +88,15 @@ def install_from_env() -> None:
             note("dynamodb_throttle")
             body = {"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException", "message": "chaos"}
             return _response(request.url, 400, body, "dynamodb")
-        if service == "sns" and outage and outage[0] <= time.time() < outage[1]:
+        if service == "sns" and within(config.get("sns_outage")):
             note("sns_unavailable")
             return _response(request.url, 503, {}, "sns")
         return None
 
     def before_call(model: Any, **_: Any) -> None:
         name = f"{model.service_model.endpoint_prefix}.{model.name}"
+        if within(config.get("kill_pause")):
+            return
         if kills.get(name) and rng.random() < kills[name]:
             note(f"kill_before_{name}")
             os._exit(137)
