@@ -256,7 +256,7 @@ def soak(
     # one killed process would end them all alike (UNKNOWN, for a kill while they held claims).
     waves = min(PROBE_WAVES, probe_count // 2)
     spacing = min(1.0, max(0.0, provider_outage_seconds - short - 1) / waves)
-    probe_waves = [
+    probe_waves = [  # (seconds after the pipeline is up, bodies)
         (provider_outage_at + 1 + wave * spacing, [body(request_id) for request_id in list(validity)[wave::waves]])
         for wave in range(waves)
     ]
@@ -272,7 +272,6 @@ def soak(
         up = time.time()
         outage = (up + outage_window[0], up + outage_window[1])
         simulator.set_outage(*outage)
-        probe_waves = [(up + after, wave) for after, wave in probe_waves]
         start_path.with_suffix(".tmp").write_text(repr(up), encoding="utf-8")
         start_path.with_suffix(".tmp").replace(start_path)  # whole, never half written
         pending = bodies + twice
@@ -280,7 +279,7 @@ def soak(
         submitted: set[str] = set()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and len(set(outcomes) | dlq) < len(ids):
-            while probe_waves and time.time() >= probe_waves[0][0]:
+            while probe_waves and time.time() >= up + probe_waves[0][0]:
                 probe_bodies = probe_waves.pop(0)[1]
                 for start in range(0, len(probe_bodies), 10):
                     pipeline.submit_many(probe_bodies[start : start + 10])
