@@ -17,7 +17,8 @@ import boto3
 import pytest
 
 from local.event_source import SqsEventSource
-from sms_pipeline.jobs import ClaimResult, Job, JobStore, Origin
+from sms_pipeline.job import ClaimResult, Job, Origin
+from sms_pipeline.jobs import JobStore
 from support import REGION, Pipeline, aws_hook
 
 DOWN = "+4917012345650"  # the simulator answers POST /sms with 500 for this number, every time

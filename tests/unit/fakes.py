@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sms_pipeline.jobs import ClaimResult, Final, Job, Origin, State
-from sms_pipeline.outcomes import OutcomeEvent
+from sms_pipeline.job import ClaimResult, Final, Job, Origin, State
+from sms_pipeline.outcomes import OutcomeEvent, Verdict
 from sms_pipeline.request import CONTRACT_DEFAULTS, SmsRequest
 from sms_pipeline.sending import Sender
 
@@ -121,6 +121,9 @@ class FakeProvider:
     def send(self, sms: SmsRequest, *, deadline: float | None = None, retries: bool = True) -> str:
         self.sent.append(sms)
         return f"J.{len(self.sent)}"
+
+    def report(self, job_id: str, *, deadline: float | None = None) -> Verdict:
+        return Verdict(None, "still pending")
 
 
 def make_sender(

@@ -12,9 +12,10 @@ from fakes import FakeProvider, FakePublisher, FakeStore, make_sender
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from sms_pipeline.outcomes import Outcome, ProviderStatus, verdict
+from sms_pipeline.outcomes import Outcome, ProviderStatus
 from sms_pipeline.request import InvalidRequest, SmsRequest, parse
-from sms_pipeline.retarus_bodies import UnexpectedBody, job_id, report
+from sms_pipeline.retarus.bodies import UnexpectedBody, job_id, report
+from sms_pipeline.retarus.statuses import verdict
 from sms_pipeline.sending import Incoming, Result
 
 FIELDS = ["id", "to", "text", "from", "deliveryReport", "priority", "billingCode", "reference", "metadata", "x"]

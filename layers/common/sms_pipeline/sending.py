@@ -1,6 +1,6 @@
 """The send use case: one SQS record in, at most one POST /sms out (contract §1–§3, §8).
 
-Pure orchestration over three ports (job store, publisher, Retarus client); the handler owns the
+Pure orchestration over three ports (ports.py: job store, publisher, provider); the handler owns the
 event plumbing and the concurrency. Each record either ends well (sent, duplicate, or a published
 REJECTED/UNKNOWN/EXPIRED outcome) or raises RetryLater, which fails it in the batch response and
 says after how many seconds SQS should deliver it again: the next of the retry delays, cut short
@@ -18,10 +18,9 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Protocol
 
 from sms_pipeline import request as requests_
-from sms_pipeline.jobs import ClaimResult, Final, Job, Origin
+from sms_pipeline.job import ClaimResult, Final, Job, Origin
 from sms_pipeline.observability import count, logger
 from sms_pipeline.outcomes import (
     CLAIM_EXPIRED_REASON,
@@ -31,7 +30,15 @@ from sms_pipeline.outcomes import (
     OutcomeEvent,
 )
 from sms_pipeline.phone import mask
-from sms_pipeline.retarus import ConfigurationFault, Rejected, RetarusError, TransientError, UnknownResult
+from sms_pipeline.ports import (
+    ConfigurationFault,
+    Provider,
+    ProviderError,
+    Publisher,
+    Rejected,
+    SendStore,
+    UnknownResult,
+)
 from sms_pipeline.retry import expired_reason, retry_delay
 
 CLAIM_MARGIN_SECONDS = 10.0
@@ -67,38 +74,12 @@ class Incoming:
     receive_count: int = 1  # SQS ApproximateReceiveCount: this is attempt number n
 
 
-class Store(Protocol):
-    def claim(
-        self, origin: Origin, *, message_id: str, token: str, now: float, claim_until: float, requested_after: float
-    ) -> tuple[ClaimResult, Job]: ...
-    def note_failure(self, origin: Origin, *, error: str, now: float) -> None: ...
-    def take_over(
-        self, request_id: str, *, message_id: str, token: str, stale_claim_until: object, claim_until: float
-    ) -> bool: ...
-    def release(self, request_id: str, *, token: str, error: str) -> None: ...
-    def record_sent(self, request_id: str, job_id: str, *, submitted_at: float, first_check_at: float) -> None: ...
-    def finish_claimed(self, request_id: str, final: Final, *, publish_lease_until: float) -> bool: ...
-    def finish_released(self, request_id: str, final: Final, *, publish_lease_until: float) -> bool: ...
-    def put_rejected(self, origin: Origin, final: Final, *, now: float, publish_lease_until: float) -> Job | None: ...
-    def mark_published(self, request_id: str) -> None: ...
-    def publish_failed(self, request_id: str, *, retry_at: float) -> None: ...
-
-
-class Publisher(Protocol):
-    def publish(self, events: Sequence[OutcomeEvent]) -> set[str]: ...
-
-
-class Provider(Protocol):
-    def ready(self) -> None: ...
-    def send(self, sms: requests_.SmsRequest, *, deadline: float | None = None, retries: bool = True) -> str: ...
-
-
 class Sender:
     """Per container: the ports and the policies. `batch()` makes the per-invocation part."""
 
     def __init__(
         self,
-        store: Store,
+        store: SendStore,
         publisher: Publisher,
         provider: Provider,
         *,
@@ -179,7 +160,7 @@ class Batch:
                 s.provider.ready()
             except ConfigurationFault as fault:
                 self._open_circuit(fault, log)
-                s.store.note_failure(attempt.origin, error=_brief(fault), now=s.clock())
+                s.store.note_failure(attempt.origin, error=fault.reason, now=s.clock())
                 raise self._retry_later(attempt, str(fault)) from None
 
         token = uuid.uuid4().hex  # this delivery's own: two copies of one message must not share a claim
@@ -229,12 +210,12 @@ class Batch:
             logger.info("provider rejected the request (400)", extra=log)
             return self._finish(attempt.origin, Outcome.REJECTED, PROVIDER_REJECTED_REASON)
         except ConfigurationFault as fault:
-            s.store.release(sms.id, token=token, error=_brief(fault))
+            s.store.release(sms.id, token=token, error=fault.reason)
             self._open_circuit(fault, log)
             raise self._retry_later(attempt, str(fault)) from None
         except UnknownResult as unknown:
             if s.resend_unconfirmed:
-                s.store.release(sms.id, token=token, error=_brief(unknown))
+                s.store.release(sms.id, token=token, error=unknown.reason)
                 logger.warning(
                     "send result unknown; will send again (ResendUnconfirmed)",
                     extra={**log, "error": str(unknown)},
@@ -242,8 +223,8 @@ class Batch:
                 raise self._retry_later(attempt, str(unknown)) from None
             logger.warning("send result unknown; ending as UNKNOWN", extra={**log, "error": str(unknown)})
             return self._finish(attempt.origin, Outcome.UNKNOWN, UNCONFIRMED_REASON)
-        except (TransientError, RetarusError) as error:
-            s.store.release(sms.id, token=token, error=_brief(error))
+        except ProviderError as error:
+            s.store.release(sms.id, token=token, error=error.reason)
             retry = self._retry_later(attempt, str(error))
             logger.warning(
                 "send failed; SQS will deliver the request again",
@@ -273,7 +254,7 @@ class Batch:
         """Credentials refused or unreadable, or a wrong URL: no request of this invocation can be
         sent, so the circuit opens and the records go back to SQS, to be tried again with the retry
         delays until the fault is fixed or their validity ends."""
-        self._fault = _brief(fault)
+        self._fault = fault.reason
         self._circuit.set()
         self._s.on_auth_failure()
         count("ProviderAuthFailures")
@@ -386,14 +367,6 @@ def _origin(
         segments=request.parts.segments if request.parts else None,
         smart_encoded=smart_encoded,
     )
-
-
-def _brief(error: RetarusError) -> str:
-    """The error as an outcome's reason names it: the client's message without the call it was."""
-    text = str(error)
-    for call in ("POST /sms: ", "GET /reports: "):
-        text = text.removeprefix(call)
-    return text
 
 
 def outcome_event(origin: Origin, final: Final, *, job_id: str | None, submitted_at: float | None) -> OutcomeEvent:

@@ -14,35 +14,20 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from sms_pipeline.config import ConfigError
-from sms_pipeline.jobs import Final, Job, State
+from sms_pipeline.job import Final, Job, State
 from sms_pipeline.observability import MetricUnit, count, logger
-from sms_pipeline.outcomes import TRACKING_LIMIT_REASON, Outcome, OutcomeEvent, ProviderStatus, verdict
-from sms_pipeline.retarus import ConfigurationFault, RetarusError
-from sms_pipeline.sending import Publisher, outcome_event
+from sms_pipeline.outcomes import TRACKING_LIMIT_REASON, Outcome, OutcomeEvent, Verdict
+from sms_pipeline.ports import ConfigurationFault, Provider, ProviderError, Publisher, StatusStore
+from sms_pipeline.sending import outcome_event
 
 # Stop taking new jobs when less than this is left of the invocation: one report call's worst case
 # (connect + read timeout) plus the publishes at the end must still fit.
 DEFAULT_SAFETY_SECONDS = 15.0
 PUBLISH_BATCH = 10  # what one SNS PublishBatch call takes
 PUBLISH_WORKERS = 4  # batches published (and recorded) at once, alongside the report calls
-
-
-class Store(Protocol):
-    @property
-    def shard_count(self) -> int: ...
-    def due(self, *, now: float, limit: int, shards: Sequence[int] | None = None) -> list[Job]: ...
-    def reschedule(self, job: Job, *, next_check_at: float) -> bool: ...
-    def finish_tracked(self, job: Job, final: Final, *, publish_lease_until: float) -> Job | None: ...
-    def lease_publish(self, job: Job, *, publish_lease_until: float) -> Job | None: ...
-    def record_published(self, jobs: Sequence[Job]) -> set[str]: ...
-    def publish_failed(self, request_id: str, *, retry_at: float) -> None: ...
-
-
-class Provider(Protocol):
-    def report(self, job_id: str, *, deadline: float | None = None) -> ProviderStatus: ...
 
 
 @dataclass
@@ -64,7 +49,7 @@ class RunSummary:
 class Tracker:
     def __init__(
         self,
-        store: Store,
+        store: StatusStore,
         publisher: Publisher,
         provider: Provider,
         *,
@@ -231,16 +216,16 @@ class Tracker:
             return None
 
         log = {"request_id": job.origin.id, "job_id": job.job_id, "to": job.origin.masked_to}
-        status: ProviderStatus | None = None
+        decided: Verdict | None = None
         try:
-            status = self.provider.report(job.job_id, deadline=stop_at + self.safety_seconds)
+            decided = self.provider.report(job.job_id, deadline=stop_at + self.safety_seconds)
         except ConfigurationFault as fault:
             circuit.set()
             self.on_auth_failure()
             count("ProviderAuthFailures")
             logger.error("provider configuration fault; no more report calls this run", extra={"error": str(fault)})
             return None
-        except RetarusError as error:
+        except ProviderError as error:
             logger.warning("report failed; the job stays tracked", extra={**log, "error": str(error)})
             with lock:
                 summary.report_errors += 1
@@ -248,7 +233,7 @@ class Tracker:
         now = self.clock()
         with lock:
             summary.checked += 1
-        decided = verdict(status) if status is not None else None
+        status = decided.provider_status if decided is not None else None
         if decided is not None and not decided.known:
             logger.warning("unknown processStatus; the job stays tracked", extra={**log, "reason": decided.reason})
         if decided is not None and decided.outcome is not None:
