@@ -58,10 +58,18 @@ class FakeStore:
     @staticmethod
     def _job(origin: Origin, item: dict[str, Any]) -> Job:
         stored = Origin(origin.id, origin.masked_to, origin.reference, origin.metadata, item.get("requestedAt", 0.0))
-        return Job(origin=stored, state=item["state"], due_at=0, extra=dict(item))
+        return Job(
+            origin=stored,
+            state=item["state"],
+            attempts=item.get("attempts"),
+            last_error=item.get("lastError"),
+            claim_until=item.get("claimUntil"),
+            message_id=item.get("messageId"),
+            claim_token=item.get("claimToken"),
+        )
 
     def take_over(
-        self, request_id: str, *, message_id: str, token: str, stale_claim_until: object, claim_until: float
+        self, request_id: str, *, message_id: str, token: str, stale_claim_until: float, claim_until: float
     ) -> bool:
         item = self.items[request_id]
         if item["state"] != State.SENDING or item["claimUntil"] != stale_claim_until:

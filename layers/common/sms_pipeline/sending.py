@@ -191,7 +191,7 @@ class Batch:
                 sms.id,
                 message_id=incoming.message_id,
                 token=token,
-                stale_claim_until=job.extra.get("claimUntil"),
+                stale_claim_until=job.claim_until or 0.0,
                 claim_until=self._claim_until,
             ):
                 logger.info("another delivery took the request over first; not sent here", extra=log)
@@ -338,8 +338,7 @@ class _Attempt:
         stored = job.origin.requested_at
         if stored and stored < self.origin.requested_at:
             self.origin = replace(self.origin, requested_at=stored)
-        last_error = job.extra.get("lastError")
-        self.last_error = str(last_error) if last_error else None
+        self.last_error = job.last_error or None
 
     def seconds_left(self, now: float) -> float:
         return self.origin.requested_at + self.validity_seconds - now

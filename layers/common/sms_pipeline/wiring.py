@@ -18,7 +18,7 @@ from botocore.config import Config
 
 from sms_pipeline.batch_processor import ConcurrentSqsProcessor
 from sms_pipeline.config import Settings
-from sms_pipeline.jobs import JobStore, query_threads
+from sms_pipeline.dynamodb.store import JobStore, query_threads
 from sms_pipeline.publisher import SnsPublisher
 from sms_pipeline.request import Defaults
 from sms_pipeline.request_queue import RequestQueue
