@@ -9,7 +9,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sms_pipeline.job import Final, Origin
 
 SCHEMA_VERSION = 1
 # Whatever a reason repeats (a provider's error, a rule broken) stays short: with the id (128),
@@ -110,3 +113,23 @@ class OutcomeEvent:
             "segments": self.segments,
             "smartEncoded": self.smart_encoded,
         }
+
+
+def outcome_event(origin: Origin, final: Final, *, job_id: str | None, submitted_at: float | None) -> OutcomeEvent:
+    """The event of a decided outcome: what the record keeps of the request, and the outcome."""
+    return OutcomeEvent(
+        request_id=origin.id,
+        outcome=final.outcome,
+        reason=final.reason,
+        masked_to=origin.masked_to,
+        job_id=job_id,
+        provider_status=final.provider_status,
+        reference=origin.reference,
+        metadata=origin.metadata,
+        requested_at=origin.requested_at,
+        submitted_at=submitted_at,
+        completed_at=final.completed_at,
+        encoding=origin.encoding,
+        segments=origin.segments,
+        smart_encoded=origin.smart_encoded,
+    )

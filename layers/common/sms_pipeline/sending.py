@@ -27,7 +27,7 @@ from sms_pipeline.outcomes import (
     PROVIDER_REJECTED_REASON,
     UNCONFIRMED_REASON,
     Outcome,
-    OutcomeEvent,
+    outcome_event,
 )
 from sms_pipeline.phone import mask
 from sms_pipeline.ports import (
@@ -365,23 +365,4 @@ def _origin(
         encoding=request.parts.encoding if request.parts else None,
         segments=request.parts.segments if request.parts else None,
         smart_encoded=smart_encoded,
-    )
-
-
-def outcome_event(origin: Origin, final: Final, *, job_id: str | None, submitted_at: float | None) -> OutcomeEvent:
-    return OutcomeEvent(
-        request_id=origin.id,
-        outcome=final.outcome,
-        reason=final.reason,
-        masked_to=origin.masked_to,
-        job_id=job_id,
-        provider_status=final.provider_status,
-        reference=origin.reference,
-        metadata=origin.metadata,
-        requested_at=origin.requested_at,
-        submitted_at=submitted_at,
-        completed_at=final.completed_at,
-        encoding=origin.encoding,
-        segments=origin.segments,
-        smart_encoded=origin.smart_encoded,
     )

@@ -306,11 +306,6 @@ class JobStore:
 
     # --- status path -----------------------------------------------------------------------------
 
-    @property
-    def shard_count(self) -> int:
-        """Partitions of the due index (DueIndexShards): shards are numbered from 0."""
-        return self._shards
-
     def due(self, *, now: float, limit: int, shards: Sequence[int] | None = None) -> list[Job]:
         """Up to `limit` due items of these shards (all of them by default), oldest first, reading
         only due items (one query per shard, the shards at once: with many shards, one after the
