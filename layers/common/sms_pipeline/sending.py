@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import KW_ONLY, dataclass, replace
 from enum import StrEnum
 
 from sms_pipeline import request as requests_
@@ -74,39 +74,27 @@ class Incoming:
     receive_count: int = 1  # SQS ApproximateReceiveCount: this is attempt number n
 
 
+@dataclass(eq=False)
 class Sender:
     """Per container: the ports and the policies. `batch()` makes the per-invocation part."""
 
-    def __init__(
-        self,
-        store: SendStore,
-        publisher: Publisher,
-        provider: Provider,
-        *,
-        resend_unconfirmed: bool,
-        first_check_delay: int,
-        publish_lease_seconds: int,
-        default_validity_seconds: int,
-        retry_delays: Sequence[int],
-        request_defaults: requests_.Defaults,
-        on_auth_failure: Callable[[], None] = lambda: None,
-        clock: Callable[[], float] = time.time,
-        monotonic: Callable[[], float] = time.monotonic,
-        jitter: Callable[[], float] = random.random,
-    ) -> None:
-        self.store = store
-        self.publisher = publisher
-        self.provider = provider
-        self.resend_unconfirmed = resend_unconfirmed
-        self.first_check_delay = first_check_delay
-        self.publish_lease_seconds = publish_lease_seconds
-        self.default_validity_seconds = default_validity_seconds
-        self.retry_delays = tuple(retry_delays)
-        self.request_defaults = request_defaults
-        self.on_auth_failure = on_auth_failure
-        self.clock = clock
-        self.monotonic = monotonic
-        self.jitter = jitter
+    store: SendStore
+    publisher: Publisher
+    provider: Provider
+    _: KW_ONLY
+    resend_unconfirmed: bool
+    first_check_delay: int
+    publish_lease_seconds: int
+    default_validity_seconds: int
+    retry_delays: Sequence[int]
+    request_defaults: requests_.Defaults
+    on_auth_failure: Callable[[], None] = lambda: None
+    clock: Callable[[], float] = time.time
+    monotonic: Callable[[], float] = time.monotonic
+    jitter: Callable[[], float] = random.random
+
+    def __post_init__(self) -> None:
+        self.retry_delays = tuple(self.retry_delays)
 
     def batch(self, remaining_seconds: float) -> Batch:
         return Batch(self, remaining_seconds)

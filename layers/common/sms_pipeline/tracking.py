@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 
 from sms_pipeline.job import Final, Job, State
 from sms_pipeline.observability import MetricUnit, count, logger
@@ -62,38 +62,29 @@ class Check:
     failed: bool = False  # a storage error: the job stays due
 
 
+@dataclass(eq=False)
 class Tracker:
     """Per container: the ports, the policies and the pools. `run()` makes the per-invocation part."""
 
-    def __init__(
-        self,
-        store: StatusStore,
-        publisher: Publisher,
-        provider: Provider,
-        *,
-        check_delays: Sequence[int],
-        tracking_limit_seconds: int,
-        publish_lease_seconds: int,
-        concurrency: int,
-        max_jobs: int,
-        on_auth_failure: Callable[[], None] = lambda: None,
-        safety_seconds: float = DEFAULT_SAFETY_SECONDS,
-        clock: Callable[[], float] = time.time,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.store = store
-        self.publisher = publisher
-        self.provider = provider
-        self.check_delays = tuple(check_delays) or (0,)
-        self.tracking_limit_seconds = tracking_limit_seconds
-        self.publish_lease_seconds = publish_lease_seconds
-        self.concurrency = concurrency
-        self.max_jobs = max_jobs
-        self.on_auth_failure = on_auth_failure
-        self.safety_seconds = safety_seconds
-        self.clock = clock
-        self.monotonic = monotonic
-        self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="report")
+    store: StatusStore
+    publisher: Publisher
+    provider: Provider
+    _: KW_ONLY
+    check_delays: Sequence[int]
+    tracking_limit_seconds: int
+    publish_lease_seconds: int
+    concurrency: int
+    max_jobs: int
+    on_auth_failure: Callable[[], None] = lambda: None
+    safety_seconds: float = DEFAULT_SAFETY_SECONDS
+    clock: Callable[[], float] = time.time
+    monotonic: Callable[[], float] = time.monotonic
+    pool: ThreadPoolExecutor = field(init=False, repr=False)
+    publish_pool: ThreadPoolExecutor = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.check_delays = tuple(self.check_delays) or (0,)
+        self.pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="report")
         self.publish_pool = ThreadPoolExecutor(max_workers=PUBLISH_WORKERS, thread_name_prefix="publish")
 
     def next_delay(self, checks_done: int) -> int:
