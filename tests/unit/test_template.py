@@ -76,8 +76,8 @@ def test_a_request_of_the_longest_validity_outlasts_an_outage_without_reaching_t
 def test_queue_has_a_dlq_and_a_visibility_timeout_sized_to_the_function() -> None:
     queue = RESOURCES["RequestQueue"]["Properties"]
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["RequestDeadLetterQueue", "Arn"]}
-    # At least six times the function's timeout (AWS's advice for an SQS event source): a batch that
-    # waits for a throttled or retried invocation is not received a second time meanwhile.
+    # At least six times the function's timeout (AWS's advice for an SQS event source): Lambda has
+    # time to retry a throttled invocation before the batch's messages are visible again.
     assert queue["VisibilityTimeout"] >= 6 * RESOURCES["SendFunction"]["Properties"]["Timeout"]
 
 
