@@ -56,7 +56,7 @@ _FIELDS = frozenset(
     }
 )
 _PRIORITIES = ("normal", "express")
-_SHOWN_NAME = re.compile(r"^[A-Za-z_$@][A-Za-z0-9_.$@-]{0,63}$")
+_SHOWN_NAME = re.compile(r"^[A-Za-z_$@][A-Za-z0-9_.$@-]{0,63}\Z")
 _DIGIT_RUN = re.compile(r"[0-9]{7}")
 
 
@@ -197,7 +197,7 @@ def _repeated_name(body: str) -> InvalidRequest:
     outer = _loads(body, "body", _LENIENT)
     prefix = "body" if _is_envelope(outer) or not isinstance(outer, dict) else ""
     found = _first_repeat(outer)
-    if found is None and prefix == "body" and isinstance(outer, dict):
+    if found is None and prefix == "body" and isinstance(outer, dict) and isinstance(outer["Message"], str):
         found = _first_repeat(_loads(outer["Message"], "body.Message", _LENIENT))
         prefix = ""  # the request's own fields are named as they are
     if found is None:  # not expected: the strict parse found one
