@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sms_pipeline.request import InvalidRequest, echo, parse
 
@@ -389,3 +391,28 @@ def test_an_id_with_a_final_line_feed_is_no_id(value: str) -> None:
 
 def test_spaces_that_are_not_controls_still_separate_the_digits_of_a_number() -> None:
     assert parse(body(to="+49\u00a0170\u20091234567"), "m").to == "+491701234567"
+
+
+@given(
+    st.sampled_from(["id", "to", "text", "metadata", "reference", "x"]),
+    st.text(max_size=12),
+    st.booleans(),
+)
+def test_any_name_written_twice_in_the_request_or_its_metadata_is_a_rejection_naming_no_value(
+    name: str, key: str, in_metadata: bool
+) -> None:
+    """Whatever the name and wherever the second copy, the request is REJECTED and its reason holds
+    neither the text nor the number, only a name that is safe to show."""
+    valid = {"id": "a", "to": NUMBER, "text": "Your code is 123456", "metadata": {"k": 1}}
+    written = json.dumps(valid)
+    if in_metadata:
+        copy = f"{json.dumps(key)}: 1, {json.dumps(key)}: 2"
+        written = written.replace('{"k": 1}', "{" + copy + "}")
+    else:
+        copies = 1 if name in valid else 2  # a second copy of a field given, or two of one that is not
+        written = written[:-1] + f", {json.dumps(name)}: {json.dumps(valid.get(name, 'r'))}" * copies + "}"
+    with pytest.raises(InvalidRequest) as raised:
+        parse(written, "m")
+    reason = str(raised.value)
+    assert "appears twice" in reason and "123456" not in reason and "4917012345678" not in reason
+    assert raised.value.field in ({"metadata", f"metadata.{key}"} if in_metadata else {name})
