@@ -58,8 +58,18 @@ def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     template, problems = decode(str(path))
     if problems or template is None:
         raise StackError(f"{path}: " + "; ".join(problem.message for problem in problems))
-    loaded: dict[str, Any] = template
+    loaded: dict[str, Any] = _plain(template)
     return loaded
+
+
+def _plain(value: Any) -> Any:
+    """The decoded value in built-in types: cfn-lint's str and dict subclasses (which carry line
+    numbers) cannot be pickled to the function workers."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return str(value) if isinstance(value, str) else value
 
 
 def translate(template: Mapping[str, Any], parameters: Mapping[str, str], region: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import pickle
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -376,3 +377,9 @@ def test_resolve(value: Any, expected: Any) -> None:
 def test_resolve_errors_name_the_problem(value: Any, named: str) -> None:
     with pytest.raises(StackError, match=named):
         fake_stack().resolve(value)
+
+
+def test_the_loaded_template_is_built_in_types_that_reach_a_spawned_worker(template: dict[str, Any]) -> None:
+    """make run hands the environment and handler to worker processes by pickling them."""
+    assert pickle.loads(pickle.dumps(template)) == template  # noqa: S301 - our own bytes
+    assert type(template["Resources"]["SendFunction"]["Properties"]["Handler"]) is str
