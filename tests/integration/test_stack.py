@@ -219,16 +219,8 @@ def test_parameters_are_checked_like_cloudformation(endpoint: str, overrides: di
 
 
 def test_conditions_are_evaluated_with_the_stacks_parameters(endpoint: str, stack: LocalStack) -> None:
-    other = provision(
-        endpoint_url=endpoint,
-        region=REGION,
-        name_prefix=next(_prefixes),
-        parameters={
-            "RetarusSecretArn": SECRET_ARN,
-            "AlarmEmail": "ops@example.com",
-            "ProducerAccountIds": "111111111111",
-        },
-    )
+    parameters = {"AlarmEmail": "ops@example.com", "ProducerAccountIds": "111111111111"}
+    other = provision(endpoint_url=endpoint, name_prefix=next(_prefixes), parameters={**stack.parameters, **parameters})
 
     conditions = ("HasAlarmEmail", "HasProducerAccounts", "HasConsumerAccounts", "HasSecretKmsKey")
     assert [stack.condition(name) for name in conditions] == [False, False, False, False]
