@@ -379,8 +379,12 @@ def _if(stack: LocalStack, argument: Any) -> Any:
 
 
 def _equals(stack: LocalStack, argument: Any) -> bool:
-    left, right = stack.resolve(argument)
-    return bool(_text(left) == _text(right))
+    """Values compared as CloudFormation writes them (a Number parameter's "4" equals 4)."""
+    left, right = (
+        [_text(item) for item in value] if isinstance(value, list) else _text(value)
+        for value in stack.resolve(argument)
+    )
+    return bool(left == right)
 
 
 def _not(stack: LocalStack, argument: Any) -> bool:

@@ -343,6 +343,7 @@ def test_each_schedule_delivers_its_input_or_a_scheduled_event() -> None:
         ({"Fn::If": ["IsDev", {"Ref": "Env"}, {"Fn::GetAtt": ["Fn", "Arn"]}]}, "dev"),
         ([{"Fn::If": ["IsProd", "x", {"Ref": "AWS::NoValue"}]}, "y"], ["y"]),
         ({"Fn::If": ["FourShards", 1, 2]}, 1),
+        ({"Fn::Equals": [{"Fn::Split": [",", "a,4"]}, ["a", 4]]}, True),
         (
             {"Fn::And": [{"Condition": "IsDev"}, {"Fn::Or": [{"Condition": "IsProd"}, {"Condition": "FourShards"}]}]},
             True,
