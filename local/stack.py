@@ -11,8 +11,8 @@ creator does not know is an error too, rather than a local resource that silentl
 the deployed one.
 
 Why not moto's CloudFormation (moto 5.2.5, the translated template in `create_stack`): it failed
-on this template (its IAM role parser takes the `!If [..., !Ref AWS::NoValue]` policy for a policy
-and raises a TypeError, and DescribeStacks then answers 500); of what it had created, the table had
+on this template (a role's `!If [Condition, policy, !Ref AWS::NoValue]` reaches its IAM parser as
+a policy of None, a TypeError, and DescribeStacks then answers 500); of what it had created, the table had
 neither the template's SSESpecification nor its TimeToLiveSpecification, a queue property it does
 not know was accepted silently, and types it lacks (AWS::SQS::QueuePolicy) are skipped with a
 warning. So the small creators below stay, and so does the resolver of intrinsic functions that
