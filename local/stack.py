@@ -23,10 +23,9 @@ lint them, not against a stack's resources.
 from __future__ import annotations
 
 import copy
-import graphlib
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -158,6 +157,8 @@ class LocalStack:
     region: str
     stack_name: str = "local"
     template_dir: Path = field(default_factory=lambda: TEMPLATE_PATH.parent)
+    aws: _Aws | None = field(default=None, repr=False)  # where resources are created; None: none are
+    _creating: set[str] = field(default_factory=set, repr=False)
 
     def ref(self, logical_id_or_param: str) -> Any:
         """What Ref gives. A resource type that is not created locally gives its logical id."""
@@ -182,9 +183,24 @@ class LocalStack:
             raise StackError(f"Ref {name}: no such parameter, pseudo parameter or resource")
         if "Condition" in declared and not self.condition(declared["Condition"]):
             raise StackError(f"Ref {name}: the resource's condition {declared['Condition']} is false")
-        if declared["Type"] in _CREATORS:
-            raise StackError(f"Ref {name}: resource is not created yet (a dependency cycle?)")
-        return name
+        return self.create(name).ref if declared["Type"] in _CREATORS else name
+
+    def create(self, logical_id: str) -> Resource:
+        """The resource, created first if it is not yet: a resource is created when the first value
+        that names it is resolved (so in dependency order, as CloudFormation orders them)."""
+        if logical_id in self.resources:
+            return self.resources[logical_id]
+        spec = self.template["Resources"][logical_id]
+        if "Condition" in spec and not self.condition(spec["Condition"]):
+            raise StackError(f"{logical_id}: the resource's condition {spec['Condition']} is false")
+        if self.aws is None or logical_id in self._creating:
+            raise StackError(f"{logical_id}: resource is not created (a dependency cycle?)")
+        self._creating.add(logical_id)
+        properties = self.resolve(spec.get("Properties", {}))
+        creator = _CREATORS[spec["Type"]]
+        resource = creator(self.aws, logical_id, properties, f"{self.stack_name}-{logical_id}")
+        self.resources[logical_id] = resource
+        return resource
 
     def condition(self, name: str) -> bool:
         """A condition of the template, evaluated with this stack's parameters."""
@@ -217,7 +233,8 @@ class LocalStack:
         return {key: item for key, item in resolved.items() if item is not _NO_VALUE}
 
     def get_att(self, logical_id: str, attribute: str) -> str:
-        resource = self.resources.get(logical_id)
+        declared = self.template.get("Resources", {}).get(logical_id, {})
+        resource = self.create(logical_id) if declared.get("Type") in _CREATORS else None
         if resource is None:
             raise StackError(f"GetAtt {logical_id}.{attribute}: {logical_id} is not a resource created locally")
         if attribute not in resource.attributes:
@@ -609,30 +626,6 @@ def _check_parameter(name: str, spec: Mapping[str, Any], value: str) -> None:
         raise StackError(f"parameter {name}={value!r} {problem}")
 
 
-def _references(value: Any) -> Iterator[str]:
-    """Names a value refers to (Ref, GetAtt, ${...} in Sub): what must exist before it is resolved."""
-    if isinstance(value, list):
-        for item in value:
-            yield from _references(item)
-    elif isinstance(value, dict):
-        for key, argument in value.items():
-            if key == "Ref" and isinstance(argument, str):
-                yield argument
-            elif key == "Fn::GetAtt":
-                target = argument.split(".", 1)[0] if isinstance(argument, str) else argument[0]
-                yield from [target] if isinstance(target, str) else []
-            elif key == "Fn::Sub":
-                text = argument if isinstance(argument, str) else argument[0]
-                yield from (name.split(".", 1)[0] for name in _SUB_VARIABLE.findall(text))
-            yield from _references(argument)
-
-
-def _dependencies(spec: Mapping[str, Any], declared: Mapping[str, Any]) -> set[str]:
-    depends_on = spec.get("DependsOn", [])
-    explicit = {depends_on} if isinstance(depends_on, str) else set(depends_on)
-    return explicit | {name for name in _references(spec.get("Properties", {})) if name in declared}
-
-
 def provision(
     *,
     endpoint_url: str,
@@ -659,17 +652,11 @@ def provision(
     session = boto3.session.Session(
         aws_access_key_id=credentials[0], aws_secret_access_key=credentials[1], region_name=region
     )
-    aws = _Aws(
+    stack.aws = _Aws(
         sqs=session.client("sqs", endpoint_url=endpoint_url),
         dynamodb=session.client("dynamodb", endpoint_url=endpoint_url),
         sns=session.client("sns", endpoint_url=endpoint_url),
     )
-    declared: dict[str, Any] = stack.template.get("Resources", {})
-    graph = {logical_id: _dependencies(spec, declared) for logical_id, spec in declared.items()}
-    created = {logical_id for logical_id, _ in stack._resources_of(*_CREATORS)}
-    for logical_id in graphlib.TopologicalSorter(graph).static_order():
-        if logical_id in created:
-            properties = stack.resolve(declared[logical_id].get("Properties", {}))
-            creator = _CREATORS[declared[logical_id]["Type"]]
-            stack.resources[logical_id] = creator(aws, logical_id, properties, f"{name_prefix}-{logical_id}")
+    for logical_id, _ in stack._resources_of(*_CREATORS):
+        stack.create(logical_id)
     return stack

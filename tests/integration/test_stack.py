@@ -260,6 +260,26 @@ def test_a_property_the_creator_does_not_know_is_an_error(endpoint: str, tmp_pat
         provision(endpoint_url=endpoint, region=REGION, template_path=path, name_prefix=next(_prefixes))
 
 
+def test_resources_are_created_before_what_names_them_and_a_cycle_is_an_error(endpoint: str, tmp_path: Path) -> None:
+    redrive = "RedrivePolicy: {{deadLetterTargetArn: !GetAtt {}.Arn, maxReceiveCount: 5}}"
+    ordered, cyclic = tmp_path / "ordered.yaml", tmp_path / "cyclic.yaml"
+    ordered.write_text(
+        f"Resources:\n  Main: {{Type: AWS::SQS::Queue, Properties: {{{redrive.format('Dlq')}}}}}\n"
+        "  Dlq: {Type: AWS::SQS::Queue}\n"
+    )
+    cyclic.write_text(
+        f"Resources:\n  A: {{Type: AWS::SQS::Queue, Properties: {{{redrive.format('B')}}}}}\n"
+        f"  B: {{Type: AWS::SQS::Queue, Properties: {{{redrive.format('A')}}}}}\n"
+    )
+
+    stack = provision(endpoint_url=endpoint, region=REGION, template_path=ordered, name_prefix=next(_prefixes))
+    sqs = client(endpoint, "sqs")
+    attributes = sqs.get_queue_attributes(QueueUrl=stack.ref("Main"), AttributeNames=["RedrivePolicy"])["Attributes"]
+    assert json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"] == stack.get_att("Dlq", "Arn")
+    with pytest.raises(StackError, match="cycle"):
+        provision(endpoint_url=endpoint, region=REGION, template_path=cyclic, name_prefix=next(_prefixes))
+
+
 # --- the template loader and the resolver, without a server -----------------------------------
 
 
