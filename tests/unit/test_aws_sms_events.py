@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import botocore.session
 import pytest
+from botocore.model import StringShape
 
 from sms_pipeline.aws_sms import events
 from sms_pipeline.outcomes import Outcome
@@ -99,10 +101,10 @@ def test_an_unknown_event_type_is_tracked_with_a_warning_unless_the_provider_say
 
 
 def test_every_sms_event_type_of_the_providers_model_is_in_the_table() -> None:
-    import botocore.session
-
     model = botocore.session.get_session().get_service_model("pinpoint-sms-voice-v2")
-    text_types = {value for value in model.shape_for("EventType").enum if value.startswith("TEXT_")}
+    shape = model.shape_for("EventType")
+    assert isinstance(shape, StringShape)
+    text_types = {value for value in shape.enum if value.startswith("TEXT_")}
     assert text_types - {"TEXT_ALL"} == events.EVENT_TYPES
 
 
