@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
-from types import FrameType
 
 from local.aws_sms.simulator import AwsSmsSimulator, sns_sink
+from local.loopback import serve_in_foreground
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,18 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         host=options.host,
         port=options.port,
     )
-    done = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        done.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    with simulator:
-        print(simulator.endpoint_url, flush=True)
-        while not done.wait(0.5):
-            pass
-    return 0
+    return serve_in_foreground(simulator, lambda: simulator.endpoint_url)
 
 
 if __name__ == "__main__":

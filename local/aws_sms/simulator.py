@@ -73,21 +73,19 @@ Standalone: `python -m local.aws_sms --port 8081 [--moto URL --topic-arn ARN]`.
 from __future__ import annotations
 
 import collections
-import contextlib
 import json
 import queue
 import random
 import re
-import socket
-import struct
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Final
+
+from local.loopback import LoopbackHandler, LoopbackServer
 
 TARGET_PREFIX: Final = "PinpointSMSVoiceV2"
 SEND_TARGET: Final = f"{TARGET_PREFIX}.SendTextMessage"
@@ -144,50 +142,15 @@ class ReceivedCall:
     fault: str | None
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
-    request_queue_size = 128
-
+class _Server(LoopbackServer):
     def __init__(self, address: tuple[str, int], simulator: AwsSmsSimulator) -> None:
         self.simulator = simulator
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def server_bind(self) -> None:
-        """As HTTPServer's, without its reverse DNS lookup of the address."""
-        import socketserver
-
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name, self.server_port = str(host), int(port)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        self.simulator.handler_errors += 1
+        super().__init__(address, _Handler, simulator._count_handler_error)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(LoopbackHandler):
     server_version = "AwsSmsSimulator/1.0"
-    sys_version = ""
-    disable_nagle_algorithm = True
     server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        with self.server.connections_lock:
-            self.server.connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server.connections_lock:
-            self.server.connections.discard(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def do_POST(self) -> None:
         try:
@@ -207,13 +170,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
         self.wfile.flush()
-
-    def reset(self) -> None:
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        with contextlib.suppress(OSError):
-            self.connection.close()
 
 
 class AwsSmsSimulator:
@@ -291,11 +247,7 @@ class AwsSmsSimulator:
         self._outbox.put(None)
         server.shutdown()
         server.server_close()
-        with server.connections_lock:
-            connections = list(server.connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
+        server.close_connections()
         for thread in self._threads:
             thread.join(timeout=5)
         self._server = None
@@ -354,6 +306,10 @@ class AwsSmsSimulator:
                 if message.message_id == key or message.destination.endswith(key):
                     return message
         raise KeyError(key)
+
+    def _count_handler_error(self) -> None:
+        with self._lock:
+            self.handler_errors += 1
 
     def _next_fault(self) -> str | None:
         with self._lock:
@@ -485,7 +441,7 @@ class AwsSmsSimulator:
                 try:
                     self._events(json.dumps(event))
                 except Exception:
-                    self.handler_errors += 1
+                    self._count_handler_error()
                     continue
             with self._published:
                 self.published.append(event)
