@@ -32,6 +32,10 @@ STATUSES: Final[dict[tuple[str, str], tuple[Outcome | None, str]]] = {
     ("CANCELED", ANY): (Outcome.CANCELED, "Transmission was cancelled before the initial delivery attempt."),
     ("KILL", ANY): (Outcome.UNKNOWN, "SMS was sent, but cancelled and no delivery notification has been received."),
 }
+# DONE's rows: the statuses a job can end with (the simulator plays each of them).
+DONE_STATUSES: Final[dict[str, tuple[Outcome | None, str]]] = {
+    status: row for (process, status), row in STATUSES.items() if process == "DONE"
+}
 
 
 def verdict(status: ProviderStatus) -> Verdict:
