@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "layers" / "common" / "sms_pipeline"
-ADAPTERS = ("sms_pipeline.retarus", "sms_pipeline.dynamodb", "sms_pipeline.publisher", "sms_pipeline.request_queue")
+ADAPTERS = (
+    "sms_pipeline.retarus",
+    "sms_pipeline.aws_sms",
+    "sms_pipeline.dynamodb",
+    "sms_pipeline.publisher",
+    "sms_pipeline.request_queue",
+)
 LIBRARIES = ("boto3", "botocore", "requests", "urllib3")
 
 
