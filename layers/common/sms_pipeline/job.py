@@ -81,6 +81,13 @@ class Job:
     message_id: str | None = None  # the SQS message that claimed it last
     claim_token: str | None = None  # that delivery's own token
     expires_at: int | None = None  # epoch seconds, when the store may forget it
+    # Which provider the claim hands the request to (outcomes.PROVIDERS), written before the call,
+    # so that a redelivery after a kill mid-call goes to that one or to none (contract §12).
+    provider: str | None = None
+    first_attempt_at: float | None = None  # the first attempt's time: FailoverAfterSeconds counts from it
+    # A send of it may have reached the primary (an unknown result resent by policy, or an expired
+    # claim taken over): it never fails over, so that it cannot go out through both providers.
+    unconfirmed: bool = False
     # How the record keeps an unknown origin value or provider status: as NULL (the send path's
     # writes) or left out (a rejection on arrival); the DONE record is written back the same way.
     null_unknowns: bool = field(default=True, repr=False, compare=False)

@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from sms_pipeline.job import Final, Origin
 
 SCHEMA_VERSION = 1
+# The providers a request can be handed to: the outcome event's `provider` (contract §12).
+PRIMARY_PROVIDER = "retarus"
+FALLBACK_PROVIDER = "aws-sms"
+PROVIDERS = (PRIMARY_PROVIDER, FALLBACK_PROVIDER)
 # Whatever a reason repeats (a provider's error, a rule broken) stays short: with the id (128),
 # the reference (70) and the metadata (2 KiB), the event is far below SNS's 256 KiB.
 MAX_REASON_CHARS = 500
@@ -86,6 +90,7 @@ class OutcomeEvent:
     encoding: str | None = None
     segments: int | None = None
     smart_encoded: bool = False
+    provider: str | None = None  # the provider it was handed to; None: never sent
 
     @property
     def event_id(self) -> str:
@@ -99,6 +104,7 @@ class OutcomeEvent:
             "id": self.request_id,
             "outcome": self.outcome.value,
             "jobId": self.job_id,
+            "provider": self.provider,
             "providerStatus": self.provider_status.as_event() if self.provider_status else None,
             "reason": self.reason
             if len(self.reason) <= MAX_REASON_CHARS
@@ -115,8 +121,11 @@ class OutcomeEvent:
         }
 
 
-def outcome_event(origin: Origin, final: Final, *, job_id: str | None, submitted_at: float | None) -> OutcomeEvent:
-    """The event of a decided outcome: what the record keeps of the request, and the outcome."""
+def outcome_event(
+    origin: Origin, final: Final, *, job_id: str | None, submitted_at: float | None, provider: str | None = None
+) -> OutcomeEvent:
+    """The event of a decided outcome: what the record keeps of the request, and the outcome.
+    `provider`: the one the request was handed to, None when it never was."""
     return OutcomeEvent(
         request_id=origin.id,
         outcome=final.outcome,
@@ -132,4 +141,5 @@ def outcome_event(origin: Origin, final: Final, *, job_id: str | None, submitted
         encoding=origin.encoding,
         segments=origin.segments,
         smart_encoded=origin.smart_encoded,
+        provider=provider,
     )

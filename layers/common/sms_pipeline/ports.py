@@ -70,17 +70,44 @@ class Provider(Protocol):
         """What the provider says of one job, as a provider-neutral verdict."""
 
 
+class Fallback(Protocol):
+    """The second provider, as the failover needs it (contract §12): it sends, raising the errors
+    above; its outcomes come as delivery events, not from reports, so it has no `report`."""
+
+    def ready(self) -> None:
+        """Whatever its send needs first (its client, made on the first failover)."""
+
+    def send(self, sms: SmsRequest, *, seconds_left: float) -> str:
+        """Submit one SMS that may be delivered for `seconds_left` more; the provider's message id."""
+
+
 class SendStore(Protocol):
     """The job store as the send use case uses it (the claim before the POST, its record after)."""
 
     def claim(
-        self, origin: Origin, *, message_id: str, token: str, now: float, claim_until: float, requested_after: float
+        self,
+        origin: Origin,
+        *,
+        message_id: str,
+        token: str,
+        now: float,
+        claim_until: float,
+        requested_after: float,
+        provider: str = ...,
     ) -> tuple[ClaimResult, Job]: ...
     def note_failure(self, origin: Origin, *, error: str, now: float) -> None: ...
     def take_over(
-        self, request_id: str, *, message_id: str, token: str, stale_claim_until: float, claim_until: float
+        self,
+        request_id: str,
+        *,
+        message_id: str,
+        token: str,
+        stale_claim_until: float,
+        claim_until: float,
+        unconfirmed: bool = False,
     ) -> bool: ...
-    def release(self, request_id: str, *, token: str, error: str) -> None: ...
+    def release(self, request_id: str, *, token: str, error: str, unconfirmed: bool = False) -> None: ...
+    def switch_provider(self, request_id: str, *, token: str, provider: str) -> bool: ...
     def record_sent(self, request_id: str, job_id: str, *, submitted_at: float, first_check_at: float) -> None: ...
     def finish_claimed(self, request_id: str, final: Final, *, publish_lease_until: float) -> bool: ...
     def finish_released(self, request_id: str, final: Final, *, publish_lease_until: float) -> bool: ...
@@ -93,6 +120,7 @@ class StatusStore(Protocol):
     """The job store as the status use case uses it (due jobs, their transitions, the publishes)."""
 
     def due(self, *, now: float, limit: int, shards: Sequence[int] | None = None) -> list[Job]: ...
+    def get(self, request_id: str) -> Job | None: ...
     def reschedule(self, job: Job, *, next_check_at: float) -> bool: ...
     def finish_tracked(self, job: Job, final: Final, *, publish_lease_until: float) -> Job | None: ...
     def lease_publish(self, job: Job, *, publish_lease_until: float) -> Job | None: ...

@@ -20,10 +20,12 @@ from dataclasses import KW_ONLY, dataclass, replace
 from enum import StrEnum
 
 from sms_pipeline import request as requests_
+from sms_pipeline.failover import Failover
 from sms_pipeline.job import ClaimResult, Final, Job, Origin
 from sms_pipeline.observability import count, logger
 from sms_pipeline.outcomes import (
     CLAIM_EXPIRED_REASON,
+    PRIMARY_PROVIDER,
     PROVIDER_REJECTED_REASON,
     UNCONFIRMED_REASON,
     Outcome,
@@ -37,6 +39,7 @@ from sms_pipeline.ports import (
     Publisher,
     Rejected,
     SendStore,
+    TransientError,
     UnknownResult,
 )
 from sms_pipeline.retry import expired_reason, retry_delay
@@ -89,6 +92,8 @@ class Sender:
     retry_delays: Sequence[int]
     request_defaults: requests_.Defaults
     on_auth_failure: Callable[[], None] = lambda: None
+    failover: Failover | None = None  # the second provider (contract §12); None: FallbackProvider none
+    primary_name: str = PRIMARY_PROVIDER
     clock: Callable[[], float] = time.time
     monotonic: Callable[[], float] = time.monotonic
     jitter: Callable[[], float] = random.random
@@ -138,18 +143,22 @@ class Batch:
             sms.validity_seconds or s.default_validity_seconds,
         )
         log = {"request_id": sms.id, "to": sms.masked_to, "message_id": incoming.message_id}
+        primary_down: ConfigurationFault | None = None  # a fault known before the claim: no POST to Retarus
         if not attempt.expired(s.clock()):
             # Whatever can stall comes before the claim: from the claim on, the POST may be on its way.
             # A request past its validity skips this: it is not sent, so it needs no provider.
             if self.circuit_open:
-                s.store.note_failure(attempt.origin, error=self._fault, now=s.clock())
-                raise self._retry_later(attempt, "not sent: " + self._fault)
-            try:
-                s.provider.ready()
-            except ConfigurationFault as fault:
-                self._open_circuit(fault, log)
-                s.store.note_failure(attempt.origin, error=fault.reason, now=s.clock())
-                raise self._retry_later(attempt, str(fault)) from None
+                primary_down = ConfigurationFault(self._fault)
+            else:
+                try:
+                    s.provider.ready()
+                except ConfigurationFault as fault:
+                    self._open_circuit(fault, log)
+                    primary_down = fault
+            if primary_down is not None and s.failover is None:
+                s.store.note_failure(attempt.origin, error=primary_down.reason, now=s.clock())
+                raise self._retry_later(attempt, "not sent: " + primary_down.reason) from None
+            # With a fallback, the request is claimed all the same: its record says whether it fails over.
 
         token = uuid.uuid4().hex  # this delivery's own: two copies of one message must not share a claim
         now = s.clock()
@@ -160,6 +169,7 @@ class Batch:
             now=now,
             claim_until=self._claim_until,
             requested_after=now - attempt.validity_seconds,  # the write checks the validity itself
+            provider=s.primary_name,
         )
         attempt.learn(job)  # the first requestedAt, the last error of earlier attempts
         if claim is ClaimResult.PAST_VALIDITY:
@@ -174,17 +184,24 @@ class Batch:
             # have reached the provider (§2). Past its validity, it may not be sent again either way.
             if not s.resend_unconfirmed or attempt.expired(s.clock()):
                 logger.warning("an earlier send of this request was interrupted; ending as UNKNOWN", extra=log)
-                return self._finish(attempt.origin, Outcome.UNKNOWN, CLAIM_EXPIRED_REASON)
+                return self._finish(attempt.origin, Outcome.UNKNOWN, CLAIM_EXPIRED_REASON, provider=job.provider)
             if not s.store.take_over(
                 sms.id,
                 message_id=incoming.message_id,
                 token=token,
                 stale_claim_until=job.claim_until or 0.0,
                 claim_until=self._claim_until,
+                unconfirmed=s.failover is not None,
             ):
                 logger.info("another delivery took the request over first; not sent here", extra=log)
                 raise self._retry_later(attempt, _LOST_RACE)
             logger.warning("an earlier send of this request was interrupted; sending again (policy)", extra=log)
+            job = replace(job, unconfirmed=True)  # as take_over marked it
+
+        if s.failover is not None and job.provider == s.failover.name:
+            return self._send_fallback(attempt, sms, job, token, log, switch=False)
+        if primary_down is not None:
+            return self._primary_failed(attempt, sms, job, token, primary_down, log)
 
         try:
             job_id = s.provider.send(
@@ -196,29 +213,29 @@ class Batch:
             )
         except Rejected:
             logger.info("provider rejected the request (400)", extra=log)
-            return self._finish(attempt.origin, Outcome.REJECTED, PROVIDER_REJECTED_REASON)
+            return self._finish(attempt.origin, Outcome.REJECTED, PROVIDER_REJECTED_REASON, provider=s.primary_name)
         except ConfigurationFault as fault:
-            s.store.release(sms.id, token=token, error=fault.reason)
             self._open_circuit(fault, log)
+            if s.failover is not None:
+                return self._primary_failed(attempt, sms, job, token, fault, log)
+            s.store.release(sms.id, token=token, error=fault.reason)
             raise self._retry_later(attempt, str(fault)) from None
         except UnknownResult as unknown:
             if s.resend_unconfirmed:
-                s.store.release(sms.id, token=token, error=unknown.reason)
+                s.store.release(sms.id, token=token, error=unknown.reason, unconfirmed=s.failover is not None)
                 logger.warning(
                     "send result unknown; will send again (ResendUnconfirmed)",
                     extra={**log, "error": str(unknown)},
                 )
                 raise self._retry_later(attempt, str(unknown)) from None
             logger.warning("send result unknown; ending as UNKNOWN", extra={**log, "error": str(unknown)})
-            return self._finish(attempt.origin, Outcome.UNKNOWN, UNCONFIRMED_REASON)
+            return self._finish(attempt.origin, Outcome.UNKNOWN, UNCONFIRMED_REASON, provider=s.primary_name)
+        except TransientError as error:
+            if s.failover is not None:
+                return self._primary_failed(attempt, sms, job, token, error, log)
+            raise self._released(attempt, sms.id, token, error, log) from None
         except ProviderError as error:
-            s.store.release(sms.id, token=token, error=error.reason)
-            retry = self._retry_later(attempt, str(error))
-            logger.warning(
-                "send failed; SQS will deliver the request again",
-                extra={**log, "error": str(error), "retry_after_seconds": retry.after_seconds},
-            )
-            raise retry from None
+            raise self._released(attempt, sms.id, token, error, log) from None
 
         now = s.clock()
         s.store.record_sent(sms.id, job_id, submitted_at=now, first_check_at=now + s.first_check_delay)
@@ -226,6 +243,85 @@ class Batch:
         count("SmsSent")
         if sms.parts:
             count("SegmentsSent", sms.parts.segments)  # the provider bills per part
+        return Result.SENT
+
+    def _released(
+        self, attempt: _Attempt, request_id: str, token: str, error: ProviderError, log: dict[str, str]
+    ) -> RetryLater:
+        """The attempt certainly did not send: the claim is released, the record comes back later."""
+        self._s.store.release(request_id, token=token, error=error.reason)
+        retry = self._retry_later(attempt, str(error))
+        logger.warning(
+            "send failed; SQS will deliver the request again",
+            extra={**log, "error": str(error), "retry_after_seconds": retry.after_seconds},
+        )
+        return retry
+
+    def _primary_failed(
+        self,
+        attempt: _Attempt,
+        sms: requests_.SmsRequest,
+        job: Job,
+        token: str,
+        error: ProviderError,
+        log: dict[str, str],
+    ) -> Result:
+        """Retarus certainly did not take the request on this attempt: the fallback sends it if the
+        failover rule says so now (failover.py), otherwise it comes back after its retry delay."""
+        s = self._s
+        assert s.failover is not None
+        now = s.clock()
+        next_retry = retry_delay(s.retry_delays, attempt.incoming.receive_count, seconds_left=0, draw=0.0)
+        if s.failover.due(job, now=now, seconds_left=attempt.seconds_left(now), next_retry_seconds=next_retry):
+            return self._send_fallback(attempt, sms, job, token, {**log, "after": error.reason}, switch=True)
+        raise self._released(attempt, sms.id, token, error, log)
+
+    def _send_fallback(
+        self,
+        attempt: _Attempt,
+        sms: requests_.SmsRequest,
+        job: Job,
+        token: str,
+        log: dict[str, str],
+        *,
+        switch: bool,
+    ) -> Result:
+        """Send through the fallback under this delivery's claim. `switch`: the claim names the
+        fallback first (one conditional write), so that a redelivery after a kill during the call
+        knows the request may have gone there and never sends it to Retarus. Its failures are
+        handled as the primary's are (contract §8)."""
+        s = self._s
+        failover = s.failover
+        assert failover is not None
+        try:
+            failover.provider.ready()
+        except ConfigurationFault as fault:
+            raise self._released(attempt, sms.id, token, fault, log) from None
+        if switch:
+            if not s.store.switch_provider(sms.id, token=token, provider=failover.name):
+                logger.info("the claim changed hands before the failover; not sent here", extra=log)
+                raise self._retry_later(attempt, _LOST_RACE)
+            logger.warning("Retarus did not take the request; failing over", extra={**log, "provider": failover.name})
+        try:
+            message_id = failover.provider.send(sms, seconds_left=attempt.seconds_left(s.clock()))
+        except Rejected as rejected:
+            logger.info("fallback provider rejected the request", extra={**log, "error": str(rejected)})
+            return self._finish(attempt.origin, Outcome.REJECTED, rejected.reason, provider=failover.name)
+        except UnknownResult as unknown:
+            if s.resend_unconfirmed:
+                s.store.release(sms.id, token=token, error=unknown.reason, unconfirmed=True)
+                raise self._retry_later(attempt, str(unknown)) from None
+            logger.warning("fallback send result unknown; ending as UNKNOWN", extra={**log, "error": str(unknown)})
+            return self._finish(attempt.origin, Outcome.UNKNOWN, UNCONFIRMED_REASON, provider=failover.name)
+        except ProviderError as error:
+            raise self._released(attempt, sms.id, token, error, log) from None
+        now = s.clock()
+        s.store.record_sent(sms.id, message_id, submitted_at=now, first_check_at=now + failover.check_after)
+        logger.info("sent through the fallback provider", extra={**log, "job_id": message_id})
+        count("FailoverSends")
+        count("SmsSent")
+        if sms.parts:
+            count("SegmentsSent", sms.parts.segments)
         return Result.SENT
 
     def _retry_later(self, attempt: _Attempt, reason: str) -> RetryLater:
@@ -288,7 +384,9 @@ class Batch:
         self._publish(origin, final)
         return Result.REJECTED
 
-    def _finish(self, origin: Origin, outcome: Outcome, reason: str, *, claimed: bool = True) -> Result:
+    def _finish(
+        self, origin: Origin, outcome: Outcome, reason: str, *, claimed: bool = True, provider: str | None = None
+    ) -> Result:
         """An outcome the send itself decided (never sent, or sent with no job id): the claim, or a
         released request past its validity (`claimed=False`) → PUBLISHING."""
         s = self._s
@@ -297,13 +395,13 @@ class Batch:
         finish = s.store.finish_claimed if claimed else s.store.finish_released
         if not finish(origin.id, final, publish_lease_until=now + s.publish_lease_seconds):
             return Result.DUPLICATE
-        self._publish(origin, final)
+        self._publish(origin, final, provider=provider)
         return Result(outcome.value.lower())
 
-    def _publish(self, origin: Origin, final: Final) -> None:
+    def _publish(self, origin: Origin, final: Final, *, provider: str | None = None) -> None:
         """Publish now; when SNS fails the job stays due and the status function publishes it."""
         s = self._s
-        event = outcome_event(origin, final, job_id=None, submitted_at=None)
+        event = outcome_event(origin, final, job_id=None, submitted_at=None, provider=provider)
         if origin.id in s.publisher.publish([event]):
             s.store.mark_published(origin.id)
         else:

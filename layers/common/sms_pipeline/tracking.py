@@ -21,7 +21,14 @@ from dataclasses import KW_ONLY, dataclass, field
 
 from sms_pipeline.job import Final, Job, State
 from sms_pipeline.observability import MetricUnit, count, logger
-from sms_pipeline.outcomes import TRACKING_LIMIT_REASON, Outcome, OutcomeEvent, Verdict, outcome_event
+from sms_pipeline.outcomes import (
+    PRIMARY_PROVIDER,
+    TRACKING_LIMIT_REASON,
+    Outcome,
+    OutcomeEvent,
+    Verdict,
+    outcome_event,
+)
 from sms_pipeline.ports import ConfigurationFault, Provider, ProviderError, Publisher, StatusStore
 
 # Stop taking new jobs when less than this is left of the invocation: one report call's worst case
@@ -193,7 +200,10 @@ class Run:
         log = {"request_id": job.origin.id, "job_id": job.job_id, "to": job.origin.masked_to}
         decided: Verdict | None = None
         try:
-            decided = t.provider.report(job.job_id, deadline=self._stop_at + t.safety_seconds)
+            # A job sent through the fallback gets its outcome from delivery events (delivery.py):
+            # it is never reported on by Retarus, only ended UNKNOWN here at the tracking limit.
+            if job.provider in (None, PRIMARY_PROVIDER):
+                decided = t.provider.report(job.job_id, deadline=self._stop_at + t.safety_seconds)
         except ConfigurationFault as fault:
             self._circuit.set()
             t.on_auth_failure()
@@ -267,4 +277,16 @@ def _due_since(job: Job) -> float:
 
 
 def _event(job: Job, final: Final) -> OutcomeEvent:
-    return outcome_event(job.origin, final, job_id=job.job_id, submitted_at=job.submitted_at)
+    provider = provider_of(job, final)
+    return outcome_event(job.origin, final, job_id=job.job_id, submitted_at=job.submitted_at, provider=provider)
+
+
+def provider_of(job: Job, final: Final) -> str | None:
+    """The outcome event's `provider`, as the send path gives it: the one the request was handed
+    to (a record of a send made before claims named their provider was Retarus's); None when it
+    never was (invalid, or EXPIRED unsent, whatever providers failed before)."""
+    if job.job_id is None and final.outcome is Outcome.EXPIRED:
+        return None
+    if job.provider is not None:
+        return job.provider
+    return PRIMARY_PROVIDER if job.job_id is not None else None

@@ -16,9 +16,13 @@ import boto3
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from botocore.config import Config
 
+from sms_pipeline.aws_sms.client import AwsSmsClient, boto3_client
 from sms_pipeline.batch_processor import ConcurrentSqsProcessor
 from sms_pipeline.config import Settings
+from sms_pipeline.delivery import DeliveryOutcomes
 from sms_pipeline.dynamodb.store import JobStore, query_threads
+from sms_pipeline.failover import Failover
+from sms_pipeline.lazy import OnFirstUse
 from sms_pipeline.publisher import SnsPublisher
 from sms_pipeline.request import Defaults
 from sms_pipeline.request_queue import RequestQueue
@@ -78,6 +82,26 @@ def _provider(config: Settings, pool_size: int) -> RetarusClient:
     )
 
 
+def _failover(config: Settings) -> Failover | None:
+    """The second provider, with FallbackProvider aws-sms only. Its boto3 client is made on the
+    first failover: most containers never fail over."""
+    if not config.has_fallback:
+        return None
+    assert config.fallback_origination_identity and config.fallback_configuration_set  # checked by Settings
+    client = AwsSmsClient(
+        OnFirstUse(
+            lambda: boto3_client(
+                connect_timeout=config.fallback_connect_timeout,
+                read_timeout=config.fallback_read_timeout,
+                pool_size=config.send_concurrency,
+            )
+        ),
+        origination_identity=config.fallback_origination_identity,
+        configuration_set=config.fallback_configuration_set,
+    )
+    return Failover(client, after_seconds=config.failover_after_seconds or 0, check_after=config.tracking_limit_seconds)
+
+
 @cache
 def sender() -> Sender:
     config = settings()
@@ -92,6 +116,7 @@ def sender() -> Sender:
         retry_delays=config.retry_delays,
         request_defaults=Defaults(max_segments=config.max_segments, smart_encoding=config.smart_encoding),
         on_auth_failure=credentials().forget,
+        failover=_failover(config),
     )
 
 
@@ -118,4 +143,13 @@ def tracker() -> Tracker:
         concurrency=config.status_concurrency,
         max_jobs=config.status_max_jobs,
         on_auth_failure=credentials().forget,
+    )
+
+
+@cache
+def delivery_outcomes() -> DeliveryOutcomes:
+    """The fallback events function's use case: the store and the outcomes topic, no provider."""
+    config = settings()
+    return DeliveryOutcomes(
+        _store(config, 1), _publisher(config, 1), publish_lease_seconds=config.publish_lease_seconds
     )

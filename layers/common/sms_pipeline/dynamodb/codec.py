@@ -49,6 +49,9 @@ OUTCOME: Final = "outcome"
 REASON: Final = "reason"
 COMPLETED_AT: Final = "completedAt"
 PROVIDER_STATUS: Final = "providerStatus"
+PROVIDER: Final = "provider"  # which provider the claim hands the request to (contract §12)
+FIRST_ATTEMPT_AT: Final = "firstAttemptAt"
+UNCONFIRMED: Final = "unconfirmed"  # present (true) only: a send may have reached the primary
 
 FINAL_ATTRIBUTES: Final = (OUTCOME, REASON, COMPLETED_AT, PROVIDER_STATUS)  # set together, once decided
 _NULLABLE = (TO, REFERENCE, CONTENT_HASH, ENCODING, SEGMENTS, PROVIDER_STATUS)
@@ -68,6 +71,9 @@ def item(job: Job) -> dict[str, Any]:
         MESSAGE_ID: job.message_id,
         CLAIM_TOKEN: job.claim_token,
         LAST_ERROR: job.last_error,
+        PROVIDER: job.provider,
+        FIRST_ATTEMPT_AT: num(job.first_attempt_at) if job.first_attempt_at is not None else None,
+        UNCONFIRMED: True if job.unconfirmed else None,
         JOB_ID: job.job_id,
         SUBMITTED_AT: num(job.submitted_at) if job.submitted_at is not None else None,
         CHECKS: job.checks if job.job_id is not None else None,  # counted from the record of the send
@@ -143,6 +149,9 @@ def job(values: dict[str, Any]) -> Job:
         message_id=values.get(MESSAGE_ID),
         claim_token=values.get(CLAIM_TOKEN),
         expires_at=_int(values.get(EXPIRES_AT)),
+        provider=values.get(PROVIDER),
+        first_attempt_at=_float(values.get(FIRST_ATTEMPT_AT)),
+        unconfirmed=bool(values.get(UNCONFIRMED, False)),
         # A decided outcome written by the send or status path sets its provider status, NULL or not.
         null_unknowns=PROVIDER_STATUS in values if final is not None else True,
     )

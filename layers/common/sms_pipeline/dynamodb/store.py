@@ -42,18 +42,22 @@ from sms_pipeline.dynamodb.codec import (
     CLAIM_UNTIL,
     DUE_AT,
     DUE_SHARD,
+    FIRST_ATTEMPT_AT,
     ID,
     JOB_ID,
     LAST_ERROR,
     MESSAGE_ID,
+    PROVIDER,
     REQUESTED_AT,
     STATE,
     SUBMITTED_AT,
+    UNCONFIRMED,
     millis,
     num,
     serialize,
 )
 from sms_pipeline.job import ClaimResult, Final, Job, Origin, State
+from sms_pipeline.outcomes import PRIMARY_PROVIDER
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -98,6 +102,7 @@ class JobStore:
         now: float,
         claim_until: float,
         requested_after: float,
+        provider: str = PRIMARY_PROVIDER,
     ) -> tuple[ClaimResult, Job]:
         """Claim the request id for one POST; GRANTED only to the first delivery (or after a release).
 
@@ -120,6 +125,9 @@ class JobStore:
         RELEASED when new, so that the EXPIRED outcome is written from RELEASED. Were it claimed
         first, an invocation that died before writing the outcome would leave a claim that looks
         like a POST that may have happened, and the request would end UNKNOWN instead of EXPIRED.
+
+        The claim names the `provider` it hands the request to, unless an earlier claim named one
+        (a request failed over stays with the fallback), and keeps the first attempt's time.
         """
         past = origin.requested_at <= requested_after
         claimed = Job(
@@ -130,6 +138,8 @@ class JobStore:
             claim_until=None if past else claim_until,
             message_id=None if past else message_id,
             claim_token=None if past else token,
+            provider=None if past else provider,
+            first_attempt_at=None if past else now,
         )
         item = codec.item(claimed)
         try:  # the first attempt: a plain put, the cheapest conditional write
@@ -155,6 +165,7 @@ class JobStore:
                         "#state = :released AND #requestedAt > :after",
                         {":released": State.RELEASED.value, ":after": num(requested_after)},
                         count_attempt=True,
+                        keep=(PROVIDER, FIRST_ATTEMPT_AT),
                     ),
                     ReturnValues="ALL_NEW",
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -201,12 +212,16 @@ class JobStore:
         attributes = {
             key: value
             for key, value in codec.item(
-                Job(origin, State.RELEASED, last_error=error, expires_at=self._expires_at(now))
+                Job(origin, State.RELEASED, last_error=error, expires_at=self._expires_at(now), first_attempt_at=now)
             ).items()
             if key not in (ID, REQUESTED_AT)
         }
         request = self._upsert(
-            origin, attributes, f"attribute_not_exists({ID}) OR #state = :released", {":released": State.RELEASED.value}
+            origin,
+            attributes,
+            f"attribute_not_exists({ID}) OR #state = :released",
+            {":released": State.RELEASED.value},
+            keep=(FIRST_ATTEMPT_AT,),
         )
         try:
             self._client.update_item(**request)
@@ -215,12 +230,21 @@ class JobStore:
                 raise
 
     def take_over(
-        self, request_id: str, *, message_id: str, token: str, stale_claim_until: float, claim_until: float
+        self,
+        request_id: str,
+        *,
+        message_id: str,
+        token: str,
+        stale_claim_until: float,
+        claim_until: float,
+        unconfirmed: bool = False,
     ) -> bool:
-        """Re-claim an expired claim; False when another delivery got there first."""
+        """Re-claim an expired claim; False when another delivery got there first. Its earlier send
+        may have reached the provider: with `unconfirmed` the record says so (it never fails over)."""
+        mark = f", {UNCONFIRMED} = :true" if unconfirmed else ""
         return self._update(
             request_id,
-            f"SET {CLAIM_UNTIL} = :until, {MESSAGE_ID} = :message, {CLAIM_TOKEN} = :token",
+            f"SET {CLAIM_UNTIL} = :until, {MESSAGE_ID} = :message, {CLAIM_TOKEN} = :token{mark}",
             f"#state = :sending AND {CLAIM_UNTIL} = :stale",
             {
                 ":until": num(claim_until),
@@ -228,17 +252,37 @@ class JobStore:
                 ":token": token,
                 ":sending": State.SENDING.value,
                 ":stale": num(stale_claim_until),
+                **({":true": True} if unconfirmed else {}),
             },
         )
 
-    def release(self, request_id: str, *, token: str, error: str) -> None:
+    def switch_provider(self, request_id: str, *, token: str, provider: str) -> bool:
+        """Name another provider on this delivery's live claim, before calling it (failover): a
+        redelivery after a kill mid-call then finds which one the request may have gone to. False
+        when the claim is no longer this delivery's, or a send of it may have reached the first."""
+        return self._update(
+            request_id,
+            f"SET {PROVIDER} = :provider",
+            f"#state = :sending AND {CLAIM_TOKEN} = :token AND attribute_not_exists({UNCONFIRMED})",
+            {":provider": provider, ":sending": State.SENDING.value, ":token": token},
+        )
+
+    def release(self, request_id: str, *, token: str, error: str, unconfirmed: bool = False) -> None:
         """The POST did not take place (or may be repeated by policy): a redelivery may claim again.
-        `error` is why, kept for the outcome a later attempt may give (EXPIRED names it)."""
+        `error` is why, kept for the outcome a later attempt may give (EXPIRED names it).
+        `unconfirmed`: it may have taken place (an unknown result, resent by policy)."""
+        mark = f", {UNCONFIRMED} = :true" if unconfirmed else ""
         self._update(
             request_id,
-            f"SET #state = :released, {LAST_ERROR} = :error REMOVE {CLAIM_UNTIL}, {CLAIM_TOKEN}",
+            f"SET #state = :released, {LAST_ERROR} = :error{mark} REMOVE {CLAIM_UNTIL}, {CLAIM_TOKEN}",
             f"#state = :sending AND {CLAIM_TOKEN} = :token",
-            {":released": State.RELEASED.value, ":sending": State.SENDING.value, ":token": token, ":error": error},
+            {
+                ":released": State.RELEASED.value,
+                ":sending": State.SENDING.value,
+                ":token": token,
+                ":error": error,
+                **({":true": True} if unconfirmed else {}),
+            },
         )
 
     def record_sent(self, request_id: str, job_id: str, *, submitted_at: float, first_check_at: float) -> None:
@@ -305,6 +349,11 @@ class JobStore:
         return None
 
     # --- status path -----------------------------------------------------------------------------
+
+    def get(self, request_id: str) -> Job | None:
+        """One record by its request id (a delivery event names it), read consistently."""
+        item = self._get(request_id)
+        return codec.decode(item) if item is not None else None
 
     def due(self, *, now: float, limit: int, shards: Sequence[int] | None = None) -> list[Job]:
         """Up to `limit` due items of these shards (all of them by default), oldest first, reading
@@ -419,12 +468,17 @@ class JobStore:
         values: dict[str, Any],
         *,
         count_attempt: bool = False,
+        keep: tuple[str, ...] = (),
     ) -> dict[str, Any]:
-        """An UpdateItem request that sets `attributes`, keeps the first `requestedAt` and, with
-        `count_attempt`, adds one to `attempts`. Every name goes through a placeholder: some (`to`)
+        """An UpdateItem request that sets `attributes`, keeps the first `requestedAt` (and the
+        value any of the `keep` attributes already has) and, with `count_attempt`, adds one to
+        `attempts`. Every name goes through a placeholder: some (`to`)
         are DynamoDB reserved words. `attributes` must hold `state`, which the condition names."""
         names = {f"#{name}": name for name in (*attributes, REQUESTED_AT)}
-        sets = [f"#{name} = :{name}" for name in attributes]
+        sets = [
+            f"#{name} = if_not_exists(#{name}, :{name})" if name in keep else f"#{name} = :{name}"
+            for name in attributes
+        ]
         sets.append(f"#{REQUESTED_AT} = if_not_exists(#{REQUESTED_AT}, :{REQUESTED_AT})")
         if count_attempt:
             names[f"#{ATTEMPTS}"] = ATTEMPTS
