@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from sms_pipeline.job import ClaimResult, Final, Job, Origin, State
-from sms_pipeline.outcomes import OutcomeEvent, Verdict
+from sms_pipeline.outcomes import PRIMARY_PROVIDER, OutcomeEvent, Verdict
 from sms_pipeline.request import CONTRACT_DEFAULTS, SmsRequest
 from sms_pipeline.sending import Sender
 from sms_pipeline.tracking import Tracker
@@ -29,7 +29,15 @@ class FakeStore:
     # --- send path -------------------------------------------------------------------------------
 
     def claim(
-        self, origin: Origin, *, message_id: str, token: str, now: float, claim_until: float, requested_after: float
+        self,
+        origin: Origin,
+        *,
+        message_id: str,
+        token: str,
+        now: float,
+        claim_until: float,
+        requested_after: float,
+        provider: str = PRIMARY_PROVIDER,
     ) -> tuple[ClaimResult, Job]:
         item = self.items.get(origin.id)
         past = origin.requested_at <= requested_after
@@ -55,6 +63,8 @@ class FakeStore:
                 "claimToken": token,
                 "requestedAt": first,
                 "attempts": kept.get("attempts", 0) + 1,
+                "provider": kept.get("provider", provider),
+                "firstAttemptAt": kept.get("firstAttemptAt", now),
             }
             return ClaimResult.GRANTED, self._job(item)
         job = self._job(item, origin)
@@ -76,22 +86,41 @@ class FakeStore:
                 "state": State.RELEASED,
                 "lastError": error,
                 "requestedAt": first,
+                "firstAttemptAt": kept.get("firstAttemptAt", now),
             }
 
     def take_over(
-        self, request_id: str, *, message_id: str, token: str, stale_claim_until: float, claim_until: float
+        self,
+        request_id: str,
+        *,
+        message_id: str,
+        token: str,
+        stale_claim_until: float,
+        claim_until: float,
+        unconfirmed: bool = False,
     ) -> bool:
         item = self.items[request_id]
         if item["state"] != State.SENDING or item["claimUntil"] != stale_claim_until:
             return False
         item.update(claimUntil=claim_until, messageId=message_id, claimToken=token)
+        if unconfirmed:
+            item["unconfirmed"] = True
         return True
 
-    def release(self, request_id: str, *, token: str, error: str) -> None:
+    def release(self, request_id: str, *, token: str, error: str, unconfirmed: bool = False) -> None:
         item = self.items[request_id]
         if item["state"] == State.SENDING and item.get("claimToken") == token:
             item.update(state=State.RELEASED, lastError=error)
+            if unconfirmed:
+                item["unconfirmed"] = True
             _drop(item, "claimUntil", "claimToken")
+
+    def switch_provider(self, request_id: str, *, token: str, provider: str) -> bool:
+        item = self.items[request_id]
+        if item["state"] != State.SENDING or item.get("claimToken") != token or item.get("unconfirmed"):
+            return False
+        item["provider"] = provider
+        return True
 
     def record_sent(self, request_id: str, job_id: str, *, submitted_at: float, first_check_at: float) -> None:
         item = self.items[request_id]
@@ -139,6 +168,10 @@ class FakeStore:
             item["dueAt"] = _millis(retry_at)
 
     # --- status path -----------------------------------------------------------------------------
+
+    def get(self, request_id: str) -> Job | None:
+        item = self.items.get(request_id)
+        return self._job(item) if item is not None else None
 
     def due(self, *, now: float, limit: int, shards: Sequence[int] | None = None) -> list[Job]:
         wanted = range(self.shards) if shards is None else shards
@@ -202,6 +235,9 @@ class FakeStore:
             claim_until=item.get("claimUntil"),
             message_id=item.get("messageId"),
             claim_token=item.get("claimToken"),
+            provider=item.get("provider"),
+            first_attempt_at=item.get("firstAttemptAt"),
+            unconfirmed=bool(item.get("unconfirmed", False)),
         )
 
 

@@ -66,7 +66,7 @@ def test_event_body_has_every_field_of_section_5() -> None:
         completed_at=2,
     ).body()
     assert list(event) == [
-        "schemaVersion", "eventId", "id", "outcome", "jobId", "providerStatus", "reason", "to",
+        "schemaVersion", "eventId", "id", "outcome", "jobId", "provider", "providerStatus", "reason", "to",
         "reference", "metadata", "requestedAt", "submittedAt", "completedAt", "encoding", "segments",
         "smartEncoded",
     ]  # fmt: skip

@@ -199,6 +199,10 @@ FALLBACK_RESOURCES = {
     "FallbackEventsSubscription": "AWS::SNS::Subscription",
     "FailoverSendsAlarm": "AWS::CloudWatch::Alarm",
     "FallbackEventsDeadLetterAlarm": "AWS::CloudWatch::Alarm",
+    "FallbackEventsFunction": "AWS::Lambda::Function",
+    "FallbackEventsFunctionRole": "AWS::IAM::Role",
+    "FallbackEventsFunctionDeliveryEvents": "AWS::Lambda::EventSourceMapping",
+    "FallbackEventsFunctionLogGroup": "AWS::Logs::LogGroup",
 }
 
 
