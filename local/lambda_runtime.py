@@ -66,7 +66,8 @@ def load_handler(code_dir: Path, handler: str, env: Mapping[str, str]) -> Handle
     os.environ.update(env)  # before the layer's first import, as in a Lambda container
     from sms_pipeline import wiring
 
-    for cached in (wiring.settings, wiring.credentials, wiring.sender, wiring.send_processor, wiring.tracker):
+    caches = (wiring.settings, wiring.credentials, wiring.sender, wiring.send_processor, wiring.tracker)
+    for cached in (*caches, wiring.delivery_outcomes):
         cached.cache_clear()
     module_name, function_name = handler.rsplit(".", 1)
     unique = f"_lambda_{code_dir.name}_{module_name}_{next(_counter)}"

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import boto3
 import pytest
 
+from local.aws_sms import AwsSmsSimulator, sns_sink
 from local.moto_server import ServerThread
 from local.simulator import RetarusSimulator
 from local.stack import provision
@@ -139,6 +140,43 @@ def simulator() -> Iterator[RetarusSimulator]:
 
 @pytest.fixture
 def pipeline(moto_endpoint: str, simulator: RetarusSimulator) -> Pipeline:
+    return deploy(moto_endpoint, simulator)
+
+
+# The fallback's origination identity in the tests' stacks (the template wants an ARN of one).
+FALLBACK_IDENTITY = "arn:aws:sms-voice:eu-central-1:123456789012:phone-number/phone-0123abcd"
+
+
+@pytest.fixture
+def fallback_pipeline(moto_endpoint: str, simulator: RetarusSimulator) -> Iterator[Pipeline]:
+    """A deployment with FallbackProvider aws-sms and FailoverAfterSeconds 30, its AWS SMS simulator
+    publishing delivery events to the stack's events topic, and that topic's queue subscribed with
+    raw delivery, as the template's subscription is (local/stack.py creates no subscriptions)."""
+    deployed = deploy(
+        moto_endpoint,
+        simulator,
+        FallbackProvider="aws-sms",
+        FallbackOriginationIdentity=FALLBACK_IDENTITY,
+        FailoverAfterSeconds="30",
+    )
+    topic = deployed.stack.resources["FallbackEventsTopic"].ref
+    queue_arn = deployed.stack.resources["FallbackEventsQueue"].attributes["Arn"]
+    deployed.sns.subscribe(
+        TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
+    )
+    configuration_set = deployed.stack.function_environment("SendFunction")["FALLBACK_CONFIGURATION_SET"]
+    with AwsSmsSimulator(
+        origination_identity=FALLBACK_IDENTITY,
+        configuration_set=configuration_set,
+        events=sns_sink(moto_endpoint, topic, REGION),
+    ) as aws_sms:
+        deployed.aws_sms = aws_sms
+        deployed.env["AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2"] = aws_sms.endpoint_url
+        deployed.env["FALLBACK_READ_TIMEOUT"] = "1.0"
+        yield deployed
+
+
+def deploy(moto_endpoint: str, simulator: RetarusSimulator, **parameters: str) -> Pipeline:
     secretsmanager = boto3.client("secretsmanager", region_name=REGION)
     prefix = f"t{next(_stack_numbers)}"
     secret = secretsmanager.create_secret(
@@ -151,7 +189,12 @@ def pipeline(moto_endpoint: str, simulator: RetarusSimulator) -> Pipeline:
         name_prefix=prefix,
         # A request that could not be sent comes straight back: a test's next delivery takes it.
         # The tests of the delays themselves set RETRY_DELAYS_SECONDS on the handler.
-        parameters={"RetarusSecretArn": secret["ARN"], "RetarusBaseUrl": simulator.base_url, "RetryDelaysSeconds": "0"},
+        parameters={
+            "RetarusSecretArn": secret["ARN"],
+            "RetarusBaseUrl": simulator.base_url,
+            "RetryDelaysSeconds": "0",
+            **parameters,
+        },
     )
     sqs = boto3.client("sqs", region_name=REGION)
     sns = boto3.client("sns", region_name=REGION)

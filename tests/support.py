@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 from jsonschema import Draft202012Validator
 
+from local.aws_sms import AwsSmsSimulator
 from local.event_source import SqsEventSource
 from local.lambda_runtime import LambdaContext, load_handler
 from local.simulator import RetarusSimulator
@@ -67,6 +68,7 @@ class Pipeline:
     dynamodb: Any
     outcomes_queue_url: str
     env: dict[str, str]
+    aws_sms: AwsSmsSimulator | None = None  # the fallback's simulator, with FallbackProvider aws-sms
 
     @property
     def queue_url(self) -> str:
@@ -105,6 +107,16 @@ class Pipeline:
         result = source.poll_once(invoke)
         result.response = last.get("response")  # type: ignore[attr-defined]
         return result
+
+    def deliver_events(self, handler: Any, *, visibility_seconds: int = 1) -> Any:
+        """One poll of the fallback's events queue into the FallbackEventsFunction handler."""
+        source = SqsEventSource(
+            self.sqs,
+            self.stack.resources["FallbackEventsQueue"].ref,
+            region=REGION,
+            visibility_seconds=visibility_seconds,
+        )
+        return source.poll_once(lambda event: handler(event, self.context("FallbackEventsFunction")))
 
     def outcomes(self) -> list[dict[str, Any]]:
         """Every outcome event delivered so far to the test subscriber (raw delivery queue)."""
