@@ -235,3 +235,47 @@ def test_an_outcome_the_send_published_leaves_the_due_jobs(store: Store) -> None
     store.mark_published("bad")
 
     assert store.due(now=NOW + 3600, limit=10) == []
+
+
+# --- the provider a claim hands the request to (contract §12) ----------------------------------------
+
+
+def test_the_claim_names_its_provider_and_the_first_attempt_and_a_later_claim_keeps_both(store: Store) -> None:
+    result, job = claim(store, "r", provider="retarus")
+    assert result is ClaimResult.GRANTED and job.provider == "retarus" and job.first_attempt_at == NOW
+    assert store.switch_provider("r", token="token-m-2", provider="aws-sms") is False  # not this delivery's claim
+    assert store.switch_provider("r", token="token-m-1", provider="aws-sms") is True
+    store.release("r", token="token-m-1", error="SendTextMessage: ThrottlingException")
+
+    result, job = claim(store, "r", "m-2", now=NOW + 30, provider="retarus")
+    assert result is ClaimResult.GRANTED
+    assert job.provider == "aws-sms" and job.first_attempt_at == NOW and not job.unconfirmed  # it stays failed over
+
+
+def test_a_failure_before_the_claim_starts_the_failover_clock(store: Store) -> None:
+    store.note_failure(origin("r"), error="credentials refused", now=NOW - 20)
+    store.note_failure(origin("r"), error="credentials refused", now=NOW - 10)
+    result, job = claim(store, "r")
+    assert result is ClaimResult.GRANTED and job.first_attempt_at == NOW - 20 and job.provider == "retarus"
+
+
+def test_a_request_whose_send_may_have_happened_is_unconfirmed_and_cannot_switch(store: Store) -> None:
+    claim(store, "r")
+    store.release("r", token="token-m-1", error="no answer", unconfirmed=True)
+    result, job = claim(store, "r", "m-2")
+    assert result is ClaimResult.GRANTED and job.unconfirmed
+    assert store.switch_provider("r", token="token-m-2", provider="aws-sms") is False
+
+    claim(store, "s")
+    assert store.take_over(
+        "s", message_id="m-3", token="t-3", stale_claim_until=NOW + 60, claim_until=NOW + 120, unconfirmed=True
+    )
+    assert store.switch_provider("s", token="t-3", provider="aws-sms") is False
+    assert store.get("s") is not None and store.get("s").unconfirmed  # type: ignore[union-attr]
+
+
+def test_get_reads_one_record_by_its_request_id(store: Store) -> None:
+    assert store.get("nobody") is None
+    job = tracked(store, "r")
+    got = store.get("r")
+    assert got is not None and got.state is State.TRACKING and got.job_id == job.job_id and got.due_at == job.due_at
