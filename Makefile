@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml layers/common/requirements.txt
 
 run: $(STAMP)
 	$(BIN)/sms-local run
+	# A Retarus outage with the fallback on (contract §12): failed over, and one that waits.
+	$(BIN)/sms-local run --fallback --file events/sample-failover.jsonl
 
 test: $(STAMP) lint typecheck cfn security
 	$(BIN)/python -m pytest

@@ -41,10 +41,14 @@ class Tracked:
     seconds: float | None = None
     reason: str = ""
     parts: str = ""  # SMS parts and encoding (contract §9)
+    provider: str = ""  # the event's provider (contract §12)
+    expected_provider: str | None = None  # the request's metadata.expectProvider
 
     @property
     def ok(self) -> bool:
         """`expected` may name alternatives: `SENT|DELIVERED`."""
+        if self.expected_provider is not None and self.provider != self.expected_provider:
+            return False
         return self.outcome is not None and (self.expected is None or self.outcome in self.expected.split("|"))
 
 
@@ -90,6 +94,11 @@ def run(requests: list[dict[str, Any] | str], options: Options, *, timeout: floa
     with LocalPipeline(options) as pipeline:
         target = options.retarus_url or (pipeline.simulator.base_url if pipeline.simulator else "?")
         console.print(f"Retarus: {'simulator at ' if pipeline.simulator else ''}{target}")
+        if pipeline.aws_sms:
+            console.print(
+                f"Fallback (FallbackProvider aws-sms, FailoverAfterSeconds {options.failover_after_seconds}): "
+                f"AWS SMS simulator at {pipeline.aws_sms.endpoint_url}"
+            )
         console.print(f"Function logs: {pipeline.log_dir}")
         if follow:  # what `sms` needs to operate this local stack from another shell
             assert pipeline.stack is not None
@@ -114,6 +123,7 @@ def run(requests: list[dict[str, Any] | str], options: Options, *, timeout: floa
                 entry.masked_to = _masked(request.get("to"))
                 metadata = request.get("metadata")
                 entry.expected = metadata.get("expect") if isinstance(metadata, dict) else None
+                entry.expected_provider = metadata.get("expectProvider") if isinstance(metadata, dict) else None
         console.print(f"Queued {len(requests)} request(s) as {len(tracked)} id(s).")
 
         def finished() -> bool:
@@ -178,6 +188,7 @@ def _drain(
         if body.get("segments") is not None:
             entry.parts = f"{body['segments']} {body.get('encoding')}" + (" smart" if body.get("smartEncoded") else "")
         entry.masked_to = str(body.get("to") or entry.masked_to)
+        entry.provider = str(body.get("provider") or "")
         status = body.get("providerStatus")
         entry.provider_status = f"{status['processStatus']} {status['status']}".strip() if status else ""
         if entry.outcome == "EXPIRED" and body.get("jobId") is None:
@@ -192,7 +203,7 @@ def _drain(
 
 def _table(tracked: dict[str, Tracked], *, live: bool) -> Table:
     table = Table(title="SMS requests" if live else "Outcomes")
-    for column in ("id", "to", "outcome", "provider status", "parts", "time to outcome", "expected"):
+    for column in ("id", "to", "outcome", "provider", "provider status", "parts", "time to outcome", "expected"):
         table.add_column(column)
     for entry in tracked.values():
         if entry.outcome is None:
@@ -200,8 +211,17 @@ def _table(tracked: dict[str, Tracked], *, live: bool) -> Table:
         else:
             outcome = f"[green]{entry.outcome}[/green]" if entry.ok else f"[red]{entry.outcome}[/red]"
         seconds = f"{entry.seconds:.1f} s" if entry.seconds is not None else ""
-        cells = (entry.request_id, entry.masked_to, outcome, entry.provider_status, entry.parts, seconds)
-        table.add_row(*cells, entry.expected or "")
+        cells = (
+            entry.request_id,
+            entry.masked_to,
+            outcome,
+            entry.provider,
+            entry.provider_status,
+            entry.parts,
+            seconds,
+        )
+        expected = (entry.expected or "") + (f" via {entry.expected_provider}" if entry.expected_provider else "")
+        table.add_row(*cells, expected)
     return table
 
 
@@ -243,6 +263,8 @@ def _options(args: argparse.Namespace) -> Options:
         schedule_seconds=args.schedule,
         check_delays=args.check_delays,
         retry_delays=args.retry_delays,
+        fallback=args.fallback,
+        failover_after_seconds=args.failover_after,
     )
 
 
@@ -255,6 +277,12 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--schedule", type=float, default=1.0, help="seconds between status runs")
     common.add_argument("--check-delays", default="1", help="StatusCheckDelaysSeconds for this run")
     common.add_argument("--retry-delays", default="1,2,4", help="RetryDelaysSeconds for this run")
+    common.add_argument(
+        "--fallback", action="store_true", help="FallbackProvider aws-sms, with the AWS SMS simulator (contract §12)"
+    )
+    common.add_argument(
+        "--failover-after", type=int, default=10, help="FailoverAfterSeconds for this run (with --fallback)"
+    )
     commands = parser.add_subparsers(dest="command")
     run_parser = commands.add_parser("run", parents=[common], help="send requests and show their outcomes")
     run_parser.add_argument("--file", help="requests, one JSON object per line (default: the samples)")

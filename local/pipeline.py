@@ -22,6 +22,7 @@ from typing import Any
 
 import boto3
 
+from local.aws_sms import AwsSmsSimulator
 from local.event_source import SqsEventSource
 from local.moto_process import MotoProcess
 from local.simulator import RetarusSimulator
@@ -35,6 +36,11 @@ SIM_USER = "local-user"
 # more than the send function's claim margin (sms_pipeline.sending.CLAIM_MARGIN_SECONDS; a test
 # keeps them apart).
 CRASH_RETRY_MARGIN_SECONDS = 15
+# The fallback's origination identity in a local stack (the template wants the ARN of one).
+FALLBACK_IDENTITY = "arn:aws:sms-voice:eu-central-1:123456789012:phone-number/phone-0123abcd"
+# An event that came before the record of its send is failed back to the queue; locally it comes
+# back after this (the queue's 180 s, scaled down).
+EVENTS_RETRY_SECONDS = 2
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,10 @@ class Options:
     function_env: dict[str, str] = field(default_factory=dict)
     send_instances: int = 1  # concurrent send-function instances (capped by MaximumConcurrency)
     simulator: RetarusSimulator | None = None  # bring your own (e.g. with fault rates set)
+    # FallbackProvider aws-sms (contract §12): the AWS SMS simulator, its events and their function.
+    fallback: bool = False
+    failover_after_seconds: int = 10
+    aws_sms: AwsSmsSimulator | None = None  # bring your own (e.g. with faults injected)
 
 
 @dataclass
@@ -73,6 +83,7 @@ class LocalPipeline:
         self._threads: list[threading.Thread] = []
         self._moto: MotoProcess | None = None
         self.simulator: RetarusSimulator | None = None
+        self.aws_sms: AwsSmsSimulator | None = None
         self.stack: LocalStack | None = None
         # Bumped by every event-source, schedule and loop thread, hence the lock (`+=` on a dict
         # item is a read and a write, and two threads may interleave between them).
@@ -130,6 +141,15 @@ class LocalPipeline:
                 user=SIM_USER, password=os.urandom(12).hex(), latency=self.options.simulator_latency
             ).start()
             base_url, user, password = self.simulator.base_url, SIM_USER, self.simulator.password
+        fallback = (
+            {
+                "FallbackProvider": "aws-sms",
+                "FallbackOriginationIdentity": FALLBACK_IDENTITY,
+                "FailoverAfterSeconds": str(self.options.failover_after_seconds),
+            }
+            if self.options.fallback
+            else {}
+        )
         secrets = self._session.client("secretsmanager", endpoint_url=endpoint)
         secret_arn = secrets.create_secret(
             Name="local/retarus", SecretString=json.dumps({"user": user, "password": password})
@@ -145,8 +165,11 @@ class LocalPipeline:
                 "RetarusBaseUrl": base_url,
                 "StatusCheckDelaysSeconds": self.options.check_delays,
                 "RetryDelaysSeconds": self.options.retry_delays,
+                **fallback,
             },
         )
+        if self.options.fallback:
+            self._start_fallback(endpoint)
         self.queue_url = self.stack.output("RequestQueueUrl")
         self.dlq_url = self.stack.output("DeadLetterQueueUrl")
         self._subscribe_outcomes()
@@ -172,6 +195,19 @@ class LocalPipeline:
             self._loop(f"event-source-{instance}", functools.partial(self._poll_requests, instance))
         for instance, event in enumerate(self.schedule_events):
             self._loop(f"schedule-{instance}", functools.partial(self._run_status, event, instance))
+        if self.options.fallback:
+            self.workers["FallbackEventsFunction#0"] = self._worker("FallbackEventsFunction")
+            events = self.stack.sqs_event("FallbackEventsFunction")
+            assert events is not None, "the template's FallbackEventsFunction has no SQS event"
+            self.events_source = SqsEventSource(
+                self.sqs,
+                events.queue_url,
+                region=REGION,
+                batch_size=events.batch_size,
+                wait_seconds=1,
+                visibility_seconds=EVENTS_RETRY_SECONDS,
+            )
+            self._loop("fallback-events", self._poll_events)
         self._loop("subscriber", self._poll_outcomes)
         self._loop("dlq", self._poll_dlq)
         return self
@@ -184,6 +220,8 @@ class LocalPipeline:
             worker.stop()
         if self.simulator and self.options.simulator is None:
             self.simulator.stop()
+        if self.aws_sms and self.options.aws_sms is None:
+            self.aws_sms.stop()
         if self._moto:
             self._moto.stop()
 
@@ -259,6 +297,34 @@ class LocalPipeline:
         thread = threading.Thread(target=run, name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
+
+    def _start_fallback(self, endpoint: str) -> None:
+        """The AWS SMS simulator, publishing its delivery events to the stack's events topic as the
+        configuration set does, and the topic's queue subscribed with raw delivery, as the
+        template's FallbackEventsSubscription is (local/stack.py creates no subscriptions)."""
+        assert self.stack is not None
+        sns = self._session.client("sns", endpoint_url=endpoint)
+        topic = self.stack.resources["FallbackEventsTopic"].ref
+        sns.subscribe(
+            TopicArn=topic,
+            Protocol="sqs",
+            Endpoint=self.stack.resources["FallbackEventsQueue"].attributes["Arn"],
+            Attributes={"RawMessageDelivery": "true"},
+        )
+        self.aws_sms = self.options.aws_sms or AwsSmsSimulator(
+            origination_identity=FALLBACK_IDENTITY,
+            configuration_set=self.stack.function_environment("SendFunction")["FALLBACK_CONFIGURATION_SET"],
+            # sns_sink's own client would look for credentials in the environment: this one has them.
+            events=lambda event: sns.publish(TopicArn=topic, Message=event) and None,
+        )
+        if self.options.aws_sms is None:
+            self.aws_sms.start()
+        self.aws_env["AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2"] = self.aws_sms.endpoint_url
+
+    def _poll_events(self) -> None:
+        result = self.events_source.poll_once(lambda event: self.invoke("FallbackEventsFunction", event))
+        if result.error:
+            self.notices.put(Notice("note", "", {"text": f"fallback events function failed: {result.error}"}))
 
     def _poll_requests(self, instance: int) -> None:
         result = self.event_source.poll_once(lambda event: self.invoke("SendFunction", event, instance))
