@@ -122,6 +122,8 @@ def status(where: Where, args: argparse.Namespace) -> int:
         "outcome": final.outcome.value if final else None,
         "reason": final.reason if final else None,
         "jobId": job.job_id,
+        # The provider the claim handed it to (contract §12); a record older than that field, Retarus.
+        "provider": job.provider or ("retarus" if job.job_id else None),
         "to": job.origin.masked_to,
         "attempts": job.attempts or 0,
         "checks": job.checks,
@@ -210,7 +212,8 @@ def _print_event(event: dict[str, Any], *, as_json: bool) -> None:
     status_ = event.get("providerStatus") or {}
     detail = f"{status_.get('processStatus', '')} {status_.get('status', '')}".strip()
     print(
-        f"{event.get('completedAt')}  {event.get('id')}  {event.get('outcome')}  {event.get('to') or ''}  "
+        f"{event.get('completedAt')}  {event.get('id')}  {event.get('outcome')}  {event.get('provider') or '-'}  "
+        f"{event.get('to') or ''}  "
         f"{detail or event.get('reason', '')}",
         flush=True,
     )

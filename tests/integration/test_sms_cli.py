@@ -58,6 +58,7 @@ def test_status_shows_the_request_as_the_table_knows_it(pipeline: Pipeline, caps
     assert code == 0 and record["state"] == "TRACKING" and record["outcome"] is None
     assert record["jobId"] == pipeline.item("looked-up")["jobId"] and record["to"] == "+4917*******77"
     assert record["attempts"] == 1 and record["nextCheckAt"].endswith("Z")
+    assert record["provider"] == "retarus"
     assert (record["encoding"], record["segments"]) == ("GSM-7", 1)
     code, out, _ = sms(pipeline, capsys, "status", "looked-up")
     assert "state" in out and "TRACKING" in out and "hi" not in out.split()
@@ -178,3 +179,16 @@ def _follow_queues(pipeline: Pipeline) -> list[str]:
 def _subscriptions(pipeline: Pipeline, topic: str) -> list[Any]:
     found: list[Any] = pipeline.sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
     return found
+
+
+def test_status_shows_the_fallback_a_request_failed_over_to(
+    fallback_pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pipeline = fallback_pipeline
+    # Retarus refuses this number; a validity shorter than the next retry delay fails it over at once.
+    pipeline.enqueue({"id": "failed-over", "to": "+4917012345650", "text": "hi", "validitySeconds": 20})
+    pipeline.deliver(pipeline.handler("SendFunction", RETRY_DELAYS_SECONDS="60"))
+    code, out, _ = sms(pipeline, capsys, "status", "failed-over", "--json")
+    record = json.loads(out)
+    assert code == 0 and record["state"] == "TRACKING" and record["provider"] == "aws-sms"
+    assert record["jobId"] == pipeline.item("failed-over")["jobId"]
