@@ -23,6 +23,14 @@ invariants are checked and printed with the figures:
   EXPIRED, or UNKNOWN when a killed process held its claim or its POST got no answer (the outcome's
   reason tells which, and the report counts them).
 
+With `--fallback` (FallbackProvider aws-sms, FailoverAfterSeconds `--failover-after`), the AWS SMS
+simulator takes what fails over, and the invariants read across both providers:
+
+- no request was accepted twice, counted over both simulators (Retarus's jobs and AWS's accepted
+  messages);
+- no short probe was accepted by Retarus (it is down), and no probe ends EXPIRED unsent: whatever
+  Retarus cannot take within its validity goes through the fallback.
+
 Exit status 0 when every invariant holds.
 """
 
@@ -91,6 +99,9 @@ class SoakResult:
     enqueued_twice: set[str] = field(default_factory=set)
     repeated_publishes: int = 0
     restarts: int = 0
+    fallback: bool = False
+    failed_over: int = 0  # requests the fallback accepted
+    probes_expired_unsent: list[str] = field(default_factory=list)  # with the fallback: none may be
 
     @property
     def posts_bound(self) -> int:
@@ -118,6 +129,7 @@ class SoakResult:
             or self.long_probes_expired
             or self.short_probes_sent
             or self.hammered
+            or self.probes_expired_unsent
         )
 
     @property
@@ -159,9 +171,15 @@ class SoakResult:
             f"INVARIANT EXPIRED, provider up {len(self.expired_out_of_outage)} {self.expired_out_of_outage[:5]}",
             f"INVARIANT POSTs over bound   {len(self.hammered)} {self.hammered[:5]}",
             f"INVARIANT long probe EXPIRED unsent {len(self.long_probes_expired)} {self.long_probes_expired[:5]}",
-            f"INVARIANT short probe sent   {len(self.short_probes_sent)} {self.short_probes_sent[:5]}",
-            "RESULT                       " + ("ok" if self.ok else "VIOLATED"),
+            f"INVARIANT short probe sent   {len(self.short_probes_sent)} {self.short_probes_sent[:5]}"
+            + (" (by Retarus)" if self.fallback else ""),
         ]
+        if self.fallback:
+            lines[3:3] = [f"sent through the fallback     {self.failed_over} (AWS SMS simulator)"]
+            lines.append(
+                f"INVARIANT probe EXPIRED unsent {len(self.probes_expired_unsent)} {self.probes_expired_unsent[:5]}"
+            )
+        lines.append("RESULT                       " + ("ok" if self.ok else "VIOLATED"))
         return "\n".join(lines)
 
     def _mean_outage_posts(self) -> float:
@@ -184,6 +202,8 @@ def soak(
     timeout: float = 1800.0,
     schedule_seconds: float = 2.0,
     backlog: int = 400,
+    fallback: bool = False,
+    failover_after_seconds: int = 10,
 ) -> SoakResult:
     rng = random.Random(seed)
     work_dir = Path(tempfile.mkdtemp(prefix="sms-soak-"))
@@ -224,6 +244,8 @@ def soak(
         retry_delays=",".join(map(str, RETRY_DELAYS)),
         log_dir=work_dir,
         send_instances=3,
+        fallback=fallback,
+        failover_after_seconds=failover_after_seconds,
         function_env={
             "RETARUS_READ_TIMEOUT": "0.5",
             "RETARUS_CONNECT_TIMEOUT": "0.5",
@@ -305,7 +327,10 @@ def soak(
             elif notice.kind == "dlq":
                 dlq.add(notice.request_id)
         restarts = pipeline.counters["restarts"]
+        aws_sms = pipeline.aws_sms
     simulator.stop()
+    # With the fallback, a request is sent twice if both simulators, or one twice, accepted it.
+    fallback_sends = aws_sms.sends_per_request() if aws_sms is not None else Counter()
 
     result = SoakResult(requests=len(ids), duplicates_enqueued=len(twice), seconds=time.time() - started)
     jobs_per_request = Counter(job.params.get("msg", "")[len("soak ") :] for job in simulator.jobs.values())
@@ -322,7 +347,7 @@ def soak(
                 result.dlq_with_outcome.append(request_id)
         if not got and request_id not in dlq:
             result.lost.append(request_id)
-        if jobs_per_request[request_id] > 1:
+        if jobs_per_request[request_id] + fallback_sends[request_id] > 1:
             result.sent_twice.append(request_id)
         for outcome in got:
             result.outcomes[outcome] += 1
@@ -352,6 +377,10 @@ def soak(
         if call.path == "/sms" and call.fault == "outage"
     )
     result.repeated_publishes = sum(count - 1 for count in event_ids.values())
+    result.fallback = fallback
+    result.failed_over = len(fallback_sends)
+    if fallback:
+        result.probes_expired_unsent = sorted(request_id for request_id in validity if request_id in never_sent_expired)
     result.provider_calls = len(simulator.requests)
     result.faults.update({f"provider_{kind}": count for kind, count in simulator.faults_injected.items()})
     result.faults.update(line for line in counts_path.read_text().splitlines() if line)
@@ -371,6 +400,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--timeout", type=float, default=1800.0)
     parser.add_argument("--schedule", type=float, default=2.0, help="seconds between status runs")
+    parser.add_argument("--fallback", action="store_true", help="FallbackProvider aws-sms (contract §12)")
+    parser.add_argument("--failover-after", type=int, default=10, help="FailoverAfterSeconds, with --fallback")
     args = parser.parse_args(argv)
     result = soak(
         args.requests,
@@ -383,6 +414,8 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         timeout=args.timeout,
         schedule_seconds=args.schedule,
+        fallback=args.fallback,
+        failover_after_seconds=args.failover_after,
     )
     print(result.report())
     return 0 if result.ok else 1
