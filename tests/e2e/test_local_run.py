@@ -23,12 +23,12 @@ def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
 
 
 def rows(output: str) -> dict[str, list[str]]:
-    """The final table's rows by id: [to, outcome, provider status, parts, time, expected]."""
+    """The final table's rows by id: [to, outcome, provider, provider status, parts, time, expected]."""
     table = output[output.index("Outcomes") :]
     found = {}
     for line in table.splitlines():
         cells = [cell.strip() for cell in line.strip().split("│")[1:-1]]
-        if len(cells) == 7 and cells[0] and cells[0] != "id":
+        if len(cells) == 8 and cells[0] and cells[0] != "id":
             found[cells[0]] = cells[1:]
     return found
 
@@ -48,14 +48,28 @@ def test_default_run_gives_every_sample_its_expected_outcome() -> None:
         "DELIVERED", "SENT", "UNDELIVERED", "FAILED", "EXPIRED", "CANCELED", "UNKNOWN", "REJECTED",
     }  # fmt: skip
     assert "0 in the DLQ" in done.stdout
-    assert table["sample-outage-expired"][2] == "never sent (validity)"
-    assert table["sample-expired"][2] == "DONE TIMEOUT"
+    assert table["sample-outage-expired"][3] == "never sent (validity)"
+    assert table["sample-expired"][3] == "DONE TIMEOUT"
+    assert table["sample-expired"][2] == "retarus" and table["sample-invalid"][2] == ""
     # The parts each text took (contract §9): one emoji makes UCS-2; smart encoding replaced the
     # typographic apostrophe, dash and ellipsis, so that the text went as GSM-7.
-    assert table["sample-sent"][3] == "1 GSM-7" and table["sample-express"][3] == "1 UCS-2"
-    assert table["sample-long"][3] == "2 GSM-7" and table["sample-smart"][3] == "1 GSM-7 smart"
+    assert table["sample-sent"][4] == "1 GSM-7" and table["sample-express"][4] == "1 UCS-2"
+    assert table["sample-long"][4] == "2 GSM-7" and table["sample-smart"][4] == "1 GSM-7 smart"
     # Masked numbers only; the message text never appears.
     assert "+4917012345678" not in done.stdout and "Your code is" not in done.stdout
+
+
+def test_a_retarus_outage_with_the_fallback_on_fails_over_beside_one_that_waits() -> None:
+    """make run's second part (contract §12): Retarus refuses two requests every time, and the
+    fallback sends them (one after FailoverAfterSeconds, one at once since its validity would end
+    before its next retry); a third, refused four times, is taken by Retarus within the delay."""
+    done = run("run", "--fallback", "--file", "events/sample-failover.jsonl")
+    assert done.returncode == 0, done.stdout + done.stderr
+    table = rows(done.stdout)
+    assert table["failover-delivered"][1:3] == ["DELIVERED", "aws-sms"]
+    assert table["failover-short-validity"][1:3] == ["DELIVERED", "aws-sms"]
+    assert table["failover-waits"][1:3] == ["SENT", "retarus"]
+    assert "0 in the DLQ" in done.stdout
 
 
 def test_send_subcommand_sends_one_sms(tmp_path: Path) -> None:
