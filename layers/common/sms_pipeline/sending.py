@@ -7,6 +7,9 @@ says after how many seconds SQS should deliver it again: the next of the retry d
 to the end of the request's validity, after which the request ends EXPIRED instead of being sent.
 A record that fails unexpectedly (a bug, AWS failing) keeps the queue's own visibility timeout;
 if that keeps happening SQS moves it to the DLQ.
+
+With a fallback provider (contract §12), an attempt that Retarus certainly did not take may go to
+it instead, under the same claim, which names the fallback before the call; when is failover.py's.
 """
 
 from __future__ import annotations
@@ -237,13 +240,7 @@ class Batch:
         except ProviderError as error:
             raise self._released(attempt, sms.id, token, error, log) from None
 
-        now = s.clock()
-        s.store.record_sent(sms.id, job_id, submitted_at=now, first_check_at=now + s.first_check_delay)
-        logger.info("sent", extra={**log, "job_id": job_id})
-        count("SmsSent")
-        if sms.parts:
-            count("SegmentsSent", sms.parts.segments)  # the provider bills per part
-        return Result.SENT
+        return self._sent(sms, job_id, s.first_check_delay, {**log, "job_id": job_id})
 
     def _released(
         self, attempt: _Attempt, request_id: str, token: str, error: ProviderError, log: dict[str, str]
@@ -315,13 +312,19 @@ class Batch:
             return self._finish(attempt.origin, Outcome.UNKNOWN, UNCONFIRMED_REASON, provider=failover.name)
         except ProviderError as error:
             raise self._released(attempt, sms.id, token, error, log) from None
-        now = s.clock()
-        s.store.record_sent(sms.id, message_id, submitted_at=now, first_check_at=now + failover.check_after)
-        logger.info("sent through the fallback provider", extra={**log, "job_id": message_id})
         count("FailoverSends")
+        return self._sent(
+            sms, message_id, failover.check_after, {**log, "job_id": message_id, "provider": failover.name}
+        )
+
+    def _sent(self, sms: requests_.SmsRequest, job_id: str, check_after: int, log: dict[str, str]) -> Result:
+        """The provider took it: the record of the send, its first check due after `check_after`."""
+        now = self._s.clock()
+        self._s.store.record_sent(sms.id, job_id, submitted_at=now, first_check_at=now + check_after)
+        logger.info("sent", extra=log)
         count("SmsSent")
         if sms.parts:
-            count("SegmentsSent", sms.parts.segments)
+            count("SegmentsSent", sms.parts.segments)  # the provider bills per part
         return Result.SENT
 
     def _retry_later(self, attempt: _Attempt, reason: str) -> RetryLater:
