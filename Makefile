@@ -48,6 +48,8 @@ bench: $(STAMP)
 
 soak: $(STAMP)
 	$(BIN)/python -m bench.soak --requests 5000
+	# A long Retarus outage with the fallback on (contract §12): sends counted across both simulators.
+	$(BIN)/python -m bench.soak --requests 3000 --fallback --provider-outage-seconds 120
 
 clean:
 	rm -rf $(VENV) $(TOOLS) $(SAM_VENV) .aws-sam .mypy_cache .pytest_cache .ruff_cache
