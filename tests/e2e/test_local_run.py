@@ -67,7 +67,7 @@ def test_a_retarus_outage_with_the_fallback_on_fails_over_beside_one_that_waits(
     assert done.returncode == 0, done.stdout + done.stderr
     table = rows(done.stdout)
     assert table["failover-delivered"][1:3] == ["DELIVERED", "aws-sms"]
-    assert table["failover-short-validity"][1:3] == ["DELIVERED", "aws-sms"]
+    assert table["failover-short"][1:3] == ["DELIVERED", "aws-sms"]
     assert table["failover-waits"][1:3] == ["SENT", "retarus"]
     assert "0 in the DLQ" in done.stdout
 
