@@ -82,3 +82,27 @@ def test_every_call_of_either_function_is_allowed_by_its_role(pipeline: Pipeline
     assert ("sqs:ChangeMessageVisibility", RESOURCE["sqs"]) in send_calls
     assert send_calls <= allowed("SendFunction"), send_calls - allowed("SendFunction")
     assert status_calls <= allowed("StatusFunction"), status_calls - allowed("StatusFunction")
+
+
+def test_every_call_of_the_fallback_events_function_is_allowed_by_its_role(fallback_pipeline: Pipeline) -> None:
+    pipeline = fallback_pipeline
+    assert pipeline.aws_sms is not None
+    # Retarus refuses this number and the validity ends before the next retry: it fails over at once.
+    pipeline.enqueue({"id": "fo", "to": "+4917012345650", "text": "x", "validitySeconds": 20})
+    assert pipeline.deliver(pipeline.handler("SendFunction", RETRY_DELAYS_SECONDS="60")).failed == []
+    assert pipeline.aws_sms.wait_for_events(2)
+
+    def events() -> None:
+        handler = pipeline.handler("FallbackEventsFunction")
+        for _ in range(10):
+            pipeline.deliver_events(handler)
+
+    event_calls = calls_of(events)
+    assert [event["provider"] for event in pipeline.outcomes()] == ["aws-sms"]  # the path was taken
+    assert {action for action, _ in event_calls} == {
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:BatchWriteItem",
+        "sns:Publish",
+    }
+    assert event_calls <= allowed("FallbackEventsFunction"), event_calls - allowed("FallbackEventsFunction")
