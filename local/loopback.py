@@ -10,6 +10,7 @@ import signal
 import socket
 import socketserver
 import struct
+import sys
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -74,7 +75,8 @@ class LoopbackHandler(BaseHTTPRequestHandler):
         pass
 
     def reset(self) -> None:
-        """Close with SO_LINGER 0: the peer gets a RST, no response."""
+        """Close with SO_LINGER 0: the peer gets a RST, no response. The descriptor is really closed
+        when the handler's files are (in finish()); the server's later shutdown() of it then fails quietly."""
         self.close_connection = True
         with contextlib.suppress(OSError):
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -82,8 +84,9 @@ class LoopbackHandler(BaseHTTPRequestHandler):
             self.connection.close()
 
 
-def serve_in_foreground(server: AbstractContextManager[Any], banner: Callable[[], str]) -> int:
-    """Run `server` (a started-on-enter context manager) until SIGTERM or Ctrl-C, printing `banner()`."""
+def serve_in_foreground(server: AbstractContextManager[Any], banner: Callable[[], str], note: str = "") -> int:
+    """Run `server` (a started-on-enter context manager) until SIGTERM or Ctrl-C, printing `banner()`
+    (its address, for a script: stdout) and `note` (for the person at the terminal: stderr)."""
     done = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -93,6 +96,8 @@ def serve_in_foreground(server: AbstractContextManager[Any], banner: Callable[[]
     signal.signal(signal.SIGINT, on_signal)
     with server:
         print(banner(), flush=True)
+        if note:
+            print(note, file=sys.stderr, flush=True)
         while not done.wait(0.5):
             pass
     return 0

@@ -9,18 +9,15 @@ from __future__ import annotations
 import collections
 import contextlib
 import secrets
-import socket
-import socketserver
-import struct
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Final
+from typing import Final
 from urllib.parse import urlsplit
 
+from local.loopback import LoopbackHandler, LoopbackServer
 from local.simulator.bodies import Bodies, params, valid_sms
 from local.simulator.faults import HANG_SECONDS, Faults
 from local.simulator.jobs import JobIds, SimJob
@@ -40,49 +37,15 @@ class ReceivedRequest:
     fault: str | None  # the fault injected into this request, if any
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
-    request_queue_size = 128
-
-    def __init__(self, address: tuple[str, int], simulator: RetarusSimulator, stopping: threading.Event) -> None:
+class _Server(LoopbackServer):
+    def __init__(self, address: tuple[str, int], simulator: RetarusSimulator) -> None:
         self.simulator = simulator
-        self.stopping = stopping
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def server_bind(self) -> None:
-        """As HTTPServer's, without its reverse DNS lookup of the address (slow where DNS is absent)."""
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name, self.server_port = str(host), int(port)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:  # quiet: count, never print
-        self.simulator._count_handler_error()
+        super().__init__(address, _Handler, simulator._count_handler_error)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(LoopbackHandler):
     server_version = "RetarusSimulator/1.0"
-    sys_version = ""
-    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
     server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        with self.server.connections_lock:
-            self.server.connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server.connections_lock:
-            self.server.connections.discard(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def do_GET(self) -> None:
         self._dispatch()
@@ -147,15 +110,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return None
         return body
-
-    def reset(self) -> None:
-        """Close with SO_LINGER 0: the peer gets a RST, no response. The descriptor is really closed
-        when the handler's files are (in finish()); the server's later shutdown() of it then fails quietly."""
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        with contextlib.suppress(OSError):
-            self.connection.close()
 
 
 class RetarusSimulator:
@@ -235,7 +189,7 @@ class RetarusSimulator:
         if self._server is not None:
             raise RuntimeError("the simulator is already running")
         self._stopping = threading.Event()
-        server = _Server((self.host, self._port), self, self._stopping)
+        server = _Server((self.host, self._port), self)
         self._port = int(server.server_address[1])
         self._server = server
         self._thread = threading.Thread(
@@ -252,11 +206,7 @@ class RetarusSimulator:
         self._stopping.set()
         server.shutdown()
         server.server_close()
-        with server.connections_lock:
-            connections = list(server.connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
+        server.close_connections()
         if thread is not None:
             thread.join(timeout=5)
         self._server = self._thread = None
