@@ -13,11 +13,10 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Final
 from urllib.parse import urlsplit
 
-from local.loopback import LoopbackHandler, LoopbackServer
+from local.loopback import LoopbackHandler, LoopbackServer, LoopbackService
 from local.simulator.bodies import Bodies, params, valid_sms
 from local.simulator.faults import HANG_SECONDS, Faults
 from local.simulator.jobs import JobIds, SimJob
@@ -112,8 +111,10 @@ class _Handler(LoopbackHandler):
         return body
 
 
-class RetarusSimulator:
+class RetarusSimulator(LoopbackService):
     """The simulated provider. See the package docstring for its behaviour."""
+
+    thread_name = "retarus-simulator"
 
     def __init__(
         self,
@@ -133,9 +134,9 @@ class RetarusSimulator:
             raise ValueError("polls_to_final must be at least 1")
         if odd_job_ids < 0:
             raise ValueError("odd_job_ids must be 0 (never) or positive (every n-th job id)")
+        super().__init__(host, port)
         self.user = user
         self.password = password
-        self.host = host
         self.base_path = "/" + base_path.strip("/") if base_path.strip("/") else ""
         self.latency = latency
         self.polls_to_final = polls_to_final
@@ -149,16 +150,15 @@ class RetarusSimulator:
         self._faults = Faults(seed)
         self.faults_injected = self._faults.injected
         self.handler_errors = 0
-        self._port = port
         self._lock = threading.Lock()
         self._job_ids = JobIds(seed)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
         self._gate: threading.Barrier | None = None
         self.gate_broken = False
 
-    # -- life cycle -------------------------------------------------------------------------------
+    # -- life cycle (port, running, start, stop: LoopbackService's) -------------------------------
+
+    def _new_server(self, address: tuple[str, int]) -> _Server:
+        return _Server(address, self)
 
     @property
     def body_form(self) -> str:
@@ -170,54 +170,9 @@ class RetarusSimulator:
             self._bodies.form = value
 
     @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("the simulator is not running: call start() first")
-        return int(self._server.server_address[1])
-
-    @property
     def base_url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}{self.base_path}"
-
-    @property
-    def running(self) -> bool:
-        return self._server is not None
-
-    def start(self) -> RetarusSimulator:
-        """Serve on a daemon thread. Port 0 picks a free port; a restart after stop() reuses the port."""
-        if self._server is not None:
-            raise RuntimeError("the simulator is already running")
-        self._stopping = threading.Event()
-        server = _Server((self.host, self._port), self)
-        self._port = int(server.server_address[1])
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="retarus-simulator", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving: releases hanging handlers and closes every open connection. Idempotent."""
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        self._stopping.set()
-        server.shutdown()
-        server.server_close()
-        server.close_connections()
-        if thread is not None:
-            thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> RetarusSimulator:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # -- faults -----------------------------------------------------------------------------------
 
