@@ -9,7 +9,9 @@ measured in the same run, each against the limit a perfect implementation would 
 4. read amplification: DynamoDB items read per due job, at 1k / 10k / 100k finished jobs;
 5. AWS calls per SMS over a request's whole life, without and with a delivery report;
 6. cold start: handler import over the bare init of the same libraries, and over `import boto3`
-   alone (information), and the built size (bench/coldstart.py).
+   alone (information), and the built size (bench/coldstart.py);
+7. enqueue → POST /sms, p50 and p95 through the local event source (bench/latency.py), at the
+   template's batching window and at 1 s.
 
 A wall-clock line is the median of several rounds' ratios, printed with their spread (the lowest
 and the highest round); a round measured unfairly (a baseline that compiled bytecode while timed)
@@ -38,6 +40,7 @@ from typing import Any
 from bench.coldstart import Sample, build_layer, cold_start, sizes
 from bench.cpu_share import cpu_share_group, share_of
 from bench.harness import PASSWORD, AwsCalls, Harness
+from bench.latency import Latencies, enqueue_to_post, percentile
 from local.lambda_runtime import Handler
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -441,6 +444,36 @@ def calls_per_sms(h: Harness, calls: AwsCalls, warm_status: Handler, *, delivery
     )
 
 
+# --- 7. enqueue → POST --------------------------------------------------------------------------
+
+
+def enqueue_latency(h: Harness, send: Handler, rounds: int, count: int = 40, interval: float = 0.1) -> list[Row]:
+    """Line 7 (bench/latency.py): at the template's batching window (target p95 ≤ 2 s, contract
+    §13), and at 1 s for the trade-off: fewer invocations, later sends. The two alternate."""
+    mapping = h.stack.sqs_event("SendFunction")
+    assert mapping is not None
+    windows: dict[str, float | None] = {"template": None, "1 s": 1.0}
+    runs: dict[str, list[Latencies]] = {name: [] for name in windows}
+    for _ in range(rounds):
+        for name, window in windows.items():
+            runs[name].append(enqueue_to_post(h, send, window=window, count=count, interval=interval))
+    rows = []
+    for name, done in runs.items():
+        seconds = [s for run in done for s in run.seconds]
+        per_request = sum(run.invocations for run in done) / len(seconds)
+        window = mapping.maximum_batching_window if windows[name] is None else windows[name]
+        rows.append(
+            rounds_row(
+                f"enqueue → POST /sms p95 in seconds, batching window {window:g} s",
+                [percentile(run.seconds, 0.95) for run in done],
+                f"p50 {percentile(seconds, 0.5) * 1000:.0f} ms, p95 {percentile(seconds, 0.95) * 1000:.0f} ms;"
+                f" {per_request:.2f} invocations per request, {len(seconds)} requests {interval:g} s apart",
+                2.0 if windows[name] is None else None,
+            )
+        )
+    return rows
+
+
 # --- 6. cold start -----------------------------------------------------------------------------
 
 
@@ -580,6 +613,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
             ("read amplification", lambda: read_amplification(h, send, status, calls, table_sizes, due=50)),
             ("AWS calls per SMS", lambda: [calls_per_sms(h, calls, status, delivery_report=d) for d in (False, True)]),
+            ("enqueue → POST", lambda: enqueue_latency(h, send, 1 if quick else 3)),
             ("send CPU", lambda: send_cpu(h, 100 if quick else 500)),
             ("send batch at Lambda's CPU share", lambda: send_latency_at_cpu_share(h, latency, 5 if quick else 9)),
             ("cold start", lambda: cold_start_rows(h, 3 if quick else 9)),

@@ -5,6 +5,8 @@ work must not run on it: it runs here, and the bench changes its latency between
 without restarting it (the jobs it knows must survive the change).
 
 Protocol, one line each way: `latency <seconds>` → `ok`; `counts` → `{"posts": n, "reports": n}`;
+`arrivals <time>` → `[[dst, time], ...]`, each job accepted since that time.time() with when its
+POST /sms was answered (at latency 0, when it arrived);
 end of input stops the server. The password comes from RETARUS_SIM_PASSWORD.
 """
 
@@ -15,7 +17,7 @@ import os
 import subprocess
 import sys
 
-from local.simulator import RetarusSimulator
+from local.simulator import RetarusSimulator, SimJob
 
 
 def main() -> int:
@@ -28,12 +30,25 @@ def main() -> int:
             if command == "latency":
                 simulator.latency = float(argument)
                 answer = "ok"
+            elif command == "arrivals":
+                since = float(argument)
+                jobs = _jobs(simulator)
+                answer = json.dumps([[job.dst, job.created] for job in jobs if job.created >= since])
             elif command == "counts":
                 answer = json.dumps({"posts": len(simulator.sms_posts()), "reports": len(simulator.report_calls())})
             else:
                 answer = f"unknown command {command!r}"
             print(answer, flush=True)
     return 0
+
+
+def _jobs(simulator: RetarusSimulator) -> list[SimJob]:
+    """A copy of the simulator's jobs, which its server threads add to while we read."""
+    while True:
+        try:
+            return list(simulator.jobs.values())
+        except RuntimeError:  # the dict grew during the copy
+            continue
 
 
 class SimulatorProcess:
@@ -66,6 +81,10 @@ class SimulatorProcess:
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = json.loads(self.command("counts"))
         return counts
+
+    def arrivals(self, since: float) -> list[tuple[str, float]]:
+        """(dst, time.time()) of every job the simulator accepted since `since`."""
+        return [(dst, created) for dst, created in json.loads(self.command(f"arrivals {since}"))]
 
     def stop(self) -> None:
         if self._process.stdin is not None:
