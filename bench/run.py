@@ -11,7 +11,10 @@ measured in the same run, each against the limit a perfect implementation would 
 6. cold start: handler import over the bare init of the same libraries, and over `import boto3`
    alone (information), and the built size (bench/coldstart.py);
 7. enqueue → POST /sms, p50 and p95 through the local event source (bench/latency.py), at the
-   template's batching window and at 1 s.
+   template's batching window and at 1 s;
+8. status lag: seconds from a job's due time to its check, p50 and p95, jobs coming due
+   continuously over several periods of a scaled-down schedule (bench/lag.py; alone: `python -m
+   bench lag`).
 
 A wall-clock line is the median of several rounds' ratios, printed with their spread (the lowest
 and the highest round); a round measured unfairly (a baseline that compiled bytecode while timed)
@@ -40,6 +43,7 @@ from typing import Any
 from bench.coldstart import Sample, build_layer, cold_start, sizes
 from bench.cpu_share import cpu_share_group, share_of
 from bench.harness import PASSWORD, AwsCalls, Harness
+from bench.lag import Lag, describe, measure_lag
 from bench.latency import Latencies, enqueue_to_post, percentile
 from local.lambda_runtime import Handler
 
@@ -474,6 +478,11 @@ def enqueue_latency(h: Harness, send: Handler, rounds: int, count: int = 40, int
     return rows
 
 
+def lag_row(lag: Lag) -> Row:
+    """Line 8 (bench/lag.py), information: the scheduled status path waits for the next run."""
+    return Row("status lag: due → check, scheduled status runs", describe(lag))
+
+
 # --- 6. cold start -----------------------------------------------------------------------------
 
 
@@ -593,7 +602,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--latency", type=float, default=0.2, help="provider latency L in seconds (default 0.2)")
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a check that the bench runs)")
+    parser.add_argument(
+        "measure", nargs="?", choices=["lag"], help="lag: the status lag alone (bench/lag.py), under three minutes"
+    )
     options = parser.parse_args(argv)
+    if options.measure == "lag":
+        lag = measure_lag()
+        print(table([lag_row(lag)]))
+        print(f"status lag p95 {lag.p95:.2f} s")
+        return 0
     quick = options.quick
     table_sizes = [1_000, 10_000] if quick else [1_000, 10_000, 100_000]
     steps: list[tuple[str, Callable[[], list[Row]]]] = []
@@ -633,5 +650,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, step in steps:
                 note(name)
                 rows.extend(step())
+    note("status lag")
+    rows.append(lag_row(measure_lag(periods=2 if quick else 4)))
     print(table(rows))
     return 1 if any(row.failed for row in rows) else 0
