@@ -628,7 +628,7 @@ def main(argv: list[str] | None = None) -> int:
                 # A short run is a few waves of report calls: repeated, and the median kept.
                 (
                     f"status throughput N={n}",
-                    lambda n=n: [status_throughput(h, send, status, n, latency, 5 if n <= 100 else 3)],
+                    lambda n=n: [status_throughput(h, send, status, n, latency, 9 if n <= 100 else 3)],
                 )
                 for n in ([100] if quick else [100, 1000])
             ],
