@@ -21,8 +21,8 @@ from enum import StrEnum
 from typing import Protocol
 
 from sms_pipeline import request as requests_
-from sms_pipeline.jobs import ClaimResult, Final, Job, Origin
-from sms_pipeline.observability import count, logger
+from sms_pipeline.jobs import ClaimResult, Final, Job, Origin, State
+from sms_pipeline.observability import MetricUnit, count, logger
 from sms_pipeline.outcomes import (
     CLAIM_EXPIRED_REASON,
     PROVIDER_REJECTED_REASON,
@@ -31,6 +31,7 @@ from sms_pipeline.outcomes import (
     OutcomeEvent,
 )
 from sms_pipeline.phone import mask
+from sms_pipeline.protection import Admission, Block, Protection
 from sms_pipeline.retarus import ConfigurationFault, Rejected, RetarusError, TransientError, UnknownResult
 from sms_pipeline.retry import expired_reason, retry_delay
 
@@ -57,6 +58,7 @@ class Result(StrEnum):
     REJECTED = "rejected"
     UNKNOWN = "unknown"
     EXPIRED = "expired"
+    BLOCKED = "blocked"
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,7 @@ class Sender:
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = random.random,
+        protection: Protection | None = None,
     ) -> None:
         self.store = store
         self.publisher = publisher
@@ -126,6 +129,7 @@ class Sender:
         self.clock = clock
         self.monotonic = monotonic
         self.jitter = jitter
+        self.protection = protection
 
     def batch(self, remaining_seconds: float) -> Batch:
         return Batch(self, remaining_seconds)
@@ -182,6 +186,26 @@ class Batch:
                 s.store.note_failure(attempt.origin, error=_brief(fault), now=s.clock())
                 raise self._retry_later(attempt, str(fault)) from None
 
+        # --- protection (contract §10): the rules, after validation and before the claim --------
+        admission = Admission.NOTHING
+        if s.protection is not None and not attempt.expired(s.clock()):
+            checked = s.protection.admit(sms.id, sms.to, sms.parts.segments if sms.parts else 1)
+            if isinstance(checked, Block):
+                return self._block(attempt, checked, log)
+            admission = checked
+            if admission.used_percent:
+                count("DailySegmentLimitUsed", admission.used_percent, MetricUnit.Percent)
+        try:
+            result = self._claim_and_send(incoming, sms, attempt, log)
+        finally:
+            if not attempt.maybe_sent:  # certainly not handed to the provider: the parts go back
+                _give_back(admission, log)
+        return result
+
+    def _claim_and_send(
+        self, incoming: Incoming, sms: requests_.SmsRequest, attempt: _Attempt, log: dict[str, str]
+    ) -> Result:
+        s = self._s
         token = uuid.uuid4().hex  # this delivery's own: two copies of one message must not share a claim
         now = s.clock()
         claim, job = s.store.claim(
@@ -217,6 +241,7 @@ class Batch:
                 raise self._retry_later(attempt, _LOST_RACE)
             logger.warning("an earlier send of this request was interrupted; sending again (policy)", extra=log)
 
+        attempt.maybe_sent = True  # the POST may reach the provider from here on
         try:
             job_id = s.provider.send(
                 sms,
@@ -226,9 +251,11 @@ class Batch:
                 retries=incoming.receive_count <= 1,
             )
         except Rejected:
+            attempt.maybe_sent = False
             logger.info("provider rejected the request (400)", extra=log)
             return self._finish(attempt.origin, Outcome.REJECTED, PROVIDER_REJECTED_REASON)
         except ConfigurationFault as fault:
+            attempt.maybe_sent = False
             s.store.release(sms.id, token=token, error=_brief(fault))
             self._open_circuit(fault, log)
             raise self._retry_later(attempt, str(fault)) from None
@@ -243,6 +270,7 @@ class Batch:
             logger.warning("send result unknown; ending as UNKNOWN", extra={**log, "error": str(unknown)})
             return self._finish(attempt.origin, Outcome.UNKNOWN, UNCONFIRMED_REASON)
         except (TransientError, RetarusError) as error:
+            attempt.maybe_sent = False
             s.store.release(sms.id, token=token, error=_brief(error))
             retry = self._retry_later(attempt, str(error))
             logger.warning(
@@ -319,6 +347,24 @@ class Batch:
         self._publish(origin, final)
         return Result.REJECTED
 
+    def _block(self, attempt: _Attempt, block: Block, log: dict[str, str]) -> Result:
+        """A rule refused the request (§10): BLOCKED, never sent, recorded as an invalid request
+        is; a request that earlier attempts left RELEASED (a 5xx, then an opt-out) ends from there."""
+        s = self._s
+        now = s.clock()
+        final = Final(Outcome.BLOCKED, block.reason, completed_at=now)
+        lease = now + s.publish_lease_seconds
+        existing = s.store.put_rejected(attempt.origin, final, now=now, publish_lease_until=lease)
+        if existing is not None:
+            attempt.learn(existing)
+            released = existing.state is State.RELEASED
+            if not released or not s.store.finish_released(attempt.origin.id, final, publish_lease_until=lease):
+                return self._duplicate(attempt.origin, existing, log)
+        logger.info("request blocked by a protection rule", extra={**log, "rule": block.rule.metric})
+        count(block.rule.metric)
+        self._publish(attempt.origin, final)
+        return Result.BLOCKED
+
     def _finish(self, origin: Origin, outcome: Outcome, reason: str, *, claimed: bool = True) -> Result:
         """An outcome the send itself decided (never sent, or sent with no job id): the claim, or a
         released request past its validity (`claimed=False`) → PUBLISHING."""
@@ -350,6 +396,7 @@ class _Attempt:
         self.origin = origin
         self.validity_seconds = validity_seconds
         self.last_error: str | None = None
+        self.maybe_sent = False  # this delivery's POST may have reached the provider
 
     def learn(self, job: Job) -> None:
         """The stored record's first requestedAt wins: a message redriven from the DLQ, or enqueued
@@ -386,6 +433,14 @@ def _origin(
         segments=request.parts.segments if request.parts else None,
         smart_encoded=smart_encoded,
     )
+
+
+def _give_back(admission: Admission, log: dict[str, str]) -> None:
+    """A give-back that fails leaves the day's count high: the limit is reached early, never passed."""
+    try:
+        admission.give_back()
+    except Exception as error:
+        logger.warning("the day's parts of a request not sent were not given back", extra={**log, "error": str(error)})
 
 
 def _brief(error: RetarusError) -> str:
