@@ -19,7 +19,7 @@ DAY_5 = {"DailySegmentLimit": "5"}
 TWO_PARTS = "x" * 200  # GSM-7, 2 segments
 
 
-def parametrized(parameters: dict[str, str]) -> Any:
+def parametrized(parameters: dict[str, str]) -> pytest.MarkDecorator:
     return pytest.mark.parametrize("template_parameters", [parameters], ids=[",".join(parameters)])
 
 
