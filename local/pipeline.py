@@ -27,6 +27,7 @@ from local.moto_process import MotoProcess
 from local.simulator import RetarusSimulator
 from local.stack import LocalStack, provision
 from local.worker import FunctionError, FunctionSpec, FunctionWorker
+from sms_pipeline.protection_store import DynamoOptOuts
 
 REGION = "eu-central-1"
 SIM_USER = "local-user"
@@ -52,6 +53,10 @@ class Options:
     function_env: dict[str, str] = field(default_factory=dict)
     send_instances: int = 1  # concurrent send-function instances (capped by MaximumConcurrency)
     simulator: RetarusSimulator | None = None  # bring your own (e.g. with fault rates set)
+    # Template parameters on top of the ones above (the protection rules of `make run`'s samples),
+    # and numbers put on the opt-out list once the stack is up.
+    parameters: dict[str, str] = field(default_factory=dict)
+    opt_outs: tuple[str, ...] = ()
 
 
 @dataclass
@@ -131,8 +136,14 @@ class LocalPipeline:
                 "RetarusBaseUrl": base_url,
                 "StatusCheckDelaysSeconds": self.options.check_delays,
                 "RetryDelaysSeconds": self.options.retry_delays,
+                **self.options.parameters,
             },
         )
+        opt_outs = DynamoOptOuts(
+            self._session.client("dynamodb", endpoint_url=endpoint), self.stack.output("OptOutTableName")
+        )
+        for number in self.options.opt_outs:
+            opt_outs.add(number)
         self.queue_url = self.stack.output("RequestQueueUrl")
         self.dlq_url = self.stack.output("DeadLetterQueueUrl")
         self._subscribe_outcomes()
