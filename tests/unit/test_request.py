@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sms_pipeline.request import InvalidRequest, echo, parse
 
@@ -195,7 +197,7 @@ def test_an_sns_envelope_whose_message_is_an_object_says_what_is_wrong() -> None
         parse(json.dumps(envelope), "m")
 
 
-@pytest.mark.parametrize("name", ["+4915112345678", "x" * 260_000, "tel:004915112345678", "a b", "ü"])
+@pytest.mark.parametrize("name", ["+4915112345678", "x" * 260_000, "tel:004915112345678", "a b", "ü", "a\n"])
 def test_an_unknown_field_whose_name_could_be_personal_or_huge_is_not_repeated(name: str) -> None:
     with pytest.raises(InvalidRequest) as raised:
         parse(body(**{name: 1}), "m")
@@ -215,3 +217,202 @@ def test_a_fingerprint_tells_requests_apart_but_not_their_key_order() -> None:
     other = json.dumps({"id": "a", "to": "+4917012345678", "text": "ho"})
     assert parse(first, "m").fingerprint != parse(other, "m").fingerprint
     assert echo("not json", "m").fingerprint != echo("not json either", "m").fingerprint
+
+
+# --- strict bodies (contract §1, issue #26): repeated names and invisible characters ---------------
+
+NUMBER = "+4917012345678"
+OTHER = "+33612345678"
+
+
+def envelope_of(message: str, **names: str) -> str:
+    """An SNS notification envelope around `message`, as SNS writes one (without raw delivery)."""
+    return json.dumps(
+        {"Type": "Notification", "MessageId": "env-1", "TopicArn": "arn:aws:sns:eu-central-1:1:t", "Message": message}
+        | names
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (f'{{"id":"a","to":"{NUMBER}","to":"{OTHER}","text":"x"}}', "to: appears twice"),
+        (f'{{"id":"a","id":"b","to":"{NUMBER}","text":"x"}}', "id: appears twice"),
+        (f'{{"to":"{NUMBER}","text":"x","text":"y","text":"z"}}', "text: appears 3 times"),
+        (f'{{"to":"{NUMBER}","text":"x","colour":1,"colour":2}}', "colour: appears twice"),
+        (f'{{"to":"{NUMBER}","text":"x","metadata":{{"k":1,"k":2}}}}', "metadata.k: appears twice"),
+        (
+            f'{{"to":"{NUMBER}","text":"x","metadata":{{"l":[{{"a":1}},{{"b":1,"b":2}}]}}}}',
+            "metadata.l[1].b: appears twice",
+        ),
+        ('[{"a":1,"a":2}]', "body[0].a: appears twice"),
+        # The outer object first, then in document order.
+        (f'{{"to":"{NUMBER}","text":"x","metadata":{{"k":1,"k":2}},"id":"a","id":"b"}}', "id: appears twice"),
+    ],
+)
+def test_a_name_repeated_in_any_object_is_invalid_and_named(raw: str, reason: str) -> None:
+    with pytest.raises(InvalidRequest) as raised:
+        parse(raw, "m")
+    assert str(raised.value) == reason
+    assert raised.value.field == reason.split(":")[0]
+
+
+def test_a_repeated_name_in_an_sns_envelope_or_in_its_message_is_invalid() -> None:
+    inner = f'{{"id":"a","to":"{NUMBER}","to":"{OTHER}","text":"x"}}'
+    with pytest.raises(InvalidRequest, match=r"^to: appears twice$"):
+        parse(envelope_of(inner), "m")  # the request's own fields are named as they are
+    message = json.dumps(body())
+    doubled = envelope_of(message)[:-1] + f", {json.dumps('Message')}: {json.dumps(body(to=OTHER))}}}"
+    with pytest.raises(InvalidRequest, match=r"^body\.Message: appears twice$"):
+        parse(doubled, "m")
+    doubled_id = envelope_of(message)[:-1] + ', "MessageId": "env-2"}'
+    with pytest.raises(InvalidRequest, match=r"^body\.MessageId: appears twice$"):
+        parse(doubled_id, "m")
+
+
+@pytest.mark.parametrize("name", ["+4915112345678", "a b", "x" * 65, "a\n"])
+def test_a_repeated_name_that_could_be_personal_is_not_repeated_in_the_reason(name: str) -> None:
+    top = f'{{"to":"{NUMBER}","text":"x",{json.dumps(name)}:1,{json.dumps(name)}:2}}'
+    nested = f'{{"to":"{NUMBER}","text":"x","metadata":{{{json.dumps(name)}:1,{json.dumps(name)}:2}}}}'
+    for raw, field, reason in [
+        (top, "body", "body: a name appears twice (not repeated here)"),
+        (nested, "metadata", "metadata: a name in it appears twice (not repeated here)"),
+    ]:
+        with pytest.raises(InvalidRequest) as raised:
+            parse(raw, "m")
+        assert (raised.value.field, str(raised.value)) == (field, reason)
+
+
+def test_a_name_repeated_very_deep_is_named_by_its_field() -> None:
+    deep = '{"k":1,"k":2}'
+    for _ in range(60):
+        deep = f'{{"level":{deep}}}'
+    with pytest.raises(InvalidRequest) as raised:
+        parse(f'{{"to":"{NUMBER}","text":"x","metadata":{deep}}}', "m")
+    assert str(raised.value) == "metadata: a name in it appears twice (not repeated here)"
+
+
+def test_the_echo_of_a_body_with_a_repeated_name_leaves_out_what_the_name_makes_doubtful() -> None:
+    """The id an outcome carries is the producer's when it is certain; a repeated id is ambiguous,
+    so the outcome carries the default id (the SQS messageId, or the envelope's MessageId)."""
+    repeated_id = f'{{"id":"a","id":"b","to":"{NUMBER}","text":"x","reference":"r","metadata":{{"m":1}}}}'
+    got = echo(repeated_id, "sqs-1")
+    assert (got.id, got.to, got.reference, got.metadata) == ("sqs-1", NUMBER, "r", {"m": 1})
+    assert echo(envelope_of(repeated_id), "sqs-1").id == "env-1"
+
+    repeated_to = f'{{"id":"a","to":"{NUMBER}","to":"{OTHER}","text":"x","reference":"r","reference":"s"}}'
+    got = echo(repeated_to, "sqs-1")
+    assert (got.id, got.to, got.reference) == ("a", None, None)
+
+    in_metadata = f'{{"id":"a","to":"{NUMBER}","text":"x","metadata":{{"m":{{"k":1,"k":2}}}}}}'
+    assert echo(in_metadata, "sqs-1").metadata == {}
+
+    doubled_envelope = envelope_of(json.dumps(body(id="a")))[:-1] + ', "MessageId": "env-2"}'
+    got = echo(doubled_envelope, "sqs-1")
+    assert (got.id, got.to, got.metadata) == ("sqs-1", None, {})
+
+
+def test_two_bodies_that_differ_only_in_a_repeated_copy_have_two_fingerprints() -> None:
+    first = f'{{"id":"a","to":"{NUMBER}","to":"{OTHER}","text":"x"}}'
+    second = f'{{"id":"a","to":"+4915112345678","to":"{OTHER}","text":"x"}}'
+    assert echo(first, "m").fingerprint != echo(second, "m").fingerprint
+
+
+TEXT_CONTROLS = [
+    *[chr(c) for c in range(0x00, 0x20) if c not in (0x0A, 0x0C, 0x0D)],  # C0 but LF, FF, CR
+    "\x7f",  # DEL
+    *[chr(c) for c in range(0x80, 0xA0)],  # C1
+]
+
+
+@pytest.mark.parametrize("control", TEXT_CONTROLS, ids=lambda c: f"U+{ord(c):04X}")
+def test_a_control_character_in_the_text_is_invalid_and_named_by_its_code_point(control: str) -> None:
+    with pytest.raises(InvalidRequest) as raised:
+        parse(body(text=f"Your code{control} is 123456"), "m")
+    assert str(raised.value) == f"text: control character U+{ord(control):04X} is not allowed"
+    assert "123456" not in str(raised.value)
+
+
+def test_line_feed_carriage_return_form_feed_and_format_characters_stay_allowed_in_the_text() -> None:
+    text = "line\r\nnext\x0cpage 👩\u200d💻 \u00ad\u202e"  # GSM-7 has LF, CR, FF; emoji sequences need ZWJ
+    assert parse(body(text=text), "m").text == text
+
+
+INVISIBLE = [
+    ("\x00", "control character U+0000"),
+    ("\t", "control character U+0009"),
+    ("\n", "control character U+000A"),
+    ("\x1f", "control character U+001F"),
+    ("\x7f", "control character U+007F"),
+    ("\x85", "control character U+0085"),
+    ("\x9f", "control character U+009F"),
+    ("\u00ad", "invisible format character U+00AD"),  # soft hyphen
+    ("\u200b", "invisible format character U+200B"),  # zero width space
+    ("\u200e", "invisible format character U+200E"),  # left-to-right mark
+    ("\u202e", "invisible format character U+202E"),  # right-to-left override
+    ("\u2066", "invisible format character U+2066"),  # left-to-right isolate
+    ("\ufeff", "invisible format character U+FEFF"),  # byte order mark
+    ("\U000e0041", "invisible format character U+E0041"),  # tag latin capital letter A
+]
+
+
+@pytest.mark.parametrize(("character", "problem"), INVISIBLE, ids=[p for _, p in INVISIBLE])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("to", "+49 170 12345{}67"),
+        ("to", "{}+4917012345678"),
+        ("from", "AC{}ME"),
+        ("from", "+4930{}123"),
+        ("id", "order-{}1"),
+        ("id", "order-1{}"),
+    ],
+)
+def test_a_control_or_format_character_in_to_from_or_id_is_invalid(
+    field: str, value: str, character: str, problem: str
+) -> None:
+    with pytest.raises(InvalidRequest) as raised:
+        parse(body(**{field: value.format(character)}), "m")
+    assert str(raised.value) == f"{field}: {problem} is not allowed"
+    assert "12345" not in str(raised.value) and "ACME" not in str(raised.value)
+
+
+def test_the_echo_of_a_number_with_an_invisible_character_is_no_number() -> None:
+    assert echo(body(to="+49\t17012345678", text=""), "m").to is None
+    assert echo(body(text=""), "m").to == NUMBER
+
+
+@pytest.mark.parametrize("value", ["abc\n", "a" * 128 + "\n"])
+def test_an_id_with_a_final_line_feed_is_no_id(value: str) -> None:
+    with pytest.raises(InvalidRequest, match=r"^id: control character U\+000A"):
+        parse(body(id=value), "m")
+    assert echo(body(id=value, text=""), "m").id == "m"
+
+
+def test_spaces_that_are_not_controls_still_separate_the_digits_of_a_number() -> None:
+    assert parse(body(to="+49\u00a0170\u20091234567"), "m").to == "+491701234567"
+
+
+@given(
+    st.sampled_from(["id", "to", "text", "metadata", "reference", "x"]),
+    st.text(max_size=12),
+    st.booleans(),
+)
+def test_any_name_written_twice_in_the_request_or_its_metadata_is_a_rejection_naming_no_value(
+    name: str, key: str, in_metadata: bool
+) -> None:
+    """Whatever the name and wherever the second copy, the request is REJECTED and its reason holds
+    neither the text nor the number, only a name that is safe to show."""
+    valid = {"id": "a", "to": NUMBER, "text": "Your code is 123456", "metadata": {"k": 1}}
+    written = json.dumps(valid)
+    if in_metadata:
+        copy = f"{json.dumps(key)}: 1, {json.dumps(key)}: 2"
+        written = written.replace('{"k": 1}', "{" + copy + "}")
+    else:
+        copies = 1 if name in valid else 2  # a second copy of a field given, or two of one that is not
+        written = written[:-1] + f", {json.dumps(name)}: {json.dumps(valid.get(name, 'r'))}" * copies + "}"
+    with pytest.raises(InvalidRequest) as raised:
+        parse(written, "m")
+    reason = str(raised.value)
+    assert "appears twice" in reason and "123456" not in reason and "4917012345678" not in reason
+    assert raised.value.field in ({"metadata", f"metadata.{key}"} if in_metadata else {name})

@@ -74,6 +74,18 @@ SHAPE_ERRORS: list[dict[str, Any]] = [
     {"to": "+4917012345678", "text": "x", "maxSegments": 31},
     {"to": "+4917012345678", "text": "x", "smartEncoding": "yes"},
     {"to": "call me", "text": "x"},
+    # Control characters (contract §1): C0 but LF, CR and FF, DEL and C1 in the text; any in to.
+    {"to": "+4917012345678", "text": "a\u0000b"},
+    {"to": "+4917012345678", "text": "a\tb"},
+    {"to": "+4917012345678", "text": "a\u007fb"},
+    {"to": "+4917012345678", "text": "a\u0085b"},
+    {"to": "+49\t17012345678", "text": "x"},
+    {"to": "+49\n17012345678", "text": "x"},
+    {"to": "+49\u008517012345678", "text": "x"},
+    {"to": "+49\u200b17012345678", "text": "x"},
+    {"to": "+4917012345678", "text": "x", "from": "AC\u200bME"},
+    {"to": "+4917012345678", "text": "x", "from": "AC\u0000ME"},
+    {"to": "+4917012345678", "text": "x", "id": "a\u202eb"},
 ]
 
 
@@ -101,6 +113,32 @@ documents = st.dictionaries(
 @settings(max_examples=300, suppress_health_check=[HealthCheck.filter_too_much])
 @given(documents)
 def test_the_schema_accepts_whatever_the_send_function_accepts(document: dict[str, Any]) -> None:
+    try:
+        validate(document, "m")
+    except InvalidRequest:
+        return
+    assert REQUEST.is_valid(document), list(REQUEST.iter_errors(document))
+
+
+# Digits, separators and letters among the characters contract §1 forbids in to, from, id or text
+# (controls, invisible format characters) and some it allows (line feed in a text, Unicode spaces).
+near_misses = st.one_of(
+    st.text(
+        alphabet=st.sampled_from(
+            [*"+0123456789 -.()AB\x00\t\n\r\x0c\x7f\x85\xa0\u2009\u3000\xad\u200b\u202e\ufeff\U000e0041"]
+        ),
+        max_size=20,
+    ),
+    st.from_regex("\\A(\\+|00)?[0-9]{1,4}[ \xa0\u1680\u2009\u2028\u3000\t\n\x0c\x85\u200b\ufeff]{1,3}[0-9]{3,9}\\Z"),
+)
+
+
+@settings(max_examples=400)
+@given(st.sampled_from(["to", "to", "from", "id", "text"]), near_misses)
+def test_the_schema_accepts_whatever_the_send_function_accepts_near_a_forbidden_character(
+    field: str, value: str
+) -> None:
+    document = {"to": "+4917012345678", "text": "hi", field: value}
     try:
         validate(document, "m")
     except InvalidRequest:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import math
+import re
+from itertools import accumulate
 from typing import Any
 
 import pytest
+from test_config import ENV as CONFIG_ENV
+from test_config import FALLBACK as CONFIG_FALLBACK
 
 from local.stack import load_template
+from sms_pipeline.config import FALLBACK_PROVIDERS, ConfigError, Settings
 from sms_pipeline.request import CONTRACT_DEFAULTS, MAX_VALIDITY_SECONDS, Defaults
 from sms_pipeline.retry import JITTER
 from support import policy_statements
@@ -17,9 +23,11 @@ RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
 
 
 def test_contract_parameters_and_defaults() -> None:
+    # These literals are the contract itself (§6 names each parameter's default): a change here is a
+    # change of the product, not of the template.
     parameters = TEMPLATE["Parameters"]
     assert parameters["RetarusBaseUrl"]["Default"] == "https://sms4a.retarus.com/httpsimple/v1"
-    assert "Default" not in parameters["RetarusSecretArn"]
+    assert "Default" not in parameters["RetarusSecretArn"]  # no silent default for a resource name
     assert parameters["StatusCheckDelaysSeconds"]["Default"] == "30,60,120,300,600,1800,3600"
     assert parameters["TrackingLimitMinutes"]["Default"] == 4320
     assert parameters["ResendUnconfirmed"]["Default"] == "false"
@@ -57,7 +65,13 @@ def test_a_request_of_the_longest_validity_outlasts_an_outage_without_reaching_t
     receives that are not a retry delay (a crashed or throttled invocation)."""
     delays = [int(part) for part in TEMPLATE["Parameters"]["RetryDelaysSeconds"]["Default"].split(",")]
     receives = _receives_to_outlast(delays, MAX_VALIDITY_SECONDS)
-    assert receives == 486
+    # The count the DLQ is sized against is neither too small nor one too many: the shortest waits of
+    # all the retries but the last span the validity, those of one retry fewer do not; and a request
+    # waits at most the longest delay between receives.
+    shortest = [math.ceil(delay * (1 - JITTER)) for delay in delays]
+    waited = list(accumulate((shortest[min(n, len(shortest) - 1)] for n in range(receives - 1)), initial=0))
+    assert waited[-2] < MAX_VALIDITY_SECONDS <= waited[-1]
+    assert receives > MAX_VALIDITY_SECONDS / max(delays)
     queue = RESOURCES["RequestQueue"]["Properties"]
     assert receives * 1.2 <= queue["RedrivePolicy"]["maxReceiveCount"] <= 1000  # 1000: SQS's limit
     # The message outlives its validity, and a record that fails every time reaches the DLQ long
@@ -72,6 +86,8 @@ def test_a_request_of_the_longest_validity_outlasts_an_outage_without_reaching_t
 def test_queue_has_a_dlq_and_a_visibility_timeout_sized_to_the_function() -> None:
     queue = RESOURCES["RequestQueue"]["Properties"]
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["RequestDeadLetterQueue", "Arn"]}
+    # At least six times the function's timeout (AWS's advice for an SQS event source): Lambda has
+    # time to retry a throttled invocation before the batch's messages are visible again.
     assert queue["VisibilityTimeout"] >= 6 * RESOURCES["SendFunction"]["Properties"]["Timeout"]
 
 
@@ -171,3 +187,118 @@ def test_counters_expire_and_the_day_alarm_watches_80_percent() -> None:
     assert alarm["Condition"] == "HasDailySegmentLimit"
     assert alarm["Properties"]["Threshold"] == 80
     assert alarm["Properties"]["ComparisonOperator"] == "GreaterThanThreshold"
+
+
+# --- FallbackProvider (contract §12) ------------------------------------------------------------
+
+FALLBACK_ONLY = "HasFallbackProvider"
+
+
+def test_fallback_parameters_and_defaults() -> None:
+    parameters = TEMPLATE["Parameters"]
+    assert parameters["FallbackProvider"]["Default"] == "none"
+    assert parameters["FallbackProvider"]["AllowedValues"] == list(FALLBACK_PROVIDERS)
+    assert parameters["FallbackOriginationIdentity"]["Default"] == ""
+    assert parameters["FailoverAfterSeconds"]["Default"] == 60
+    assert TEMPLATE["Conditions"][FALLBACK_ONLY] == {"Fn::Equals": [{"Ref": "FallbackProvider"}, "aws-sms"]}
+    [assertion] = TEMPLATE["Rules"]["FallbackNeedsAnOriginationIdentity"]["Assertions"]
+    assert assertion["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "FallbackOriginationIdentity"}, ""]}]}
+
+
+@pytest.mark.parametrize(
+    ("identity", "allowed"),
+    [
+        ("", True),
+        ("arn:aws:sms-voice:eu-central-1:123456789012:phone-number/phone-0123abcd", True),
+        ("arn:aws:sms-voice:eu-central-1:123456789012:sender-id/ACME/DE", True),
+        ("arn:aws:sms-voice:eu-central-1:123456789012:pool/pool-0123abcd", True),
+        ("+12065550100", False),  # the API takes it, but IAM needs the ARN
+        ("arn:aws:sms-voice:eu-central-1:123456789012:configuration-set/x", False),
+    ],
+)
+def test_the_origination_identity_is_an_arn_iam_can_name(identity: str, allowed: bool) -> None:
+    pattern = TEMPLATE["Parameters"]["FallbackOriginationIdentity"]["AllowedPattern"]
+    assert bool(re.fullmatch(pattern, identity)) is allowed
+
+
+def test_every_resource_of_the_fallback_exists_only_with_it() -> None:
+    fallback = {name for name, resource in RESOURCES.items() if resource.get("Condition") == FALLBACK_ONLY}
+    assert {name for name in RESOURCES if "Fallback" in name or "Failover" in name} == fallback
+    # Nothing that exists without the fallback refers to one of its resources, except through Fn::If.
+    for name, resource in RESOURCES.items():
+        if name in fallback:
+            continue
+        text = json.dumps(_without_if(resource))
+        assert not [other for other in fallback if f'"{other}"' in text or "${" + other in text], name
+    outputs = {name for name, output in TEMPLATE["Outputs"].items() if output.get("Condition") == FALLBACK_ONLY}
+    assert outputs == {name for name in TEMPLATE["Outputs"] if "Fallback" in name}
+
+
+def _without_if(node: Any) -> Any:
+    if isinstance(node, dict):
+        if set(node) == {"Fn::If"} and node["Fn::If"][0] == FALLBACK_ONLY:
+            return None
+        return {key: _without_if(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_without_if(item) for item in node]
+    return node
+
+
+def test_the_configuration_sets_events_reach_the_consumers_queue_and_nothing_else() -> None:
+    [destination] = RESOURCES["FallbackConfigurationSet"]["Properties"]["EventDestinations"]
+    assert destination["Enabled"] is True and destination["MatchingEventTypes"] == ["TEXT_ALL"]
+    assert destination["SnsDestination"] == {"TopicArn": {"Ref": "FallbackEventsTopic"}}
+    subscription = RESOURCES["FallbackEventsSubscription"]["Properties"]
+    assert subscription["TopicArn"] == {"Ref": "FallbackEventsTopic"} and subscription["Protocol"] == "sqs"
+    assert subscription["Endpoint"] == {"Fn::GetAtt": ["FallbackEventsQueue", "Arn"]}
+    assert subscription["RawMessageDelivery"] is True  # aws_sms.events reads both forms; the raw one is smaller
+    [to_queue] = RESOURCES["FallbackEventsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert to_queue["Principal"] == {"Service": "sns.amazonaws.com"}
+    assert to_queue["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Ref": "FallbackEventsTopic"}}}
+    [to_topic] = RESOURCES["FallbackEventsTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert to_topic["Principal"] == {"Service": "sms-voice.amazonaws.com"} and to_topic["Action"] == "sns:Publish"
+    assert to_topic["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    configuration_set = RESOURCES["FallbackConfigurationSet"]["Properties"]["ConfigurationSetName"]
+    assert to_topic["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::Sub"].endswith(
+        ":configuration-set/" + configuration_set["Fn::Sub"]
+    )
+    assert RESOURCES["FallbackConfigurationSet"]["DependsOn"] == "FallbackEventsTopicPolicy"
+    queue = RESOURCES["FallbackEventsQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["FallbackEventsDeadLetterQueue", "Arn"]}
+
+
+def test_the_events_hold_full_numbers_and_are_encrypted_at_rest() -> None:
+    assert RESOURCES["FallbackEventsTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "FallbackEventsKey"}
+    key = RESOURCES["FallbackEventsKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    [service] = [s for s in key["KeyPolicy"]["Statement"] if s["Principal"] == {"Service": "sms-voice.amazonaws.com"}]
+    assert service["Action"] == ["kms:GenerateDataKey*", "kms:Decrypt"]
+    assert service["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    for queue in ("FallbackEventsQueue", "FallbackEventsDeadLetterQueue"):
+        assert RESOURCES[queue]["Properties"]["SqsManagedSseEnabled"] is True
+
+
+def test_failover_sends_raise_an_alarm() -> None:
+    alarm = RESOURCES["FailoverSendsAlarm"]
+    assert alarm["Condition"] == FALLBACK_ONLY
+    assert (alarm["Properties"]["Namespace"], alarm["Properties"]["MetricName"]) == ("SmsPipeline", "FailoverSends")
+    assert alarm["Properties"]["Threshold"] == 0 and alarm["Properties"]["ComparisonOperator"] == "GreaterThanThreshold"
+
+
+def test_the_fallback_settings_come_from_the_template() -> None:
+    env = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["FALLBACK_PROVIDER"] == {"Ref": "FallbackProvider"}
+    assert env["FALLBACK_ORIGINATION_IDENTITY"] == {"Ref": "FallbackOriginationIdentity"}
+    assert env["FAILOVER_AFTER_SECONDS"] == {"Ref": "FailoverAfterSeconds"}
+    # The configuration set's name, as the set itself is named.
+    assert (
+        env["FALLBACK_CONFIGURATION_SET"] == RESOURCES["FallbackConfigurationSet"]["Properties"]["ConfigurationSetName"]
+    )
+    # The settings need exactly these names (values as the template would give them with aws-sms).
+    names = {name for name in env if name.startswith(("FALLBACK_", "FAILOVER_"))}
+    given = {**CONFIG_ENV, **{name: value for name, value in CONFIG_FALLBACK.items() if name in names}}
+    assert set(CONFIG_FALLBACK) == names
+    assert Settings.from_env(given).has_fallback
+    for name in names - {"FALLBACK_PROVIDER"}:
+        with pytest.raises(ConfigError, match=name):
+            Settings.from_env({key: value for key, value in given.items() if key != name})

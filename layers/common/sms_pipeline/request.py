@@ -2,6 +2,10 @@
 
 Validation is strict so that a producer learns of a mistake from a REJECTED outcome whose reason
 names the field, instead of from an SMS that reads wrong. Nothing here does I/O.
+
+The body is I-JSON (RFC 7493): a name repeated in one object is invalid, found by the one parse the
+send path does. Parsers disagree on which copy wins, so a producer that checked one copy (the
+number, say) and this pipeline could otherwise read two different requests in one body.
 """
 
 from __future__ import annotations
@@ -25,9 +29,16 @@ MIN_VALIDITY_SECONDS = 5
 MAX_VALIDITY_SECONDS = 345_600
 MAX_SEGMENTS = 30  # the most a request may allow itself (contract §1); the template's default is 10
 
-_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_NUMERIC_SENDER = re.compile(r"^\+?[0-9]{1,20}$")
-_ALPHA_SENDER = re.compile("^[A-Za-z0-9 " + re.escape(string.punctuation) + "]{1,11}$")
+# \Z, not $: $ also matches before a final line feed, and "abc\n" is no id.
+_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}\Z")
+_NUMERIC_SENDER = re.compile(r"^\+?[0-9]{1,20}\Z")
+_ALPHA_SENDER = re.compile("^[A-Za-z0-9 " + re.escape(string.punctuation) + r"]{1,11}\Z")
+# What `text` may not hold (contract §1): the C0 controls but line feed, form feed and carriage
+# return (the three that GSM-7 has), DEL, and the C1 controls.
+_TEXT_CONTROL = re.compile(r"[\x00-\x09\x0b\x0e-\x1f\x7f-\x9f]")
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode's Cc: C0, DEL, C1
+_SHOWN_PATH_CHARS = 120  # a repeated name deeper than this is named by its top-level field only
 _FIELDS = frozenset(
     {
         "id",
@@ -45,8 +56,48 @@ _FIELDS = frozenset(
     }
 )
 _PRIORITIES = ("normal", "express")
-_SHOWN_NAME = re.compile(r"^[A-Za-z_$@][A-Za-z0-9_.$@-]{0,63}$")
+_SHOWN_NAME = re.compile(r"^[A-Za-z_$@][A-Za-z0-9_.$@-]{0,63}\Z")
 _DIGIT_RUN = re.compile(r"[0-9]{7}")
+
+
+class _RepeatedName(ValueError):
+    """Raised from inside the strict parse: an object holds a name more than once."""
+
+
+def _strict_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        raise _RepeatedName
+    return document
+
+
+class _Repeats(dict[str, Any]):
+    """An object of the lenient parse that holds a name more than once (the last copy kept, as in
+    a dict): what the reason of a rejection and the echo of a rejected request need to know."""
+
+    names: tuple[str, ...]  # every name that appears again, in the order of their second copies
+    copies: int  # how often the first of them appears
+
+
+def _lenient_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) == len(pairs):
+        return document
+    marked = _Repeats(document)
+    seen: set[str] = set()
+    names: dict[str, None] = {}
+    for name, _ in pairs:
+        if name in seen:
+            names[name] = None
+        seen.add(name)
+    marked.names = tuple(names)
+    marked.copies = sum(1 for name, _ in pairs if name == marked.names[0])
+    return marked
+
+
+# Module-level decoders: json.loads with a hook would build a new decoder per call.
+_STRICT = json.JSONDecoder(object_pairs_hook=_strict_object)
+_LENIENT = json.JSONDecoder(object_pairs_hook=_lenient_object)
 
 
 class InvalidRequest(ValueError):
@@ -107,26 +158,95 @@ def unwrap(body: str, default_id: str) -> tuple[Any, str]:
     messageId, or the `Message` inside an SNS notification envelope and the envelope's MessageId
     (SNS may deliver one notification twice, as two SQS messages: it is one request).
 
-    Raises InvalidRequest("body", …) when the body or the envelope's message is not JSON.
+    Raises InvalidRequest("body", …) when the body or the envelope's message is not JSON, and
+    InvalidRequest naming the name when one object, the envelope's included, repeats a name.
     """
-    document = _loads(body, "body")
-    if (
+    try:
+        return _open_envelope(_loads(body, "body", _STRICT), default_id, _STRICT)
+    except _RepeatedName:
+        raise _repeated_name(body) from None
+
+
+def _is_envelope(document: Any) -> bool:
+    return (
         isinstance(document, dict)
         and document.get("Type") == "Notification"
         and "Message" in document
         and "TopicArn" in document
-    ):
-        message = document["Message"]
-        if not isinstance(message, str):
-            raise InvalidRequest(
-                "body.Message",
-                f"must be a string holding the request as JSON (SNS envelope), not {_json_type(message)}",
-            )
-        envelope_id = document.get("MessageId")
-        if isinstance(envelope_id, str) and _ID.match(envelope_id):
-            default_id = envelope_id
-        return _loads(message, "body.Message"), default_id
-    return document, default_id
+    )
+
+
+def _open_envelope(document: Any, default_id: str, decoder: json.JSONDecoder) -> tuple[Any, str]:
+    if not _is_envelope(document):
+        return document, default_id
+    message = document["Message"]
+    if not isinstance(message, str):
+        raise InvalidRequest(
+            "body.Message",
+            f"must be a string holding the request as JSON (SNS envelope), not {_json_type(message)}",
+        )
+    envelope_id = document.get("MessageId")
+    if isinstance(envelope_id, str) and _ID.match(envelope_id):
+        default_id = envelope_id
+    return _loads(message, "body.Message", decoder), default_id
+
+
+def _repeated_name(body: str) -> InvalidRequest:
+    """The rejection of a body in which an object repeats a name: the body is read again, without
+    the strict check, to find where (a rejection is rare; the valid path parses once)."""
+    outer = _loads(body, "body", _LENIENT)
+    prefix = "body" if _is_envelope(outer) or not isinstance(outer, dict) else ""
+    found = _first_repeat(outer)
+    if found is None and prefix == "body" and isinstance(outer, dict) and isinstance(outer["Message"], str):
+        found = _first_repeat(_loads(outer["Message"], "body.Message", _LENIENT))
+        prefix = ""  # the request's own fields are named as they are
+    if found is None:  # not expected: the strict parse found one
+        return InvalidRequest("body", "a name appears twice in one object")
+    path, repeats = found
+    keys = (*path, repeats.names[0])
+    problem = "appears twice" if repeats.copies == 2 else f"appears {repeats.copies} times"
+    name = prefix
+    for key in keys:
+        if isinstance(key, int):
+            name += f"[{key}]"
+            continue
+        shown = shown_name(key)
+        if shown is None:
+            break
+        name = f"{name}.{shown}" if name else shown
+    else:
+        if len(name) <= _SHOWN_PATH_CHARS:
+            return InvalidRequest(name, problem)
+    top = shown_name(keys[0]) if len(keys) > 1 and isinstance(keys[0], str) else None
+    if top is None:
+        return InvalidRequest(prefix or "body", f"a name {problem} (not repeated here)")
+    return InvalidRequest(f"{prefix}.{top}" if prefix else top, f"a name in it {problem} (not repeated here)")
+
+
+def _first_repeat(value: Any) -> tuple[tuple[str | int, ...], _Repeats] | None:
+    """The path to the first object, in document order, that repeats a name (lenient parse)."""
+    # Parent links rather than a path per node: a deep document costs its size, not size x depth.
+    links: list[tuple[int, str | int]] = [(-1, "")]
+    stack: list[tuple[int, Any]] = [(0, value)]
+    while stack:
+        node, item = stack.pop()
+        if isinstance(item, _Repeats):
+            path: list[str | int] = []
+            while node > 0:
+                node, key = links[node]
+                path.append(key)
+            return tuple(reversed(path)), item
+        children: list[tuple[str | int, Any]]
+        if isinstance(item, dict):
+            children = list(item.items())
+        elif isinstance(item, list):
+            children = list(enumerate(item))
+        else:
+            continue
+        for key, child in reversed(children):
+            links.append((node, key))
+            stack.append((len(links) - 1, child))
+    return None
 
 
 def parse(body: str, default_id: str, defaults: Defaults = CONTRACT_DEFAULTS) -> SmsRequest:
@@ -160,22 +280,31 @@ def echo(body: str, default_id: str, defaults: Defaults = CONTRACT_DEFAULTS) -> 
 
     A rejected request's outcome should still carry the producer's id and correlation data when
     those fields themselves are fine; anything doubtful falls back to the SQS messageId / nothing.
+    A name that appears twice (contract §1) makes its field doubtful: a repeated `id` gives the
+    default id, a repeated `to`, `reference` or `metadata` (or a name repeated inside `metadata`)
+    gives nothing. A repeated name in an SNS envelope makes the whole envelope doubtful: the id is
+    the SQS messageId, nothing else is repeated.
     """
     try:
-        document, default_id = unwrap(body, default_id)
+        outer = _loads(body, "body", _LENIENT)
+        if isinstance(outer, _Repeats) and _is_envelope(outer):
+            return RequestEcho(id=default_id, fingerprint=_digest(body))
+        document, default_id = _open_envelope(outer, default_id, _LENIENT)
     except InvalidRequest:
         return RequestEcho(id=default_id, fingerprint=_digest(body))
     if not isinstance(document, dict):
         return RequestEcho(id=default_id, fingerprint=_fingerprint(document, body))
-    raw_id = document.get("id")
-    raw_to = document.get("to")
-    raw_reference = document.get("reference")
-    raw_metadata = document.get("metadata")
-    raw_text = document.get("text")
-    number = phone.clean(raw_to) if isinstance(raw_to, str) else None
+    doubtful = frozenset(document.names) if isinstance(document, _Repeats) else frozenset()
+    raw_id, raw_to, raw_reference, raw_metadata, raw_text = (
+        None if name in doubtful else document.get(name) for name in ("id", "to", "reference", "metadata", "text")
+    )
+    if raw_metadata is not None and _first_repeat(raw_metadata) is not None:
+        raw_metadata = None
+    number = phone.clean(raw_to) if isinstance(raw_to, str) and _invisible(raw_to) is None else None
     readable = raw_text if isinstance(raw_text, str) and raw_text and _encodable(raw_text) else None
     return RequestEcho(
-        fingerprint=_fingerprint(document, body),
+        # A body that repeats a name is as many documents as a parser makes of it: its own hash.
+        fingerprint=_digest(body) if _first_repeat(document) is not None else _fingerprint(document, body),
         parts=_text_parts(document, readable, defaults)[1] if readable else None,
         id=raw_id if isinstance(raw_id, str) and _ID.match(raw_id) else default_id,
         to=number,
@@ -202,9 +331,11 @@ def validate(document: Any, default_id: str, defaults: Defaults = CONTRACT_DEFAU
     if request_id is None:
         request_id = default_id
     elif not _ID.match(request_id):
+        _refuse_invisible("id", request_id)
         raise InvalidRequest("id", "must be 1-128 characters of A-Z a-z 0-9 . _ : -")
 
     raw_to = _required_str(document, "to")
+    _refuse_invisible("to", raw_to)  # a tab or a line feed would otherwise be a separator
     number = phone.clean(raw_to)
     if number is None:
         raise InvalidRequest(
@@ -214,8 +345,13 @@ def validate(document: Any, default_id: str, defaults: Defaults = CONTRACT_DEFAU
     text = _required_str(document, "text")
     if not 1 <= len(text) <= MAX_TEXT_CHARS:
         raise InvalidRequest("text", f"must be 1-{MAX_TEXT_CHARS} characters, got {len(text)}")
+    control = _TEXT_CONTROL.search(text)
+    if control:
+        raise InvalidRequest("text", f"control character {_code_point(control.group())} is not allowed")
 
     sender = _optional_str(document, "from")
+    if sender is not None:
+        _refuse_invisible("from", sender)
     if sender is not None and sender != sender.strip():
         raise InvalidRequest("from", "must not start or end with a space (the phone shows the sender id as it is)")
     if sender is not None and not (_NUMERIC_SENDER.match(sender) or _ALPHA_SENDER.match(sender)):
@@ -293,6 +429,30 @@ def _text_parts(document: dict[str, Any], text: str, defaults: Defaults) -> tupl
     return sent, segments.parts(sent)
 
 
+def _refuse_invisible(name: str, value: str) -> None:
+    """`to`, `from` and `id` hold no control or format character (Unicode categories Cc and Cf):
+    an invisible character makes two values that look the same differ, or the other way round. The
+    reason gives the code point, never the value."""
+    character = _invisible(value)
+    if character is not None:
+        kind = "control character" if _CONTROL.match(character) else "invisible format character"
+        raise InvalidRequest(name, f"{kind} {_code_point(character)} is not allowed")
+
+
+def _invisible(value: str) -> str | None:
+    """The first control or format character (Cc, Cf) of `value`, if it has one."""
+    if value.isascii():
+        found = _ASCII_CONTROL.search(value)
+        return found.group() if found else None
+    import unicodedata  # only for the rare value that is not ASCII
+
+    return next((c for c in value if unicodedata.category(c) in ("Cc", "Cf")), None)
+
+
+def _code_point(character: str) -> str:
+    return f"U+{ord(character):04X}"
+
+
 def _whole_number(document: dict[str, Any], name: str, low: int, high: int, problem: str) -> int | None:
     """An optional integer field within [low, high] (a boolean is no number here, though Python's is)."""
     value = document.get(name)
@@ -309,9 +469,11 @@ def _encodable(text: str) -> bool:
     return True
 
 
-def _loads(text: str, where: str) -> Any:
+def _loads(text: str, where: str, decoder: json.JSONDecoder) -> Any:
     try:
-        return json.loads(text)
+        return decoder.decode(text)
+    except _RepeatedName:
+        raise
     except RecursionError:
         raise InvalidRequest(where, "JSON nested too deeply") from None
     except ValueError as error:

@@ -4,9 +4,10 @@ Pure orchestration over three ports (job store, publisher, Retarus client) and t
 rules (protection.py); the handler owns the event plumbing and the concurrency. Each record either
 ends well (sent, duplicate, or a published REJECTED/BLOCKED/UNKNOWN/EXPIRED outcome) or raises
 RetryLater, which fails it in the batch response and says after how many seconds SQS should
-deliver it again: the next of the retry delays, cut short to the end of the request's validity, after which the request ends EXPIRED instead of being sent.
-A record that fails unexpectedly (a bug, AWS failing) keeps the queue's own visibility timeout;
-if that keeps happening SQS moves it to the DLQ.
+deliver it again: the next of the retry delays, cut short to the end of the request's validity,
+after which the request ends EXPIRED instead of being sent. A record that fails unexpectedly (a
+bug, AWS failing) keeps the queue's own visibility timeout; if that keeps happening SQS moves it
+to the DLQ.
 """
 
 from __future__ import annotations
