@@ -107,8 +107,8 @@ def test_status_function_runs_on_a_schedule() -> None:
 @pytest.mark.parametrize(
     ("function", "allowed"),
     [
-        ("SendFunction", {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "sns:Publish",
-                          "secretsmanager:GetSecretValue", "sqs:ChangeMessageVisibility"}),
+        ("SendFunction", {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem",
+                          "sns:Publish", "secretsmanager:GetSecretValue", "sqs:ChangeMessageVisibility"}),
         ("StatusFunction", {"dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem", "sns:Publish",
                             "secretsmanager:GetSecretValue"}),
     ],

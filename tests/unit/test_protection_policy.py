@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import pytest
 
 from sms_pipeline.protection import Admission, Block, Protection, Rule, Rules, country_code, number_key
+from sms_pipeline.protection_store import Gathered
 
 
 @dataclass
@@ -157,3 +159,39 @@ def test_the_day_is_the_utc_day() -> None:
 def test_rules_out_of_range_are_refused(rules: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         Rules(**rules)  # type: ignore[arg-type]
+
+
+def test_look_ups_made_together_are_answered_by_one_fetch() -> None:
+    """The opt-out list's look-ups of a batch's records: one BatchGetItem for all of them."""
+    fetched: list[set[str]] = []
+    everyone = threading.Barrier(10)
+
+    def fetch(numbers: set[str]) -> set[str]:
+        fetched.append(numbers)
+        return {number for number in numbers if number.endswith("7")}
+
+    gathered = Gathered(fetch, gather_seconds=0.5, limit=100)  # generous: the test never waits it out
+    answers: dict[str, bool] = {}
+
+    def look_up(n: int) -> None:
+        everyone.wait()
+        answers[f"+4917012345{n:02d}"] = gathered.contains(f"+4917012345{n:02d}")
+
+    threads = [threading.Thread(target=look_up, args=(n,)) for n in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(len(numbers) for numbers in fetched) == 10 and len(fetched) <= 2
+    assert answers == {f"+4917012345{n:02d}": n == 7 for n in range(10)}
+
+
+def test_a_full_round_starts_the_next_and_a_failed_fetch_fails_its_look_ups() -> None:
+    gathered = Gathered(lambda numbers: set(numbers), gather_seconds=0.0, limit=1)
+    assert gathered.contains("+491") and gathered.contains("+492")
+
+    def broken(numbers: set[str]) -> set[str]:
+        raise RuntimeError("throttled")
+
+    with pytest.raises(RuntimeError, match="throttled"):
+        Gathered(broken, gather_seconds=0.0, limit=10).contains("+491")
