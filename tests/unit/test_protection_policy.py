@@ -166,16 +166,16 @@ def test_look_ups_made_together_are_answered_by_one_fetch() -> None:
     fetched: list[set[str]] = []
     everyone = threading.Barrier(10)
 
-    def fetch(numbers: set[str]) -> set[str]:
-        fetched.append(numbers)
-        return {number for number in numbers if number.endswith("7")}
+    def fetch(numbers: list[str]) -> list[bool]:
+        fetched.append(set(numbers))
+        return [number.endswith("7") for number in numbers]
 
     gathered = Gathered(fetch, gather_seconds=0.5, limit=100)  # generous: the test never waits it out
     answers: dict[str, bool] = {}
 
     def look_up(n: int) -> None:
         everyone.wait()
-        answers[f"+4917012345{n:02d}"] = gathered.contains(f"+4917012345{n:02d}")
+        answers[f"+4917012345{n:02d}"] = gathered.ask(f"+4917012345{n:02d}")
 
     threads = [threading.Thread(target=look_up, args=(n,)) for n in range(10)]
     for thread in threads:
@@ -187,11 +187,17 @@ def test_look_ups_made_together_are_answered_by_one_fetch() -> None:
 
 
 def test_a_full_round_starts_the_next_and_a_failed_fetch_fails_its_look_ups() -> None:
-    gathered = Gathered(lambda numbers: set(numbers), gather_seconds=0.0, limit=1)
-    assert gathered.contains("+491") and gathered.contains("+492")
+    rounds: list[list[str]] = []
 
-    def broken(numbers: set[str]) -> set[str]:
+    def answer(numbers: list[str]) -> list[bool]:
+        rounds.append(numbers)
+        return [True] * len(numbers)
+
+    gathered = Gathered(answer, gather_seconds=0.0, limit=1)
+    assert gathered.ask("+491") and gathered.ask("+492") and rounds == [["+491"], ["+492"]]
+
+    def broken(numbers: list[str]) -> list[bool]:
         raise RuntimeError("throttled")
 
     with pytest.raises(RuntimeError, match="throttled"):
-        Gathered(broken, gather_seconds=0.0, limit=10).contains("+491")
+        Gathered(broken, gather_seconds=0.0, limit=10).ask("+491")

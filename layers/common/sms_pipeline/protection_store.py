@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -39,6 +39,15 @@ from sms_pipeline.protection import window_cutoff_ms
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
+
+
+# How long the first question of a round waits for the batch's other records to join it, and the
+# most one round takes (BatchGetItem's limit).
+GATHER_SECONDS = 0.003
+BATCH_GET_LIMIT = 100
+T = TypeVar("T")
+R = TypeVar("R")
+_DayQuestion = tuple[str, int, int, int]  # day, parts, limit, expiresAt
 
 
 def _conditional_failure(error: ClientError) -> bool:
@@ -61,8 +70,31 @@ class DynamoCounters:
     def __init__(self, client: DynamoDBClient, table_name: str) -> None:
         self._client = client
         self._table = table_name
+        self._days = Gathered(self._take_together, gather_seconds=GATHER_SECONDS, limit=BATCH_GET_LIMIT)
 
     def take_parts(self, day: str, parts: int, *, limit: int, expires_at: int) -> int | None:
+        return self._days.ask((day, parts, limit, expires_at))
+
+    def _take_together(self, questions: list[_DayQuestion]) -> list[int | None]:
+        """A batch's parts in one conditional write when their sum fits the day; when it would
+        pass the limit, each request's on its own (as many as fit, exactly)."""
+        answers: dict[int, int | None] = {}
+        days: dict[tuple[str, int, int], list[int]] = {}
+        for index, (day, _, limit, expires_at) in enumerate(questions):
+            days.setdefault((day, limit, expires_at), []).append(index)
+        for (day, limit, expires_at), indexes in days.items():
+            parts = [questions[index][1] for index in indexes]
+            together = self._take_parts(day, sum(parts), limit=limit, expires_at=expires_at)
+            for index, own in zip(indexes, parts, strict=True):
+                if together is not None or len(parts) == 1:
+                    answers[index] = together
+                else:
+                    answers[index] = self._take_parts(day, own, limit=limit, expires_at=expires_at)
+        return [answers[index] for index in range(len(questions))]
+
+    def _take_parts(self, day: str, parts: int, *, limit: int, expires_at: int) -> int | None:
+        if parts > limit:
+            return None
         try:
             response = self._client.update_item(
                 TableName=self._table,
@@ -134,50 +166,47 @@ def _counted(item: dict[str, Any], request_id: str, limit: int) -> bool:
     return any(item.get(f"i{k}", {}).get("S") == request_id for k in range(limit))
 
 
-# How long the first look-up of a round waits for the batch's other records to join it, and the
-# most keys one BatchGetItem takes.
-GATHER_SECONDS = 0.003
-BATCH_GET_LIMIT = 100
 UNPROCESSED_RETRIES = 3
 
 
-class _Round:
+class _Round(Generic[T, R]):
     def __init__(self) -> None:
-        self.numbers: set[str] = set()
-        self.found: set[str] = set()
+        self.items: list[T] = []
+        self.answers: list[R] = []
         self.error: BaseException | None = None
         self.done = threading.Event()
 
 
-class Gathered:
-    """Look-ups made at about the same moment on several threads, answered by one call of `fetch`
-    (the numbers asked for → those found). The first look-up of a round waits `gather_seconds` for
-    others, then fetches for all; a round that is full starts the next."""
+class Gathered(Generic[T, R]):
+    """Questions asked at about the same moment on several threads (a batch's records), answered
+    by one call of `resolve` (the questions → their answers, in order). The first question of a
+    round waits `gather_seconds` for others, then resolves them all; a full round starts the next."""
 
-    def __init__(self, fetch: Callable[[set[str]], set[str]], *, gather_seconds: float, limit: int) -> None:
-        self._fetch = fetch
+    def __init__(self, resolve: Callable[[list[T]], list[R]], *, gather_seconds: float, limit: int) -> None:
+        self._resolve = resolve
         self._gather = gather_seconds
         self._limit = limit
         self._lock = threading.Lock()
-        self._open: _Round | None = None
+        self._open: _Round[T, R] | None = None
 
-    def contains(self, key: str) -> bool:
+    def ask(self, item: T) -> R:
         with self._lock:
             current = self._open
             leader = current is None
             if current is None:
                 current = self._open = _Round()
-            current.numbers.add(key)
-            if len(current.numbers) >= self._limit:
-                self._open = None  # full: the next look-up opens a round of its own
+            index = len(current.items)
+            current.items.append(item)
+            if len(current.items) >= self._limit:
+                self._open = None  # full: the next question opens a round of its own
         if leader:
             time.sleep(self._gather)
             with self._lock:
                 if self._open is current:
                     self._open = None
             try:
-                current.found = self._fetch(set(current.numbers))
-            except BaseException as error:  # every look-up of the round fails with it
+                current.answers = self._resolve(list(current.items))
+            except BaseException as error:  # every question of the round fails with it
                 current.error = error
             finally:
                 current.done.set()
@@ -185,7 +214,7 @@ class Gathered:
             current.done.wait()
         if current.error is not None:
             raise current.error
-        return key in current.found
+        return current.answers[index]
 
 
 class DynamoOptOuts:
@@ -194,10 +223,14 @@ class DynamoOptOuts:
     def __init__(self, client: DynamoDBClient, table_name: str) -> None:
         self._client = client
         self._table = table_name
-        self._gathered = Gathered(self._found, gather_seconds=GATHER_SECONDS, limit=BATCH_GET_LIMIT)
+        self._gathered = Gathered(self._answers, gather_seconds=GATHER_SECONDS, limit=BATCH_GET_LIMIT)
 
     def contains(self, number: str) -> bool:
-        return self._gathered.contains(number)
+        return self._gathered.ask(number)
+
+    def _answers(self, numbers: list[str]) -> list[bool]:
+        found = self._found(set(numbers))
+        return [number in found for number in numbers]
 
     def _found(self, numbers: set[str]) -> set[str]:
         """The numbers of these that are on the list: one strongly consistent BatchGetItem, and
