@@ -325,6 +325,7 @@ def test_the_rate_alone_makes_one_write_per_request(pipeline: Pipeline) -> None:
 
 
 @parametrized({"DailySegmentLimit": "100"})
-def test_the_day_limit_alone_makes_one_write_per_request(pipeline: Pipeline) -> None:
-    day = f"day#{utc_day(time.time())}"
-    assert counter_calls(pipeline) == [("UpdateItem", day)] * 3
+def test_the_day_limit_alone_makes_at_most_one_write_per_request(pipeline: Pipeline) -> None:
+    """One per request at most: a batch's records that reach it together share one write."""
+    calls = counter_calls(pipeline)
+    assert set(calls) == {("UpdateItem", f"day#{utc_day(time.time())}")} and 1 <= len(calls) <= 3

@@ -5,9 +5,11 @@ their keys hold full numbers, which the jobs table never does, and whatever read
 (`sms stats`, the bench) reads only jobs. Two kinds of item, both deleted by DynamoDB's TTL
 (`expiresAt`) once they are of no use, so the table cannot grow without bound:
 
-- `day#2026-12-03`: the day's SMS parts (`parts`), since 00:00 UTC. One UpdateItem adds a
-  request's parts only if the sum stays within the limit: DynamoDB applies conditional writes to
-  one item one at a time, so concurrent sends never pass it. Kept a day past its end.
+- `day#2026-12-03`: the day's SMS parts (`parts`), since 00:00 UTC. One UpdateItem adds parts
+  only if the sum stays within the limit: DynamoDB applies conditional writes to one item one at a
+  time, so concurrent sends never pass it. The records of a batch that reach it together add
+  their parts in one write; when that would pass the limit, each adds its own, so that exactly as
+  many as fit are taken. Kept a day past its end.
 - `rate#+491701234567`: the last SMS to one number, one slot per SMS the window allows, newest
   first: `t0…t{n-1}` their times (ms), `i0…i{n-1}` their request ids. One UpdateItem shifts every
   slot one down and writes the new SMS into slot 0, on condition that the last slot (the n-th most
