@@ -115,30 +115,32 @@ def send(where: Where, args: argparse.Namespace) -> int:
 
 
 def status(where: Where, args: argparse.Namespace) -> int:
-    from boto3.dynamodb.types import TypeDeserializer
+    from sms_pipeline.dynamodb import codec
+    from sms_pipeline.job import State
 
     dynamodb = where.client("dynamodb")
     table = where.need("table")
-    found = call(lambda: dynamodb.get_item(TableName=table, Key={"id": {"S": args.id}}, ConsistentRead=True))
+    found = call(lambda: dynamodb.get_item(TableName=table, Key={codec.ID: {"S": args.id}}, ConsistentRead=True))
     if "Item" not in found:
         raise NotFound(f"no request with id {args.id!r} in table {table} (never received, or its record expired)")
-    item = {key: TypeDeserializer().deserialize(value) for key, value in found["Item"].items()}
+    job = codec.decode(found["Item"])
+    final = job.final
     record = {
-        "id": item["id"],
-        "state": item.get("state"),
-        "outcome": item.get("outcome"),
-        "reason": item.get("reason"),
-        "jobId": item.get("jobId"),
-        "to": item.get("to"),
-        "attempts": int(item.get("attempts", 0)),
-        "checks": int(item.get("checks", 0)),
-        "lastError": item.get("lastError"),
-        "encoding": item.get("encoding"),
-        "segments": int(item["segments"]) if item.get("segments") is not None else None,
-        "requestedAt": _iso(item.get("requestedAt")),
-        "submittedAt": _iso(item.get("submittedAt")),
-        "completedAt": _iso(item.get("completedAt")),
-        "nextCheckAt": _iso(int(item["dueAt"]) / 1000) if item.get("state") == "TRACKING" and "dueAt" in item else None,
+        "id": job.origin.id,
+        "state": job.state.value,
+        "outcome": final.outcome.value if final else None,
+        "reason": final.reason if final else None,
+        "jobId": job.job_id,
+        "to": job.origin.masked_to,
+        "attempts": job.attempts or 0,
+        "checks": job.checks,
+        "lastError": job.last_error,
+        "encoding": job.origin.encoding,
+        "segments": job.origin.segments,
+        "requestedAt": iso(job.origin.requested_at),
+        "submittedAt": iso(job.submitted_at),
+        "completedAt": iso(final.completed_at) if final else None,
+        "nextCheckAt": iso(job.due_at / 1000) if job.state is State.TRACKING and job.due_shard is not None else None,
     }
     if args.json:
         print(json.dumps(record, ensure_ascii=False))
@@ -297,7 +299,7 @@ def _dlq_row(message: dict[str, Any]) -> dict[str, Any]:
         "id": request.id,
         "to": mask(request.to),
         "receiveCount": int(attributes.get("ApproximateReceiveCount", 0)),
-        "sentAt": _iso(int(attributes["SentTimestamp"]) / 1000) if "SentTimestamp" in attributes else None,
+        "sentAt": iso(int(attributes["SentTimestamp"]) / 1000) if "SentTimestamp" in attributes else None,
         "messageId": message["MessageId"],
     }
 
@@ -306,6 +308,8 @@ def _dlq_row(message: dict[str, Any]) -> dict[str, Any]:
 
 
 def stats(where: Where, args: argparse.Namespace) -> int:
+    from sms_pipeline.dynamodb.codec import DUE_AT, DUE_INDEX
+
     sqs, dynamodb = where.client("sqs"), where.client("dynamodb")
     queue_url, dlq_url, table = where.need("queue_url"), where.need("dlq_url"), where.need("table")
     now = time.time()
@@ -315,17 +319,17 @@ def stats(where: Where, args: argparse.Namespace) -> int:
         lambda: list(
             paginator.paginate(
                 TableName=table,
-                IndexName="due",
-                FilterExpression="dueAt <= :now",
+                IndexName=DUE_INDEX,
+                FilterExpression=f"{DUE_AT} <= :now",
                 ExpressionAttributeValues={":now": {"N": str(int(now * 1000))}},
-                ProjectionExpression="dueAt",
+                ProjectionExpression=DUE_AT,
             )
         )
     )
     for page in pages:
         for item in page.get("Items", []):
             due += 1
-            due_at = int(item["dueAt"]["N"]) / 1000
+            due_at = int(item[DUE_AT]["N"]) / 1000
             oldest = due_at if oldest is None else min(oldest, due_at)
     queue, dead = _depth(sqs, queue_url), _depth(sqs, dlq_url)
     age = round(now - oldest, 1) if oldest is not None else None
@@ -342,11 +346,6 @@ def _depth(sqs: Any, queue_url: str) -> dict[str, int]:
     names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
     attributes = call(lambda: sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=names))["Attributes"]
     return {"waiting": int(attributes[names[0]]), "inFlight": int(attributes[names[1]])}
-
-
-def _iso(epoch: Any) -> str | None:
-    """As the outcome events write times; the record keeps them as DynamoDB numbers."""
-    return iso(float(epoch)) if epoch is not None else None
 
 
 # --- optout ----------------------------------------------------------------------------------------
@@ -377,7 +376,7 @@ def optout(where: Where, args: argparse.Namespace) -> int:
         print(f"{number} removed from the opt-out list")
         return 0
     rows = [
-        {"number": found, "addedAt": _iso(added)}
+        {"number": found, "addedAt": iso(added)}
         for found, added in call(lambda: sorted(table.numbers()))
         if number is None or found == number
     ]

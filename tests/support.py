@@ -127,7 +127,7 @@ class Pipeline:
 
     def job_store(self, client: Any = None) -> Any:
         """A JobStore on this deployment's table, as a function of it would make one."""
-        from sms_pipeline.jobs import JobStore
+        from sms_pipeline.dynamodb.store import JobStore
 
         env = self.stack.function_environment("StatusFunction")
         return JobStore(

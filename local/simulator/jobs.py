@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 # The one import of the provider adapter's status table (DONE's statuses → outcome and reason).
-from sms_pipeline.outcomes import _DONE as _TABLE
+from sms_pipeline.retarus.statuses import DONE_STATUSES as _TABLE
 
 PROVIDER_STATUSES: Final[Mapping[str, object]] = _TABLE  # only its keys, the status names, are read here
 ODD_SUFFIXES: Final = ("+/=@", "&a=b%2B@", "#?;@")

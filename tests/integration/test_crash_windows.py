@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sms_pipeline.jobs import Origin
+from sms_pipeline.job import Origin
 from support import Pipeline, aws_hook
 
 REQUEST = '{"id": "crashed", "to": "+4917012345678", "text": "x"}'

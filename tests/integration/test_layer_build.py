@@ -40,8 +40,9 @@ def layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_layer_holds_our_package_and_its_libraries(layer: Path) -> None:
     for package in ("sms_pipeline", "boto3", "botocore", "aws_lambda_powertools", "requests", "aws_xray_sdk"):
         assert (layer / package / "__init__.py").is_file(), package
-    ours = {p.name for p in (ROOT / "layers" / "common" / "sms_pipeline").glob("*.py")}
-    assert {p.name for p in (layer / "sms_pipeline").glob("*.py")} == ours
+    source = ROOT / "layers" / "common" / "sms_pipeline"
+    ours = {p.relative_to(source) for p in source.rglob("*.py")}
+    assert {p.relative_to(layer / "sms_pipeline") for p in (layer / "sms_pipeline").rglob("*.py")} == ours
 
 
 def test_botocore_keeps_the_data_of_the_services_the_functions_call_only(layer: Path) -> None:

@@ -17,7 +17,8 @@ import boto3
 import pytest
 
 from local.event_source import SqsEventSource
-from sms_pipeline.jobs import ClaimResult, Job, JobStore, Origin
+from sms_pipeline.dynamodb.store import JobStore
+from sms_pipeline.job import ClaimResult, Job, Origin
 from support import REGION, Pipeline, aws_hook
 
 DOWN = "+4917012345650"  # the simulator answers POST /sms with 500 for this number, every time
@@ -184,7 +185,7 @@ def test_the_claim_itself_refuses_a_request_past_its_validity_new_or_released(pi
     store.release("fresh", token="t", error="provider answered 503")
     _age(pipeline, "fresh", 301)  # as a redriven message finds it: its own timestamp is recent
     result, job = claim("fresh", now)
-    assert result is ClaimResult.PAST_VALIDITY and job.extra["lastError"] == "provider answered 503"
+    assert result is ClaimResult.PAST_VALIDITY and job.last_error == "provider answered 503"
     assert pipeline.item("fresh")["state"] == "RELEASED" and "claimUntil" not in pipeline.item("fresh")
 
 

@@ -13,7 +13,8 @@ from typing import Any
 import boto3
 import pytest
 
-from sms_pipeline.jobs import Final, Job, JobStore, State
+from sms_pipeline.dynamodb.store import JobStore
+from sms_pipeline.job import Final, Job, State
 from sms_pipeline.outcomes import Outcome
 from support import REGION, Pipeline, aws_hook
 

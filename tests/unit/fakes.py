@@ -2,41 +2,62 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
-from sms_pipeline.jobs import ClaimResult, Final, Job, Origin, State
-from sms_pipeline.outcomes import OutcomeEvent
+from sms_pipeline.job import ClaimResult, Final, Job, Origin, State
+from sms_pipeline.outcomes import OutcomeEvent, Verdict
 from sms_pipeline.request import CONTRACT_DEFAULTS, SmsRequest
 from sms_pipeline.sending import Sender
+from sms_pipeline.tracking import Tracker
 
 
 class FakeStore:
-    def __init__(self) -> None:
+    """The job store in memory, with the DynamoDB store's rules: tests/unit/test_store_contract.py
+    runs one suite against both, so that this fake cannot drift from the real store.
+
+    `items` holds one dict per request id, keyed by the table's attribute names (and `origin`,
+    `final` for the records); a test may put an item in as an earlier delivery would have left it.
+    """
+
+    def __init__(self, shards: int = 4) -> None:
         self.items: dict[str, dict[str, Any]] = {}
+        self.shards = shards
+
+    # --- send path -------------------------------------------------------------------------------
 
     def claim(
         self, origin: Origin, *, message_id: str, token: str, now: float, claim_until: float, requested_after: float
     ) -> tuple[ClaimResult, Job]:
         item = self.items.get(origin.id)
-        if item is None and origin.requested_at <= requested_after:
-            item = self.items[origin.id] = {"state": State.RELEASED, "requestedAt": origin.requested_at, "attempts": 0}
-        if item is not None and item["state"] == State.RELEASED and item.get("requestedAt", 0.0) <= requested_after:
-            return ClaimResult.PAST_VALIDITY, self._job(origin, item)
+        past = origin.requested_at <= requested_after
+        if item is None and past:
+            item = self.items[origin.id] = {
+                "origin": origin,
+                "state": State.RELEASED,
+                "requestedAt": origin.requested_at,
+                "attempts": 0,
+            }
+            return ClaimResult.PAST_VALIDITY, self._job(item)
+        first = item.get("requestedAt", origin.requested_at) if item is not None else origin.requested_at
+        if item is not None and item["state"] == State.RELEASED and (past or first <= requested_after):
+            return ClaimResult.PAST_VALIDITY, self._job(item, origin)
         if item is None or item["state"] == State.RELEASED:
             kept = item or {}
             item = self.items[origin.id] = {
                 **kept,
+                "origin": replace(origin, requested_at=first),
                 "state": State.SENDING,
                 "claimUntil": claim_until,
                 "messageId": message_id,
                 "claimToken": token,
-                "requestedAt": kept.get("requestedAt", origin.requested_at),
+                "requestedAt": first,
                 "attempts": kept.get("attempts", 0) + 1,
-                "contentHash": origin.fingerprint,
             }
-            return ClaimResult.GRANTED, self._job(origin, item)
-        job = self._job(origin, item)
+            return ClaimResult.GRANTED, self._job(item)
+        job = self._job(item, origin)
         if item["state"] == State.SENDING:
             if item["claimUntil"] < now:
                 return ClaimResult.EXPIRED, job
@@ -48,20 +69,17 @@ class FakeStore:
         item = self.items.get(origin.id)
         if item is None or item["state"] == State.RELEASED:
             kept = item or {}
+            first = kept.get("requestedAt", origin.requested_at)
             self.items[origin.id] = {
                 **kept,
+                "origin": replace(origin, requested_at=first),
                 "state": State.RELEASED,
                 "lastError": error,
-                "requestedAt": kept.get("requestedAt", origin.requested_at),
+                "requestedAt": first,
             }
 
-    @staticmethod
-    def _job(origin: Origin, item: dict[str, Any]) -> Job:
-        stored = Origin(origin.id, origin.masked_to, origin.reference, origin.metadata, item.get("requestedAt", 0.0))
-        return Job(origin=stored, state=item["state"], due_at=0, extra=dict(item))
-
     def take_over(
-        self, request_id: str, *, message_id: str, token: str, stale_claim_until: object, claim_until: float
+        self, request_id: str, *, message_id: str, token: str, stale_claim_until: float, claim_until: float
     ) -> bool:
         item = self.items[request_id]
         if item["state"] != State.SENDING or item["claimUntil"] != stale_claim_until:
@@ -73,33 +91,127 @@ class FakeStore:
         item = self.items[request_id]
         if item["state"] == State.SENDING and item.get("claimToken") == token:
             item.update(state=State.RELEASED, lastError=error)
+            _drop(item, "claimUntil", "claimToken")
 
     def record_sent(self, request_id: str, job_id: str, *, submitted_at: float, first_check_at: float) -> None:
-        self.items[request_id].update(state=State.TRACKING, jobId=job_id)
+        item = self.items[request_id]
+        if item["state"] == State.SENDING:
+            item.update(state=State.TRACKING, jobId=job_id, submittedAt=submitted_at, checks=0)
+            item["dueAt"] = _millis(first_check_at)
+            _drop(item, "claimUntil", "claimToken")
 
     def finish_claimed(self, request_id: str, final: Final, *, publish_lease_until: float) -> bool:
-        if self.items[request_id]["state"] != State.SENDING:
+        item = self.items[request_id]
+        if item["state"] != State.SENDING:
             return False
-        self.items[request_id].update(state=State.PUBLISHING, final=final)
+        item.update(state=State.PUBLISHING, final=final, dueAt=_millis(publish_lease_until))
+        _drop(item, "claimUntil", "claimToken")
         return True
 
     def finish_released(self, request_id: str, final: Final, *, publish_lease_until: float) -> bool:
-        if self.items[request_id]["state"] != State.RELEASED:
+        item = self.items[request_id]
+        if item["state"] != State.RELEASED:
             return False
-        self.items[request_id].update(state=State.PUBLISHING, final=final)
+        item.update(state=State.PUBLISHING, final=final, dueAt=_millis(publish_lease_until))
         return True
 
     def put_rejected(self, origin: Origin, final: Final, *, now: float, publish_lease_until: float) -> Job | None:
         if origin.id in self.items:
-            return self._job(origin, self.items[origin.id])
-        self.items[origin.id] = {"state": State.PUBLISHING, "final": final, "contentHash": origin.fingerprint}
+            return self._job(self.items[origin.id], origin)
+        self.items[origin.id] = {
+            "origin": origin,
+            "state": State.PUBLISHING,
+            "requestedAt": origin.requested_at,
+            "final": final,
+            "dueAt": _millis(publish_lease_until),
+        }
         return None
 
     def mark_published(self, request_id: str) -> None:
-        self.items[request_id]["state"] = State.DONE
+        item = self.items[request_id]
+        if item["state"] == State.PUBLISHING:
+            item["state"] = State.DONE
+            _drop(item, "dueAt")
 
     def publish_failed(self, request_id: str, *, retry_at: float) -> None:
-        pass
+        item = self.items[request_id]
+        if item["state"] == State.PUBLISHING:
+            item["dueAt"] = _millis(retry_at)
+
+    # --- status path -----------------------------------------------------------------------------
+
+    def due(self, *, now: float, limit: int, shards: Sequence[int] | None = None) -> list[Job]:
+        wanted = range(self.shards) if shards is None else shards
+        jobs = [
+            self._job(item)
+            for request_id, item in self.items.items()
+            if "dueAt" in item and item["dueAt"] <= _millis(now) and self._shard(request_id) in wanted
+        ]
+        return sorted(jobs, key=lambda job: job.due_at)[:limit]
+
+    def reschedule(self, job: Job, *, next_check_at: float) -> bool:
+        item = self.items[job.origin.id]
+        if item["state"] != State.TRACKING or item.get("dueAt") != job.due_at:
+            return False
+        item.update(dueAt=_millis(next_check_at), checks=job.checks + 1)
+        return True
+
+    def finish_tracked(self, job: Job, final: Final, *, publish_lease_until: float) -> Job | None:
+        item = self.items[job.origin.id]
+        if item["state"] != State.TRACKING or item.get("dueAt") != job.due_at:
+            return None
+        item.update(state=State.PUBLISHING, checks=job.checks + 1, dueAt=_millis(publish_lease_until), final=final)
+        return self._job(item)
+
+    def lease_publish(self, job: Job, *, publish_lease_until: float) -> Job | None:
+        item = self.items[job.origin.id]
+        if item["state"] != State.PUBLISHING or item.get("dueAt") != job.due_at:
+            return None
+        item["dueAt"] = _millis(publish_lease_until)
+        return self._job(item)
+
+    def record_published(self, jobs: Sequence[Job]) -> set[str]:
+        for job in jobs:
+            item = self.items[job.origin.id]
+            item["state"] = State.DONE
+            _drop(item, "dueAt")
+        return {job.origin.id for job in jobs}
+
+    # --- internals -------------------------------------------------------------------------------
+
+    def _shard(self, request_id: str) -> int:
+        return zlib.crc32(request_id.encode("utf-8")) % self.shards
+
+    def _job(self, item: dict[str, Any], origin: Origin | None = None) -> Job:
+        """The record of an item; `origin` stands in for an item a test put in without one."""
+        stored: Origin | None = item.get("origin") or origin
+        assert stored is not None, "an item without its origin"
+        stored = replace(stored, requested_at=item.get("requestedAt", stored.requested_at))
+        due = "dueAt" in item
+        return Job(
+            origin=stored,
+            state=item["state"],
+            due_at=item.get("dueAt", 0),
+            due_shard=self._shard(stored.id) if due else None,
+            job_id=item.get("jobId"),
+            submitted_at=item.get("submittedAt"),
+            checks=item.get("checks", 0),
+            final=item.get("final"),
+            attempts=item.get("attempts"),
+            last_error=item.get("lastError"),
+            claim_until=item.get("claimUntil"),
+            message_id=item.get("messageId"),
+            claim_token=item.get("claimToken"),
+        )
+
+
+def _drop(item: dict[str, Any], *names: str) -> None:
+    for name in names:
+        item.pop(name, None)
+
+
+def _millis(seconds: float) -> int:
+    return int(seconds * 1000)
 
 
 class FakePublisher:
@@ -112,8 +224,13 @@ class FakePublisher:
 
 
 class FakeProvider:
+    """Accepts every SMS; reports what `verdicts` holds for a job id (a Verdict, or an error to
+    raise), and "keep tracking" for any other."""
+
     def __init__(self) -> None:
         self.sent: list[SmsRequest] = []
+        self.verdicts: dict[str, Verdict | Exception] = {}
+        self.reports: list[str] = []
 
     def ready(self) -> None:
         pass
@@ -121,6 +238,13 @@ class FakeProvider:
     def send(self, sms: SmsRequest, *, deadline: float | None = None, retries: bool = True) -> str:
         self.sent.append(sms)
         return f"J.{len(self.sent)}"
+
+    def report(self, job_id: str, *, deadline: float | None = None) -> Verdict:
+        self.reports.append(job_id)
+        answer = self.verdicts.get(job_id, Verdict(None, "Pending SMS, not yet scheduled."))
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
 
 
 def make_sender(
@@ -140,3 +264,22 @@ def make_sender(
         **overrides,
     }
     return Sender(store, publisher or FakePublisher(), provider, **settings)
+
+
+def make_tracker(
+    store: FakeStore,
+    provider: FakeProvider,
+    publisher: FakePublisher | None = None,
+    **overrides: Any,
+) -> Tracker:
+    """A Tracker over the fakes with the template's defaults but one report thread, so that the
+    checks run in the order of the due jobs."""
+    settings: dict[str, Any] = {
+        "check_delays": (30, 60, 300),
+        "tracking_limit_seconds": 172800,
+        "publish_lease_seconds": 60,
+        "concurrency": 1,
+        "max_jobs": 500,
+        **overrides,
+    }
+    return Tracker(store, publisher or FakePublisher(), provider, **settings)

@@ -15,8 +15,8 @@ from local.aws_sms import AwsSmsSimulator
 from sms_pipeline.aws_sms import client as aws_sms
 from sms_pipeline.aws_sms.events import parse, verdict
 from sms_pipeline.outcomes import Outcome
+from sms_pipeline.ports import ConfigurationFault, Rejected, TransientError, UnknownResult
 from sms_pipeline.request import SmsRequest
-from sms_pipeline.retarus import ConfigurationFault, Rejected, TransientError, UnknownResult
 
 if TYPE_CHECKING:
     from mypy_boto3_pinpoint_sms_voice_v2 import PinpointSMSVoiceV2Client

@@ -7,8 +7,8 @@ import json
 import pytest
 from fakes import FakeProvider, FakeStore, make_sender
 
-from sms_pipeline.jobs import State
-from sms_pipeline.retarus import ConfigurationFault
+from sms_pipeline.job import State
+from sms_pipeline.ports import ConfigurationFault
 from sms_pipeline.sending import Incoming, Result, RetryLater, Sender
 
 BODY = json.dumps({"id": "r-1", "to": "+4917012345678", "text": "hi"})

@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sms_pipeline.outcomes import Outcome, OutcomeEvent, ProviderStatus, event_id, verdict
+from sms_pipeline.outcomes import Outcome, OutcomeEvent, ProviderStatus, event_id
 from sms_pipeline.phone import mask
+from sms_pipeline.retarus.statuses import verdict
 
 TABLE = [
     ("DONE", "SUC_FIN", Outcome.DELIVERED),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sms_pipeline.outcomes import ProviderStatus
-from sms_pipeline.retarus_bodies import UnexpectedBody, job_id, report
+from sms_pipeline.retarus.bodies import UnexpectedBody, job_id, report
 
 JOB = "J.20221116-102407.583-0lajfsfmoXIZJO93PQ"
 

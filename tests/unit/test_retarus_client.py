@@ -9,18 +9,10 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from local.simulator import RetarusSimulator
+from sms_pipeline.ports import ConfigurationFault, Rejected, TransientError, UnexpectedResponse, UnknownResult
 from sms_pipeline.request import SmsRequest
-from sms_pipeline.retarus import (
-    ConfigurationFault,
-    Credentials,
-    Rejected,
-    RetarusClient,
-    RetryPolicy,
-    TransientError,
-    UnexpectedResponse,
-    UnknownResult,
-    redact,
-)
+from sms_pipeline.retarus.client import RetarusClient, RetryPolicy, redact
+from sms_pipeline.retarus.credentials import Credentials
 
 PASSWORD = "p@ss word&x=1?é"
 SMS = SmsRequest(id="r1", to="+4917012345678", text="hi")
@@ -62,7 +54,7 @@ def test_send_and_report(sim: RetarusSimulator) -> None:
     retarus = client(sim.base_url)
     job = retarus.send(SMS)
     assert job in sim.jobs
-    assert retarus.report(job).process_status == "OPEN"
+    assert retarus.status(job).process_status == "OPEN"
 
 
 def test_job_ids_are_url_encoded(sim: RetarusSimulator) -> None:
@@ -71,7 +63,7 @@ def test_job_ids_are_url_encoded(sim: RetarusSimulator) -> None:
         retarus = client(odd.base_url)
         job = retarus.send(SMS)
         assert job[-1] == "@"
-        assert retarus.report(job).process_status == "OPEN"
+        assert retarus.status(job).process_status == "OPEN"
     finally:
         odd.stop()
 
@@ -138,7 +130,7 @@ def test_report_is_idempotent_so_resets_and_timeouts_are_retried(sim: RetarusSim
     job = retarus.send(SMS)
     sim.inject("reset", count=1, path="/reports")
     sim.inject("hang", count=1, path="/reports")
-    assert retarus.report(job).process_status == "OPEN"
+    assert retarus.status(job).process_status == "OPEN"
 
 
 def test_unparseable_report_is_unexpected(sim: RetarusSimulator) -> None:
@@ -178,7 +170,7 @@ def test_proxy_settings_are_read_from_the_environment_once_when_the_client_is_ma
     direct = client(sim.base_url)
     monkeypatch.setenv("HTTP_PROXY", proxy)
     job = direct.send(SMS)  # not through the proxy: the environment is not read again per call
-    assert direct.report(job).process_status == "OPEN"
+    assert direct.status(job).process_status == "OPEN"
 
 
 def test_redact_removes_every_encoding_of_a_secret() -> None:

@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from local.simulator import ODD_SUFFIXES, RetarusSimulator, lifecycle
-from sms_pipeline import retarus_bodies
+from sms_pipeline.retarus import bodies as retarus_bodies
 
 USER, PASSWORD = "sim-user", "s3cr3t&pass=word?"
 AUTH = {"user": USER, "pass": PASSWORD}

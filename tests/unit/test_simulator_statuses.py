@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from local.simulator import jobs as played
-from sms_pipeline.outcomes import ProviderStatus, verdict
+from sms_pipeline.outcomes import ProviderStatus
+from sms_pipeline.retarus.statuses import verdict
 
 
 def final(dst: str, dn: bool) -> tuple[str, str]:

@@ -8,10 +8,10 @@ import json
 import pytest
 from fakes import FakeProvider, FakePublisher, FakeStore, make_sender
 
-from sms_pipeline.jobs import State
+from sms_pipeline.job import State
 from sms_pipeline.outcomes import Outcome
+from sms_pipeline.ports import ConfigurationFault, TransientError
 from sms_pipeline.request import SmsRequest
-from sms_pipeline.retarus import ConfigurationFault, TransientError
 from sms_pipeline.retry import MAX_DELAY_SECONDS, expired_reason, retry_delay
 from sms_pipeline.sending import Incoming, Result, RetryLater
 
@@ -73,7 +73,7 @@ class Outage(FakeProvider):
     def __init__(self, fault: Exception | None = None) -> None:
         super().__init__()
         self.down = True
-        self.fault = fault or TransientError("POST /sms: provider answered 503")
+        self.fault = fault or TransientError("provider answered 503", call="POST /sms")
         self.posts: list[bool] = []  # per POST: whether the client could retry it at once
 
     def ready(self) -> None:
@@ -199,7 +199,7 @@ def test_a_message_redriven_while_still_valid_is_sent_once() -> None:
 
 
 def test_a_configuration_fault_keeps_requests_waiting_until_their_validity_ends_naming_the_fault() -> None:
-    fault = ConfigurationFault("POST /sms: 401, the provider refused the credentials; fix the user/password")
+    fault = ConfigurationFault("401, the provider refused the credentials; fix the user/password", call="POST /sms")
     world = World(Outage(fault))
     with pytest.raises(RetryLater) as first:
         world.deliver(REQUEST, receive_count=1)
@@ -214,7 +214,7 @@ def test_a_configuration_fault_keeps_requests_waiting_until_their_validity_ends_
 
 
 def test_records_after_the_circuit_opened_wait_too_and_remember_the_fault() -> None:
-    fault = ConfigurationFault("POST /sms: 401, the provider refused the credentials")
+    fault = ConfigurationFault("401, the provider refused the credentials", call="POST /sms")
     world = World(Outage(fault))
     batch = world.sender.batch(30)
     for index in range(3):

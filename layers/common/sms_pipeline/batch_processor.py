@@ -11,9 +11,8 @@ response and here also hands the failed records' delays to the queue, in one cal
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol
+from typing import Any
 
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -23,12 +22,8 @@ from aws_lambda_powertools.utilities.batch import (
     SuccessResponse,
 )
 
+from sms_pipeline.ports import Redelivery
 from sms_pipeline.sending import RetryLater
-
-
-class Redelivery(Protocol):
-    def delay(self, delays: Sequence[tuple[str, int]]) -> None:
-        """Make each message (by receipt handle) visible again after its number of seconds."""
 
 
 class ConcurrentSqsProcessor(BatchProcessor):

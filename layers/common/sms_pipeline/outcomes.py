@@ -1,7 +1,6 @@
-"""Outcomes (contract §4) and the outcome event (contract §5).
+"""Outcomes (contract §4), a report's provider-neutral verdict, and the outcome event (contract §5).
 
-The status table lives here and nowhere else: the send path, the status path, the simulator's tests
-and the docs all read it from this module.
+The provider's status table that decides a verdict is the provider adapter's (retarus/statuses.py).
 """
 
 from __future__ import annotations
@@ -10,7 +9,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sms_pipeline.job import Final, Origin
 
 SCHEMA_VERSION = 1
 # Whatever a reason repeats (a provider's error, a rule broken) stays short: with the id (128),
@@ -42,48 +44,13 @@ class ProviderStatus:
 
 @dataclass(frozen=True)
 class Verdict:
-    """What one report means: a final outcome, or `outcome is None` for "keep tracking"."""
+    """What a provider's report of one job means, in no provider's vocabulary: a final outcome, or
+    `outcome is None` for "keep tracking". `provider_status` is what the event repeats of it."""
 
     outcome: Outcome | None
     reason: str
-    known: bool = True  # False: a processStatus the table does not know (tracked, with a warning)
-
-
-# The provider's own descriptions (retarus-sms-http-api.txt) are the events' reasons.
-_DONE: dict[str, tuple[Outcome, str]] = {
-    "SUC_FIN": (Outcome.DELIVERED, "Successful (with delivery notification)."),
-    "SUC_ACC": (Outcome.SENT, "Successful (without delivery notification)."),
-    "FAILED_FIN": (Outcome.UNDELIVERED, "Failed; delivery notification returns this status."),
-    "INVALID_DST": (Outcome.FAILED, "Invalid number (e.g., 999999)."),
-    "BLOCKED": (Outcome.FAILED, "Blocklisted number."),
-    "CON_ERR": (Outcome.FAILED, "Failed; all retry attempts were unsuccessful."),
-    "NOT_ACC_FIN": (Outcome.FAILED, "Failed; delivery to the provider was/is not possible."),
-    "TIMEOUT": (Outcome.EXPIRED, "Sent, but the validity period was exceeded."),
-    "SEND_ERR": (Outcome.UNKNOWN, "Internal error (in most cases, the SMS has arrived anyway)."),
-    "STATUS_ERR": (Outcome.UNKNOWN, "Internal error during the query for the delivery notification."),
-}
-
-
-def verdict(status: ProviderStatus) -> Verdict:
-    """Map a GET /reports answer with the §4 table (case-insensitive, surrounding space ignored)."""
-    process = status.process_status.strip().upper()
-    detail = status.status.strip().upper()
-    if process == "OPEN":
-        if detail:
-            return Verdict(None, "In re-try state (e.g., during a connection error to service provider).")
-        return Verdict(None, "Pending SMS, not yet scheduled.")
-    if process == "RUNNING":
-        return Verdict(None, "SMS was sent, but no delivery notification was received.")
-    if process == "DONE":
-        outcome, reason = _DONE.get(detail, (Outcome.UNKNOWN, f"Unrecognised provider status {detail!r}."))
-        return Verdict(outcome, reason)
-    if process == "CANCELED":
-        if detail == "NOT_ACC_REC":
-            return Verdict(Outcome.CANCELED, "Transmission was cancelled after the initial delivery attempt.")
-        return Verdict(Outcome.CANCELED, "Transmission was cancelled before the initial delivery attempt.")
-    if process == "KILL":
-        return Verdict(Outcome.UNKNOWN, "SMS was sent, but cancelled and no delivery notification has been received.")
-    return Verdict(None, f"Unrecognised processStatus {process!r}; still tracked.", known=False)
+    known: bool = True  # False: a status the provider's table does not know (tracked, with a warning)
+    provider_status: ProviderStatus | None = None
 
 
 TRACKING_LIMIT_REASON = "Tracking limit reached before the provider reported a final status."
@@ -91,10 +58,6 @@ UNCONFIRMED_REASON = "The provider did not answer the send in time; the SMS may 
 CLAIM_EXPIRED_REASON = "The send was interrupted; the SMS may or may not have been sent."
 PROVIDER_REJECTED_REASON = "The provider rejected the request (HTTP 400: a parameter is invalid)."
 # BLOCKED reasons are protection.py's: each names its rule in the contract's words (§10).
-
-
-def _bounded(reason: str) -> str:
-    return reason if len(reason) <= MAX_REASON_CHARS else reason[: MAX_REASON_CHARS - 1] + "…"
 
 
 def event_id(request_id: str, outcome: Outcome) -> str:
@@ -152,3 +115,23 @@ class OutcomeEvent:
             "segments": self.segments,
             "smartEncoded": self.smart_encoded,
         }
+
+
+def outcome_event(origin: Origin, final: Final, *, job_id: str | None, submitted_at: float | None) -> OutcomeEvent:
+    """The event of a decided outcome: what the record keeps of the request, and the outcome."""
+    return OutcomeEvent(
+        request_id=origin.id,
+        outcome=final.outcome,
+        reason=final.reason,
+        masked_to=origin.masked_to,
+        job_id=job_id,
+        provider_status=final.provider_status,
+        reference=origin.reference,
+        metadata=origin.metadata,
+        requested_at=origin.requested_at,
+        submitted_at=submitted_at,
+        completed_at=final.completed_at,
+        encoding=origin.encoding,
+        segments=origin.segments,
+        smart_encoded=origin.smart_encoded,
+    )

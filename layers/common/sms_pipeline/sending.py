@@ -1,6 +1,6 @@
 """The send use case: one SQS record in, at most one POST /sms out (contract §1–§3, §8).
 
-Pure orchestration over three ports (job store, publisher, Retarus client) and the protection
+Pure orchestration over three ports (ports.py: job store, publisher, provider) and the protection
 rules (protection.py); the handler owns the event plumbing and the concurrency. Each record either
 ends well (sent, duplicate, or a published REJECTED/BLOCKED/UNKNOWN/EXPIRED outcome) or raises
 RetryLater, which fails it in the batch response and says after how many seconds SQS should
@@ -17,23 +17,30 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import KW_ONLY, dataclass, replace
 from enum import StrEnum
-from typing import Protocol
 
 from sms_pipeline import request as requests_
-from sms_pipeline.jobs import ClaimResult, Final, Job, Origin, State
+from sms_pipeline.job import ClaimResult, Final, Job, Origin, State
 from sms_pipeline.observability import MetricUnit, count, logger
 from sms_pipeline.outcomes import (
     CLAIM_EXPIRED_REASON,
     PROVIDER_REJECTED_REASON,
     UNCONFIRMED_REASON,
     Outcome,
-    OutcomeEvent,
+    outcome_event,
 )
 from sms_pipeline.phone import mask
+from sms_pipeline.ports import (
+    ConfigurationFault,
+    Provider,
+    ProviderError,
+    Publisher,
+    Rejected,
+    SendStore,
+    UnknownResult,
+)
 from sms_pipeline.protection import Admission, Block, Protection
-from sms_pipeline.retarus import ConfigurationFault, Rejected, RetarusError, TransientError, UnknownResult
 from sms_pipeline.retry import expired_reason, retry_delay
 
 CLAIM_MARGIN_SECONDS = 10.0
@@ -70,67 +77,28 @@ class Incoming:
     receive_count: int = 1  # SQS ApproximateReceiveCount: this is attempt number n
 
 
-class Store(Protocol):
-    def claim(
-        self, origin: Origin, *, message_id: str, token: str, now: float, claim_until: float, requested_after: float
-    ) -> tuple[ClaimResult, Job]: ...
-    def note_failure(self, origin: Origin, *, error: str, now: float) -> None: ...
-    def take_over(
-        self, request_id: str, *, message_id: str, token: str, stale_claim_until: object, claim_until: float
-    ) -> bool: ...
-    def release(self, request_id: str, *, token: str, error: str) -> None: ...
-    def record_sent(self, request_id: str, job_id: str, *, submitted_at: float, first_check_at: float) -> None: ...
-    def finish_claimed(self, request_id: str, final: Final, *, publish_lease_until: float) -> bool: ...
-    def finish_released(self, request_id: str, final: Final, *, publish_lease_until: float) -> bool: ...
-    def put_rejected(self, origin: Origin, final: Final, *, now: float, publish_lease_until: float) -> Job | None: ...
-    def mark_published(self, request_id: str) -> None: ...
-    def publish_failed(self, request_id: str, *, retry_at: float) -> None: ...
-
-
-class Publisher(Protocol):
-    def publish(self, events: Sequence[OutcomeEvent]) -> set[str]: ...
-
-
-class Provider(Protocol):
-    def ready(self) -> None: ...
-    def send(self, sms: requests_.SmsRequest, *, deadline: float | None = None, retries: bool = True) -> str: ...
-
-
+@dataclass(eq=False)
 class Sender:
     """Per container: the ports and the policies. `batch()` makes the per-invocation part."""
 
-    def __init__(
-        self,
-        store: Store,
-        publisher: Publisher,
-        provider: Provider,
-        *,
-        resend_unconfirmed: bool,
-        first_check_delay: int,
-        publish_lease_seconds: int,
-        default_validity_seconds: int,
-        retry_delays: Sequence[int],
-        request_defaults: requests_.Defaults,
-        on_auth_failure: Callable[[], None] = lambda: None,
-        clock: Callable[[], float] = time.time,
-        monotonic: Callable[[], float] = time.monotonic,
-        jitter: Callable[[], float] = random.random,
-        protection: Protection | None = None,
-    ) -> None:
-        self.store = store
-        self.publisher = publisher
-        self.provider = provider
-        self.resend_unconfirmed = resend_unconfirmed
-        self.first_check_delay = first_check_delay
-        self.publish_lease_seconds = publish_lease_seconds
-        self.default_validity_seconds = default_validity_seconds
-        self.retry_delays = tuple(retry_delays)
-        self.request_defaults = request_defaults
-        self.on_auth_failure = on_auth_failure
-        self.clock = clock
-        self.monotonic = monotonic
-        self.jitter = jitter
-        self.protection = protection
+    store: SendStore
+    publisher: Publisher
+    provider: Provider
+    _: KW_ONLY
+    resend_unconfirmed: bool
+    first_check_delay: int
+    publish_lease_seconds: int
+    default_validity_seconds: int
+    retry_delays: Sequence[int]
+    request_defaults: requests_.Defaults
+    on_auth_failure: Callable[[], None] = lambda: None
+    clock: Callable[[], float] = time.time
+    monotonic: Callable[[], float] = time.monotonic
+    jitter: Callable[[], float] = random.random
+    protection: Protection | None = None  # the rules of contract §10 (None: none)
+
+    def __post_init__(self) -> None:
+        self.retry_delays = tuple(self.retry_delays)
 
     def batch(self, remaining_seconds: float) -> Batch:
         return Batch(self, remaining_seconds)
@@ -184,7 +152,7 @@ class Batch:
                 s.provider.ready()
             except ConfigurationFault as fault:
                 self._open_circuit(fault, log)
-                s.store.note_failure(attempt.origin, error=_brief(fault), now=s.clock())
+                s.store.note_failure(attempt.origin, error=fault.reason, now=s.clock())
                 raise self._retry_later(attempt, str(fault)) from None
 
         # --- protection (contract §10): the rules, after validation and before the claim --------
@@ -235,7 +203,7 @@ class Batch:
                 sms.id,
                 message_id=incoming.message_id,
                 token=token,
-                stale_claim_until=job.extra.get("claimUntil"),
+                stale_claim_until=job.claim_until or 0.0,
                 claim_until=self._claim_until,
             ):
                 logger.info("another delivery took the request over first; not sent here", extra=log)
@@ -257,12 +225,12 @@ class Batch:
             return self._finish(attempt.origin, Outcome.REJECTED, PROVIDER_REJECTED_REASON)
         except ConfigurationFault as fault:
             attempt.maybe_sent = False
-            s.store.release(sms.id, token=token, error=_brief(fault))
+            s.store.release(sms.id, token=token, error=fault.reason)
             self._open_circuit(fault, log)
             raise self._retry_later(attempt, str(fault)) from None
         except UnknownResult as unknown:
             if s.resend_unconfirmed:
-                s.store.release(sms.id, token=token, error=_brief(unknown))
+                s.store.release(sms.id, token=token, error=unknown.reason)
                 logger.warning(
                     "send result unknown; will send again (ResendUnconfirmed)",
                     extra={**log, "error": str(unknown)},
@@ -270,9 +238,9 @@ class Batch:
                 raise self._retry_later(attempt, str(unknown)) from None
             logger.warning("send result unknown; ending as UNKNOWN", extra={**log, "error": str(unknown)})
             return self._finish(attempt.origin, Outcome.UNKNOWN, UNCONFIRMED_REASON)
-        except (TransientError, RetarusError) as error:
+        except ProviderError as error:
             attempt.maybe_sent = False
-            s.store.release(sms.id, token=token, error=_brief(error))
+            s.store.release(sms.id, token=token, error=error.reason)
             retry = self._retry_later(attempt, str(error))
             logger.warning(
                 "send failed; SQS will deliver the request again",
@@ -302,7 +270,7 @@ class Batch:
         """Credentials refused or unreadable, or a wrong URL: no request of this invocation can be
         sent, so the circuit opens and the records go back to SQS, to be tried again with the retry
         delays until the fault is fixed or their validity ends."""
-        self._fault = _brief(fault)
+        self._fault = fault.reason
         self._circuit.set()
         self._s.on_auth_failure()
         count("ProviderAuthFailures")
@@ -405,8 +373,7 @@ class _Attempt:
         stored = job.origin.requested_at
         if stored and stored < self.origin.requested_at:
             self.origin = replace(self.origin, requested_at=stored)
-        last_error = job.extra.get("lastError")
-        self.last_error = str(last_error) if last_error else None
+        self.last_error = job.last_error or None
 
     def seconds_left(self, now: float) -> float:
         return self.origin.requested_at + self.validity_seconds - now
@@ -442,30 +409,3 @@ def _give_back(admission: Admission, log: dict[str, str]) -> None:
         admission.give_back()
     except Exception as error:
         logger.warning("the day's parts of a request not sent were not given back", extra={**log, "error": str(error)})
-
-
-def _brief(error: RetarusError) -> str:
-    """The error as an outcome's reason names it: the client's message without the call it was."""
-    text = str(error)
-    for call in ("POST /sms: ", "GET /reports: "):
-        text = text.removeprefix(call)
-    return text
-
-
-def outcome_event(origin: Origin, final: Final, *, job_id: str | None, submitted_at: float | None) -> OutcomeEvent:
-    return OutcomeEvent(
-        request_id=origin.id,
-        outcome=final.outcome,
-        reason=final.reason,
-        masked_to=origin.masked_to,
-        job_id=job_id,
-        provider_status=final.provider_status,
-        reference=origin.reference,
-        metadata=origin.metadata,
-        requested_at=origin.requested_at,
-        submitted_at=submitted_at,
-        completed_at=final.completed_at,
-        encoding=origin.encoding,
-        segments=origin.segments,
-        smart_encoded=origin.smart_encoded,
-    )

@@ -19,14 +19,14 @@ from botocore.config import Config
 
 from sms_pipeline.batch_processor import ConcurrentSqsProcessor
 from sms_pipeline.config import Settings
-from sms_pipeline.credentials import SecretCredentials
-from sms_pipeline.jobs import JobStore, query_threads
+from sms_pipeline.dynamodb.store import JobStore, query_threads
 from sms_pipeline.protection import Protection
 from sms_pipeline.protection_store import DynamoCounters, DynamoOptOuts
 from sms_pipeline.publisher import SnsPublisher
 from sms_pipeline.request import Defaults
 from sms_pipeline.request_queue import RequestQueue
-from sms_pipeline.retarus import RetarusClient
+from sms_pipeline.retarus.client import RetarusClient
+from sms_pipeline.retarus.credentials import SecretCredentials
 from sms_pipeline.sending import Sender
 from sms_pipeline.tracking import PUBLISH_WORKERS, Tracker
 

@@ -40,8 +40,8 @@ from botocore.exceptions import (
 )
 
 from sms_pipeline.aws_sms.events import REQUEST_ID_KEY
+from sms_pipeline.ports import ConfigurationFault, Rejected, TransientError, UnexpectedResponse, UnknownResult
 from sms_pipeline.request import SmsRequest
-from sms_pipeline.retarus import ConfigurationFault, Rejected, TransientError, UnexpectedResponse, UnknownResult
 
 if TYPE_CHECKING:
     from mypy_boto3_pinpoint_sms_voice_v2 import PinpointSMSVoiceV2Client

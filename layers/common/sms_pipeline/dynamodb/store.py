@@ -15,12 +15,8 @@ Why the item looks the way it does:
 - `expiresAt` is the TTL: records outlive the tracking limit by the retention period, long enough
   to catch a producer's late duplicate, then DynamoDB deletes them.
 
-States: SENDING (claimed until `claimUntil`, the POST follows at once) → RELEASED (the POST surely
-did not happen, `lastError` says why; may be claimed again, until the request's validity ends) |
-TRACKING (job id known, checks due) → PUBLISHING (outcome decided, publish due) → DONE. A request
-that failed before it could claim (a configuration fault) is recorded RELEASED with its error, and
-so is a new request found past its validity: such a request is never claimed, it goes from RELEASED
-to PUBLISHING (EXPIRED), so a SENDING item always means a POST may have happened.
+The states and their transitions are the job's (job.py); the item's attributes are the codec's
+(codec.py). This module is the DynamoDB access only.
 
 The send function validates the request and reads the credentials before it claims, so nothing
 that can stall lies between the claim and the POST: a claim that expired belongs to an invocation
@@ -29,82 +25,38 @@ that died after its POST may have reached the provider, and the ResendUnconfirme
 
 from __future__ import annotations
 
-import json
 import time
 import zlib
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from decimal import Decimal
-from enum import StrEnum
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from sms_pipeline.outcomes import Outcome, ProviderStatus
+from sms_pipeline.dynamodb import codec
+from sms_pipeline.dynamodb.codec import (
+    ATTEMPTS,
+    CHECKS,
+    CLAIM_TOKEN,
+    CLAIM_UNTIL,
+    DUE_AT,
+    DUE_SHARD,
+    ID,
+    JOB_ID,
+    LAST_ERROR,
+    MESSAGE_ID,
+    REQUESTED_AT,
+    STATE,
+    SUBMITTED_AT,
+    millis,
+    num,
+    serialize,
+)
+from sms_pipeline.job import ClaimResult, Final, Job, Origin, State
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-
-
-class State(StrEnum):
-    SENDING = "SENDING"
-    RELEASED = "RELEASED"
-    TRACKING = "TRACKING"
-    PUBLISHING = "PUBLISHING"
-    DONE = "DONE"
-
-
-class ClaimResult(StrEnum):
-    GRANTED = "GRANTED"
-    DUPLICATE = "DUPLICATE"  # another message holds or finished this id: acknowledge, do nothing
-    IN_FLIGHT = "IN_FLIGHT"  # another copy of this very message holds a live claim: try again later
-    EXPIRED = "EXPIRED"  # an earlier claim ended without a record of the POST's result
-    PAST_VALIDITY = "PAST_VALIDITY"  # new or released, and past its validity: not claimed, to end EXPIRED
-
-
-@dataclass(frozen=True)
-class Origin:
-    """What the outcome event repeats of the request; stored at the claim."""
-
-    id: str
-    masked_to: str | None
-    reference: str | None
-    metadata: dict[str, Any]
-    requested_at: float
-    fingerprint: str | None = None  # request.fingerprint: tells two requests with one id apart
-    encoding: str | None = None  # of the text as sent (contract §9); None: no readable text
-    segments: int | None = None
-    smart_encoded: bool = False
-
-
-@dataclass(frozen=True)
-class Final:
-    outcome: Outcome
-    reason: str
-    completed_at: float
-    provider_status: ProviderStatus | None = None
-
-
-@dataclass(frozen=True)
-class Job:
-    """An item as read from the due index."""
-
-    origin: Origin
-    state: State
-    due_at: int  # milliseconds; the optimistic-lock token of every conditional transition
-    job_id: str | None = None
-    submitted_at: float | None = None
-    checks: int = 0
-    final: Final | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    # Every attribute as stored (deserialized): what the DONE record writes back whole.
-    stored: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
 
 # BatchWriteItem takes at most 25 puts; what DynamoDB leaves unprocessed (throttling) is sent again
 # this many times, after 50, 100, 200 ms.
@@ -170,41 +122,44 @@ class JobStore:
         like a POST that may have happened, and the request would end UNKNOWN instead of EXPIRED.
         """
         past = origin.requested_at <= requested_after
-        claim = {} if past else {"claimUntil": _num(claim_until), "messageId": message_id, "claimToken": token}
-        item = {
-            **self._origin_item(origin, now),
-            "state": (State.RELEASED if past else State.SENDING).value,
-            "attempts": 0 if past else 1,
-            **claim,
-        }
+        claimed = Job(
+            origin,
+            State.RELEASED if past else State.SENDING,
+            attempts=0 if past else 1,
+            expires_at=self._expires_at(now),
+            claim_until=None if past else claim_until,
+            message_id=None if past else message_id,
+            claim_token=None if past else token,
+        )
+        item = codec.item(claimed)
         try:  # the first attempt: a plain put, the cheapest conditional write
             self._client.put_item(
                 TableName=self._table,
-                Item=_serialize(item),
-                ConditionExpression="attribute_not_exists(id)",
+                Item=serialize(item),
+                ConditionExpression=f"attribute_not_exists({ID})",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-            return (ClaimResult.PAST_VALIDITY if past else ClaimResult.GRANTED), _job(item)
+            return (ClaimResult.PAST_VALIDITY if past else ClaimResult.GRANTED), codec.job(item)
         except ClientError as error:
             if not _conditional_failure(error):
                 raise
             returned: Any = error.response.get("Item")
             existing = returned or self._get(origin.id)
-        if not past and existing is not None and _state(existing) == State.RELEASED.value:
+        if not past and existing is not None and codec.raw_state(existing) == State.RELEASED.value:
             # A later attempt: claimed again while valid, keeping what the earlier ones left.
             try:
                 response = self._client.update_item(
                     **self._upsert(
                         origin,
-                        {key: value for key, value in item.items() if key not in ("id", "requestedAt", "attempts")},
+                        {key: value for key, value in item.items() if key not in (ID, REQUESTED_AT, ATTEMPTS)},
                         "#state = :released AND #requestedAt > :after",
-                        {":released": State.RELEASED.value, ":after": _num(requested_after)},
+                        {":released": State.RELEASED.value, ":after": num(requested_after)},
                         count_attempt=True,
                     ),
                     ReturnValues="ALL_NEW",
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
-                return ClaimResult.GRANTED, _job(_deserialize(response["Attributes"]))
+                return ClaimResult.GRANTED, codec.decode(response["Attributes"])
             except ClientError as error:
                 if not _conditional_failure(error):
                     raise
@@ -212,13 +167,13 @@ class JobStore:
                 existing = returned or self._get(origin.id)
         if existing is None:  # expired by TTL between the write and the read: let SQS try again
             raise RuntimeError(f"claim of {origin.id!r} conflicted with an item that is gone; retrying")
-        job = _job(_deserialize(existing))
+        job = codec.decode(existing)
         if job.state == State.RELEASED:  # the stored first requestedAt is past the validity
             return ClaimResult.PAST_VALIDITY, job
         if job.state == State.SENDING:
-            if float(job.extra.get("claimUntil", 0)) < now:
+            if (job.claim_until or 0.0) < now:
                 return ClaimResult.EXPIRED, job
-            if job.extra.get("messageId") == message_id:
+            if job.message_id == message_id:
                 return ClaimResult.IN_FLIGHT, job
         return ClaimResult.DUPLICATE, job
 
@@ -228,14 +183,14 @@ class JobStore:
         request's validity), which spends the id."""
         return self._update(
             request_id,
-            f"SET #state = :publishing, {_FINAL_SET}, dueShard = :shard, dueAt = :due",
+            f"SET #state = :publishing, {_FINAL_SET}, {DUE_SHARD} = :shard, {DUE_AT} = :due",
             "#state = :released",
             {
                 ":publishing": State.PUBLISHING.value,
                 ":released": State.RELEASED.value,
                 ":shard": self._shard(request_id),
-                ":due": _millis(publish_lease_until),
-                **_placeholders(_final_attributes(final)),
+                ":due": millis(publish_lease_until),
+                **_placeholders(codec.final_attributes(final)),
             },
         )
 
@@ -243,9 +198,15 @@ class JobStore:
         """An attempt that failed before it could claim (the provider's configuration fault): keep
         its error for the outcome a later attempt may give (EXPIRED names the last failure), and
         the first `requestedAt`. Only an absent or released item is touched."""
-        attributes = {**self._origin_attributes(origin, now), "state": State.RELEASED.value, "lastError": error}
+        attributes = {
+            key: value
+            for key, value in codec.item(
+                Job(origin, State.RELEASED, last_error=error, expires_at=self._expires_at(now))
+            ).items()
+            if key not in (ID, REQUESTED_AT)
+        }
         request = self._upsert(
-            origin, attributes, "attribute_not_exists(id) OR #state = :released", {":released": State.RELEASED.value}
+            origin, attributes, f"attribute_not_exists({ID}) OR #state = :released", {":released": State.RELEASED.value}
         )
         try:
             self._client.update_item(**request)
@@ -254,19 +215,19 @@ class JobStore:
                 raise
 
     def take_over(
-        self, request_id: str, *, message_id: str, token: str, stale_claim_until: Any, claim_until: float
+        self, request_id: str, *, message_id: str, token: str, stale_claim_until: float, claim_until: float
     ) -> bool:
         """Re-claim an expired claim; False when another delivery got there first."""
         return self._update(
             request_id,
-            "SET claimUntil = :until, messageId = :message, claimToken = :token",
-            "#state = :sending AND claimUntil = :stale",
+            f"SET {CLAIM_UNTIL} = :until, {MESSAGE_ID} = :message, {CLAIM_TOKEN} = :token",
+            f"#state = :sending AND {CLAIM_UNTIL} = :stale",
             {
-                ":until": _num(claim_until),
+                ":until": num(claim_until),
                 ":message": message_id,
                 ":token": token,
                 ":sending": State.SENDING.value,
-                ":stale": stale_claim_until,
+                ":stale": num(stale_claim_until),
             },
         )
 
@@ -275,25 +236,25 @@ class JobStore:
         `error` is why, kept for the outcome a later attempt may give (EXPIRED names it)."""
         self._update(
             request_id,
-            "SET #state = :released, lastError = :error REMOVE claimUntil, claimToken",
-            "#state = :sending AND claimToken = :token",
+            f"SET #state = :released, {LAST_ERROR} = :error REMOVE {CLAIM_UNTIL}, {CLAIM_TOKEN}",
+            f"#state = :sending AND {CLAIM_TOKEN} = :token",
             {":released": State.RELEASED.value, ":sending": State.SENDING.value, ":token": token, ":error": error},
         )
 
     def record_sent(self, request_id: str, job_id: str, *, submitted_at: float, first_check_at: float) -> None:
         self._update(
             request_id,
-            "SET #state = :tracking, jobId = :job, submittedAt = :at, checks = :zero, "
-            "dueShard = :shard, dueAt = :due REMOVE claimUntil, claimToken",
+            f"SET #state = :tracking, {JOB_ID} = :job, {SUBMITTED_AT} = :at, {CHECKS} = :zero, "
+            f"{DUE_SHARD} = :shard, {DUE_AT} = :due REMOVE {CLAIM_UNTIL}, {CLAIM_TOKEN}",
             "#state = :sending",
             {
                 ":tracking": State.TRACKING.value,
                 ":sending": State.SENDING.value,
                 ":job": job_id,
-                ":at": _num(submitted_at),
+                ":at": num(submitted_at),
                 ":zero": 0,
                 ":shard": self._shard(request_id),
-                ":due": _millis(first_check_at),
+                ":due": millis(first_check_at),
             },
         )
 
@@ -301,34 +262,36 @@ class JobStore:
         """SENDING → PUBLISHING: the send itself decided the outcome (400, unknown result)."""
         return self._update(
             request_id,
-            f"SET #state = :publishing, {_FINAL_SET}, dueShard = :shard, dueAt = :due REMOVE claimUntil, claimToken",
+            f"SET #state = :publishing, {_FINAL_SET}, {DUE_SHARD} = :shard, {DUE_AT} = :due "
+            f"REMOVE {CLAIM_UNTIL}, {CLAIM_TOKEN}",
             "#state = :sending",
             {
                 ":publishing": State.PUBLISHING.value,
                 ":sending": State.SENDING.value,
                 ":shard": self._shard(request_id),
-                ":due": _millis(publish_lease_until),
-                **_placeholders(_final_attributes(final)),
+                ":due": millis(publish_lease_until),
+                **_placeholders(codec.final_attributes(final)),
             },
         )
 
     def put_rejected(self, origin: Origin, final: Final, *, now: float, publish_lease_until: float) -> Job | None:
-        """An invalid request, recorded straight as PUBLISHING. None when recorded; the record that
-        already spends the id (a duplicate delivery, or another request with that id) when not."""
-        item = self._origin_item(origin, now)
-        item.update(
-            {
-                "state": State.PUBLISHING.value,
-                "dueShard": self._shard(origin.id),
-                "dueAt": _millis(publish_lease_until),
-                **_final_attributes(final),
-            }
+        """An invalid request, recorded straight as PUBLISHING (its unknowns left out, not NULL).
+        None when recorded; the record that already spends the id (a duplicate delivery, or another
+        request with that id) when not."""
+        rejected = Job(
+            origin,
+            State.PUBLISHING,
+            due_at=millis(publish_lease_until),
+            due_shard=int(self._shard(origin.id)),
+            final=final,
+            expires_at=self._expires_at(now),
+            null_unknowns=False,
         )
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item=_serialize({key: value for key, value in item.items() if value is not None}),
-                ConditionExpression="attribute_not_exists(id)",
+                Item=serialize(codec.item(rejected)),
+                ConditionExpression=f"attribute_not_exists({ID})",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
@@ -338,21 +301,16 @@ class JobStore:
             existing = returned or self._get(origin.id)
             if existing is None:
                 raise RuntimeError(f"{origin.id!r} conflicted with an item that is gone; retrying") from None
-            return _job(_deserialize(existing))
+            return codec.decode(existing)
         return None
 
     # --- status path -----------------------------------------------------------------------------
-
-    @property
-    def shard_count(self) -> int:
-        """Partitions of the due index (DueIndexShards): shards are numbered from 0."""
-        return self._shards
 
     def due(self, *, now: float, limit: int, shards: Sequence[int] | None = None) -> list[Job]:
         """Up to `limit` due items of these shards (all of them by default), oldest first, reading
         only due items (one query per shard, the shards at once: with many shards, one after the
         other would add up to a run's fixed cost)."""
-        now_ms = _millis(now)
+        now_ms = millis(now)
         pages = self._query_pool.map(
             lambda shard: list(self._query_shard(str(shard), now_ms, limit)),
             range(self._shards) if shards is None else shards,
@@ -365,10 +323,10 @@ class JobStore:
         """A check that found nothing final: the next one is due at `next_check_at`."""
         return self._update(
             job.origin.id,
-            "SET dueAt = :due, checks = :checks",
-            "#state = :tracking AND dueAt = :seen",
+            f"SET {DUE_AT} = :due, {CHECKS} = :checks",
+            f"#state = :tracking AND {DUE_AT} = :seen",
             {
-                ":due": _millis(next_check_at),
+                ":due": millis(next_check_at),
                 ":checks": job.checks + 1,
                 ":tracking": State.TRACKING.value,
                 ":seen": job.due_at,
@@ -378,52 +336,50 @@ class JobStore:
     def finish_tracked(self, job: Job, final: Final, *, publish_lease_until: float) -> Job | None:
         """TRACKING → PUBLISHING; only one of two overlapping runs wins (and publishes). The job as
         it now stands, or None for the run that lost."""
-        changes = {
-            "state": State.PUBLISHING.value,
-            "checks": job.checks + 1,
-            "dueAt": _millis(publish_lease_until),
-            **_final_attributes(final),
-        }
+        finished = replace(job, state=State.PUBLISHING, checks=job.checks + 1, due_at=millis(publish_lease_until))
         if not self._update(
             job.origin.id,
-            "SET #state = :state, checks = :checks, dueAt = :dueAt, " + _FINAL_SET,
-            "#state = :tracking AND dueAt = :seen",
+            f"SET #state = :publishing, {CHECKS} = :checks, {DUE_AT} = :due, {_FINAL_SET}",
+            f"#state = :tracking AND {DUE_AT} = :seen",
             {
-                **_placeholders(changes),
+                ":publishing": finished.state.value,
+                ":checks": finished.checks,
+                ":due": finished.due_at,
+                **_placeholders(codec.final_attributes(final)),
                 ":tracking": State.TRACKING.value,
                 ":seen": job.due_at,
             },
         ):
             return None
-        return _job({**job.stored, **changes})
+        return codec.job(codec.item(replace(finished, final=final)))  # as the item keeps it: to the ms
 
     def lease_publish(self, job: Job, *, publish_lease_until: float) -> Job | None:
         """Take an outcome whose earlier publish failed or was interrupted; one run at a time. The
         job as it now stands, or None when another run holds the lease."""
-        due = _millis(publish_lease_until)
+        due = millis(publish_lease_until)
         if not self._update(
             job.origin.id,
-            "SET dueAt = :due",
-            "#state = :publishing AND dueAt = :seen",
+            f"SET {DUE_AT} = :due",
+            f"#state = :publishing AND {DUE_AT} = :seen",
             {":due": due, ":publishing": State.PUBLISHING.value, ":seen": job.due_at},
         ):
             return None
-        return _job({**job.stored, "dueAt": due})
+        return replace(job, due_at=due)
 
     def publish_failed(self, request_id: str, *, retry_at: float) -> None:
         """Give up the publish lease early, so the next status run retries the publish at once."""
         self._update(
             request_id,
-            "SET dueAt = :due",
+            f"SET {DUE_AT} = :due",
             "#state = :publishing",
-            {":due": _millis(retry_at), ":publishing": State.PUBLISHING.value},
+            {":due": millis(retry_at), ":publishing": State.PUBLISHING.value},
         )
 
     def mark_published(self, request_id: str) -> None:
         """PUBLISHING → DONE: out of the index, never polled or published again."""
         self._update(
             request_id,
-            "SET #state = :done REMOVE dueShard, dueAt",
+            f"SET #state = :done REMOVE {DUE_SHARD}, {DUE_AT}",
             "#state = :publishing",
             {":done": State.DONE.value, ":publishing": State.PUBLISHING.value},
         )
@@ -441,7 +397,7 @@ class JobStore:
         left: set[str] = set()
         for start in range(0, len(jobs), BATCH_WRITE_LIMIT):
             puts: list[Any] = [
-                {"PutRequest": {"Item": _serialize(_done(job))}} for job in jobs[start : start + BATCH_WRITE_LIMIT]
+                {"PutRequest": {"Item": serialize(_done(job))}} for job in jobs[start : start + BATCH_WRITE_LIMIT]
             ]
             for attempt in range(UNPROCESSED_RETRIES + 1):
                 if attempt:
@@ -450,7 +406,7 @@ class JobStore:
                 puts = list(response.get("UnprocessedItems", {}).get(self._table, []))
                 if not puts:
                     break
-            left.update(put["PutRequest"]["Item"]["id"]["S"] for put in puts)
+            left.update(put["PutRequest"]["Item"][ID]["S"] for put in puts)
         return {job.origin.id for job in jobs} - left
 
     # --- internals -------------------------------------------------------------------------------
@@ -467,44 +423,27 @@ class JobStore:
         """An UpdateItem request that sets `attributes`, keeps the first `requestedAt` and, with
         `count_attempt`, adds one to `attempts`. Every name goes through a placeholder: some (`to`)
         are DynamoDB reserved words. `attributes` must hold `state`, which the condition names."""
-        names = {f"#{name}": name for name in (*attributes, "requestedAt")}
+        names = {f"#{name}": name for name in (*attributes, REQUESTED_AT)}
         sets = [f"#{name} = :{name}" for name in attributes]
-        sets.append("#requestedAt = if_not_exists(#requestedAt, :requestedAt)")
+        sets.append(f"#{REQUESTED_AT} = if_not_exists(#{REQUESTED_AT}, :{REQUESTED_AT})")
         if count_attempt:
-            names["#attempts"] = "attempts"
-            sets.append("#attempts = if_not_exists(#attempts, :zero) + :one")
+            names[f"#{ATTEMPTS}"] = ATTEMPTS
+            sets.append(f"#{ATTEMPTS} = if_not_exists(#{ATTEMPTS}, :zero) + :one")
             values = {**values, ":zero": 0, ":one": 1}
         update = ", ".join(sets)
         return {
             "TableName": self._table,
-            "Key": _serialize({"id": origin.id}),
+            "Key": serialize({ID: origin.id}),
             "UpdateExpression": "SET " + update,
             "ConditionExpression": condition,
             "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": _serialize(
-                {**_placeholders(attributes), ":requestedAt": _num(origin.requested_at), **values}
+            "ExpressionAttributeValues": serialize(
+                {**_placeholders(attributes), f":{REQUESTED_AT}": num(origin.requested_at), **values}
             ),
         }
 
-    def _origin_attributes(self, origin: Origin, now: float) -> dict[str, Any]:
-        """The origin's attributes but the key and `requestedAt`, for an update."""
-        item = self._origin_item(origin, now)
-        del item["id"], item["requestedAt"]
-        return item
-
-    def _origin_item(self, origin: Origin, now: float) -> dict[str, Any]:
-        return {
-            "id": origin.id,
-            "to": origin.masked_to,
-            "reference": origin.reference,
-            "metadata": json.dumps(origin.metadata, ensure_ascii=False, separators=(",", ":")),
-            "requestedAt": _num(origin.requested_at),
-            "expiresAt": int(now) + self._lifetime,
-            "contentHash": origin.fingerprint,
-            "encoding": origin.encoding,
-            "segments": origin.segments,
-            "smartEncoded": origin.smart_encoded,
-        }
+    def _expires_at(self, now: float) -> int:
+        return int(now) + self._lifetime
 
     def _shard(self, request_id: str) -> str:
         return str(zlib.crc32(request_id.encode("utf-8")) % self._shards)
@@ -513,8 +452,8 @@ class JobStore:
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": self._index,
-            "KeyConditionExpression": "dueShard = :shard AND dueAt <= :now",
-            "ExpressionAttributeValues": _serialize({":shard": shard, ":now": now_ms}),
+            "KeyConditionExpression": f"{DUE_SHARD} = :shard AND {DUE_AT} <= :now",
+            "ExpressionAttributeValues": serialize({":shard": shard, ":now": now_ms}),
             "ScanIndexForward": True,
         }
         remaining = limit
@@ -522,26 +461,26 @@ class JobStore:
             page = self._client.query(Limit=remaining, **kwargs)
             for raw in page.get("Items", []):
                 remaining -= 1
-                yield _job(_deserialize(raw))
+                yield codec.decode(raw)
             if "LastEvaluatedKey" not in page:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def _get(self, request_id: str) -> dict[str, Any] | None:
-        response = self._client.get_item(TableName=self._table, Key=_serialize({"id": request_id}), ConsistentRead=True)
+        response = self._client.get_item(TableName=self._table, Key=serialize({ID: request_id}), ConsistentRead=True)
         item: dict[str, Any] | None = response.get("Item")
         return item
 
     def _update(self, request_id: str, update: str, condition: str, values: dict[str, Any]) -> bool:
         request: dict[str, Any] = {
             "TableName": self._table,
-            "Key": _serialize({"id": request_id}),
+            "Key": serialize({ID: request_id}),
             "UpdateExpression": update,
             "ConditionExpression": condition,
-            "ExpressionAttributeValues": _serialize(values),
+            "ExpressionAttributeValues": serialize(values),
         }
         if "#state" in update + condition:
-            request["ExpressionAttributeNames"] = {"#state": "state"}
+            request["ExpressionAttributeNames"] = {"#state": STATE}
         try:
             self._client.update_item(**request)
         except ClientError as error:
@@ -552,7 +491,7 @@ class JobStore:
 
 
 # The placeholders are the attributes' names, so `_placeholders` of the attributes fills them.
-_FINAL_SET = "outcome = :outcome, reason = :reason, completedAt = :completedAt, providerStatus = :providerStatus"
+_FINAL_SET = ", ".join(f"{name} = :{name}" for name in codec.FINAL_ATTRIBUTES)
 
 
 def _placeholders(attributes: dict[str, Any]) -> dict[str, Any]:
@@ -561,80 +500,9 @@ def _placeholders(attributes: dict[str, Any]) -> dict[str, Any]:
 
 
 def _done(job: Job) -> dict[str, Any]:
-    if job.state != State.PUBLISHING or job.final is None or not job.stored:
+    if job.state != State.PUBLISHING or job.final is None:
         raise ValueError(f"{job.origin.id!r} is not a job whose outcome is being published")
-    item = {key: value for key, value in job.stored.items() if key not in ("dueShard", "dueAt")}
-    item["state"] = State.DONE.value
-    return item
-
-
-def _final_attributes(final: Final) -> dict[str, Any]:
-    return {
-        "outcome": final.outcome.value,
-        "reason": final.reason,
-        "completedAt": _num(final.completed_at),
-        "providerStatus": (
-            {"processStatus": final.provider_status.process_status, "status": final.provider_status.status}
-            if final.provider_status
-            else None
-        ),
-    }
-
-
-def _state(raw: dict[str, Any]) -> str | None:
-    """The state of an item as DynamoDB returns it (not deserialized)."""
-    state: str | None = raw.get("state", {}).get("S")
-    return state
-
-
-def _job(item: dict[str, Any]) -> Job:
-    status = item.get("providerStatus")
-    final = None
-    if item.get("outcome"):
-        final = Final(
-            outcome=Outcome(item["outcome"]),
-            reason=str(item.get("reason", "")),
-            completed_at=float(item.get("completedAt", 0)),
-            provider_status=ProviderStatus(status["processStatus"], status["status"]) if status else None,
-        )
-    metadata = item.get("metadata")
-    return Job(
-        origin=Origin(
-            id=item["id"],
-            masked_to=item.get("to"),
-            reference=item.get("reference"),
-            metadata=json.loads(metadata) if isinstance(metadata, str) else {},
-            requested_at=float(item.get("requestedAt", 0)),
-            fingerprint=item.get("contentHash"),
-            encoding=item.get("encoding"),
-            segments=int(item["segments"]) if item.get("segments") is not None else None,
-            smart_encoded=bool(item.get("smartEncoded", False)),
-        ),
-        state=State(item["state"]),
-        due_at=int(item.get("dueAt", 0)),
-        job_id=item.get("jobId"),
-        submitted_at=float(item["submittedAt"]) if "submittedAt" in item else None,
-        checks=int(item.get("checks", 0)),
-        final=final,
-        extra={key: item[key] for key in ("claimUntil", "messageId", "claimToken", "lastError") if key in item},
-        stored=item,
-    )
-
-
-def _num(seconds: float) -> Decimal:
-    return Decimal(str(round(seconds, 3)))
-
-
-def _millis(seconds: float) -> int:
-    return int(seconds * 1000)
-
-
-def _serialize(values: dict[str, Any]) -> dict[str, Any]:
-    return {key: _serializer.serialize(value) for key, value in values.items()}
-
-
-def _deserialize(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: _deserializer.deserialize(value) for key, value in item.items()}
+    return codec.item(replace(job, state=State.DONE, due_shard=None))
 
 
 def _conditional_failure(error: ClientError) -> bool:

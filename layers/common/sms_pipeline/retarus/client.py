@@ -1,6 +1,8 @@
-"""The Retarus SMS HTTP client: one pooled session, timeouts, bounded retries, typed errors.
+"""The Retarus SMS HTTP client, the provider port's Retarus adapter: one pooled session, timeouts,
+bounded retries, and the answers as the port's errors (ports.py) and verdicts (statuses.py).
 
-The error types are the rows of contract §3, so the use cases decide outcomes without knowing HTTP.
+The errors are the rows of contract §3, so the use cases decide outcomes without knowing HTTP; each
+error's reason is its message without the call it came from, which its text still names for the logs.
 Credentials travel in the form body (POST) or the query (GET, the only place a GET has): requests
 and urllib3 put URLs into exception texts and debug logs, so nothing raised or logged here carries
 the original exception or URL; every message is built from parts known to be clean, and `redact`
@@ -21,48 +23,13 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
-from sms_pipeline import retarus_bodies
-from sms_pipeline.outcomes import ProviderStatus
+from sms_pipeline.outcomes import ProviderStatus, Verdict
+from sms_pipeline.ports import ConfigurationFault, Rejected, TransientError, UnexpectedResponse, UnknownResult
 from sms_pipeline.request import SmsRequest
+from sms_pipeline.retarus import bodies, statuses
+from sms_pipeline.retarus.credentials import Credentials
 
 USER_AGENT: Final = "sms-pipeline/0.1 (+python-requests)"
-
-
-@dataclass(frozen=True)
-class Credentials:
-    user: str
-    password: str
-
-    def __repr__(self) -> str:  # never print the password, even in a debugger or a traceback
-        return f"Credentials(user={self.user!r}, password='***')"
-
-
-class RetarusError(Exception):
-    """Base of the client's errors; the message never holds credentials, numbers or message text."""
-
-
-class Rejected(RetarusError):
-    """400: the provider refuses the parameters. Final: the request ends as REJECTED."""
-
-
-class ConfigurationFault(RetarusError):
-    """401/405: wrong credentials or wrong URL. No call can succeed until an operator fixes it."""
-
-
-class TransientError(RetarusError):
-    """5xx, 429, or the connection failed before the request was sent: safe to try again later."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class UnknownResult(RetarusError):
-    """The request was written to the wire but no answer came: it may have been accepted."""
-
-
-class UnexpectedResponse(RetarusError):
-    """An answer in no known form (status code or body). The job stays tracked; nothing is decided."""
 
 
 @dataclass(frozen=True)
@@ -119,18 +86,22 @@ class RetarusClient:
             "POST", "/sms", form=form, idempotent=False, expect=201, deadline=deadline, attempts=None if retries else 1
         )
         try:
-            return retarus_bodies.job_id(body)
-        except retarus_bodies.UnexpectedBody as error:
+            return bodies.job_id(body)
+        except bodies.UnexpectedBody as error:
             # Accepted (201) but unreadable: the SMS is on its way and cannot be tracked.
-            raise UnknownResult(f"POST /sms: 201 with an {error}") from None
+            raise UnknownResult(f"201 with an {error}", call="POST /sms") from None
 
-    def report(self, job_id: str, *, deadline: float | None = None) -> ProviderStatus:
+    def report(self, job_id: str, *, deadline: float | None = None) -> Verdict:
+        """What GET /reports says of one job, through the status table (statuses.py)."""
+        return statuses.verdict(self.status(job_id, deadline=deadline))
+
+    def status(self, job_id: str, *, deadline: float | None = None) -> ProviderStatus:
         """GET /reports for one job; the provider's (processStatus, status), normalised."""
         body = self._call("GET", "/reports", query={"jobid": job_id}, idempotent=True, expect=200, deadline=deadline)
         try:
-            return retarus_bodies.report(body)
-        except retarus_bodies.UnexpectedBody as error:
-            raise UnexpectedResponse(f"GET /reports: {error}") from None
+            return bodies.report(body)
+        except bodies.UnexpectedBody as error:
+            raise UnexpectedResponse(str(error), call="GET /reports") from None
 
     def close(self) -> None:
         self._session.close()
@@ -184,39 +155,43 @@ class RetarusClient:
             else:
                 response = self._session.get(url, params={**(query or {}), **auth}, timeout=self._timeout)
         except requests.exceptions.ConnectTimeout:
-            raise TransientError(f"{what}: connect timeout to {self._host}") from None
+            raise TransientError(f"connect timeout to {self._host}", call=what) from None
         except requests.exceptions.ReadTimeout:
             if idempotent:
-                raise TransientError(f"{what}: no answer within {self._timeout[1]} s") from None
-            raise UnknownResult(f"{what}: no answer within {self._timeout[1]} s") from None
+                raise TransientError(f"no answer within {self._timeout[1]} s", call=what) from None
+            raise UnknownResult(f"no answer within {self._timeout[1]} s", call=what) from None
         except requests.exceptions.SSLError as error:
-            raise TransientError(f"{what}: TLS failure with {self._host} ({_cause(error, secrets)})") from None
+            raise TransientError(f"TLS failure with {self._host} ({_cause(error, secrets)})", call=what) from None
         except requests.exceptions.ConnectionError as error:
             if _before_send(error) or idempotent:
-                raise TransientError(f"{what}: connection to {self._host} failed ({_cause(error, secrets)})") from None
+                raise TransientError(
+                    f"connection to {self._host} failed ({_cause(error, secrets)})", call=what
+                ) from None
             raise UnknownResult(
-                f"{what}: connection to {self._host} lost after sending ({_cause(error, secrets)})"
+                f"connection to {self._host} lost after sending ({_cause(error, secrets)})", call=what
             ) from None
         except requests.exceptions.RequestException as error:
-            raise TransientError(f"{what}: {_cause(error, secrets)}") from None
+            raise TransientError(_cause(error, secrets), call=what) from None
 
         code = response.status_code
         text = response.text
         if code == expect:
             return text
         if code == 400:
-            raise Rejected(f"{what}: 400, the provider refused the parameters")
+            raise Rejected("400, the provider refused the parameters", call=what)
         if code in (401, 403):
             raise ConfigurationFault(
-                f"{what}: {code}, the provider refused the credentials; fix the user/password in the Retarus secret"
+                f"{code}, the provider refused the credentials; fix the user/password in the Retarus secret", call=what
             )
         if code in (404, 405):
             raise ConfigurationFault(
-                f"{what}: {code} from {self._host}; check RetarusBaseUrl (it must end before /sms)"
+                f"{code} from {self._host}; check RetarusBaseUrl (it must end before /sms)", call=what
             )
         if code == 429 or code >= 500:
-            raise TransientError(f"{what}: provider answered {code}", _retry_after(response.headers.get("Retry-After")))
-        raise UnexpectedResponse(f"{what}: unexpected HTTP {code}")
+            raise TransientError(
+                f"provider answered {code}", call=what, retry_after=_retry_after(response.headers.get("Retry-After"))
+            )
+        raise UnexpectedResponse(f"unexpected HTTP {code}", call=what)
 
     @property
     def _host(self) -> str:

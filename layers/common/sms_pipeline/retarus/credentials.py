@@ -8,12 +8,22 @@ the credentials, so a fixed secret takes effect at the next invocation.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
 
-from sms_pipeline.retarus import ConfigurationFault, Credentials
+from sms_pipeline.ports import ConfigurationFault
+
+
+@dataclass(frozen=True)
+class Credentials:
+    user: str
+    password: str
+
+    def __repr__(self) -> str:  # never print the password, even in a debugger or a traceback
+        return f"Credentials(user={self.user!r}, password='***')"
 
 
 class SecretCredentials:

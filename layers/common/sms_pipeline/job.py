@@ -1,0 +1,86 @@
+"""The job: what the pipeline knows of one request, from its claim before the POST to its outcome.
+
+Domain records only; how they are stored is the store's (dynamodb/codec.py, dynamodb/store.py).
+
+States: SENDING (claimed until `claim_until`, the POST follows at once) → RELEASED (the POST surely
+did not happen, `last_error` says why; may be claimed again, until the request's validity ends) |
+TRACKING (job id known, checks due) → PUBLISHING (outcome decided, publish due) → DONE. A request
+that failed before it could claim (a configuration fault) is recorded RELEASED with its error, and
+so is a new request found past its validity: such a request is never claimed, it goes from RELEASED
+to PUBLISHING (EXPIRED), so a SENDING record always means a POST may have happened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from sms_pipeline.outcomes import Outcome, ProviderStatus
+
+
+class State(StrEnum):
+    SENDING = "SENDING"
+    RELEASED = "RELEASED"
+    TRACKING = "TRACKING"
+    PUBLISHING = "PUBLISHING"
+    DONE = "DONE"
+
+
+class ClaimResult(StrEnum):
+    GRANTED = "GRANTED"
+    DUPLICATE = "DUPLICATE"  # another message holds or finished this id: acknowledge, do nothing
+    IN_FLIGHT = "IN_FLIGHT"  # another copy of this very message holds a live claim: try again later
+    EXPIRED = "EXPIRED"  # an earlier claim ended without a record of the POST's result
+    PAST_VALIDITY = "PAST_VALIDITY"  # new or released, and past its validity: not claimed, to end EXPIRED
+
+
+@dataclass(frozen=True)
+class Origin:
+    """What the outcome event repeats of the request; stored at the claim."""
+
+    id: str
+    masked_to: str | None
+    reference: str | None
+    metadata: dict[str, Any]
+    requested_at: float
+    fingerprint: str | None = None  # request.fingerprint: tells two requests with one id apart
+    encoding: str | None = None  # of the text as sent (contract §9); None: no readable text
+    segments: int | None = None
+    smart_encoded: bool = False
+
+
+@dataclass(frozen=True)
+class Final:
+    outcome: Outcome
+    reason: str
+    completed_at: float
+    provider_status: ProviderStatus | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """One request's record, as the store holds it.
+
+    `due_at` (milliseconds; 0: nothing due) is when the pending work (a check, a publish) is due,
+    and doubles as the record's version: every conditional transition of the status path names the
+    `due_at` it read, so two overlapping runs cannot both make it.
+    """
+
+    origin: Origin
+    state: State
+    due_at: int = 0
+    due_shard: int | None = None  # the due index's partition, while something is due
+    job_id: str | None = None  # the provider's, once sent
+    submitted_at: float | None = None
+    checks: int = 0  # status checks made
+    final: Final | None = None
+    attempts: int | None = None  # claims made; None: none counted yet
+    last_error: str | None = None  # why the last attempt did not send; EXPIRED names it
+    claim_until: float | None = None  # a SENDING claim is live until then
+    message_id: str | None = None  # the SQS message that claimed it last
+    claim_token: str | None = None  # that delivery's own token
+    expires_at: int | None = None  # epoch seconds, when the store may forget it
+    # How the record keeps an unknown origin value or provider status: as NULL (the send path's
+    # writes) or left out (a rejection on arrival); the DONE record is written back the same way.
+    null_unknowns: bool = field(default=True, repr=False, compare=False)
