@@ -139,8 +139,15 @@ def simulator() -> Iterator[RetarusSimulator]:
 
 
 @pytest.fixture
-def pipeline(moto_endpoint: str, simulator: RetarusSimulator) -> Pipeline:
-    return deploy(moto_endpoint, simulator)
+def template_parameters() -> dict[str, str]:
+    """Template parameters of the test's deployment on top of the fixture's own; a test sets them
+    with `@pytest.mark.parametrize("template_parameters", [{...}])`."""
+    return {}
+
+
+@pytest.fixture
+def pipeline(moto_endpoint: str, simulator: RetarusSimulator, template_parameters: dict[str, str]) -> Pipeline:
+    return deploy(moto_endpoint, simulator, **template_parameters)
 
 
 # The fallback's origination identity in the tests' stacks (the template wants an ARN of one).

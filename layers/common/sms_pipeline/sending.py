@@ -1,12 +1,13 @@
 """The send use case: one SQS record in, at most one POST /sms out (contract §1–§3, §8).
 
-Pure orchestration over three ports (ports.py: job store, publisher, provider); the handler owns the
-event plumbing and the concurrency. Each record either ends well (sent, duplicate, or a published
-REJECTED/UNKNOWN/EXPIRED outcome) or raises RetryLater, which fails it in the batch response and
-says after how many seconds SQS should deliver it again: the next of the retry delays, cut short
-to the end of the request's validity, after which the request ends EXPIRED instead of being sent.
-A record that fails unexpectedly (a bug, AWS failing) keeps the queue's own visibility timeout;
-if that keeps happening SQS moves it to the DLQ.
+Pure orchestration over three ports (ports.py: job store, publisher, provider) and the protection
+rules (protection.py); the handler owns the event plumbing and the concurrency. Each record either
+ends well (sent, duplicate, or a published REJECTED/BLOCKED/UNKNOWN/EXPIRED outcome) or raises
+RetryLater, which fails it in the batch response and says after how many seconds SQS should
+deliver it again: the next of the retry delays, cut short to the end of the request's validity,
+after which the request ends EXPIRED instead of being sent. A record that fails unexpectedly (a
+bug, AWS failing) keeps the queue's own visibility timeout; if that keeps happening SQS moves it
+to the DLQ.
 
 With a fallback provider (contract §12), an attempt that Retarus certainly did not take may go to
 it instead, under the same claim, which names the fallback before the call; when is failover.py's.
@@ -24,8 +25,8 @@ from enum import StrEnum
 
 from sms_pipeline import request as requests_
 from sms_pipeline.failover import Failover
-from sms_pipeline.job import ClaimResult, Final, Job, Origin
-from sms_pipeline.observability import count, logger
+from sms_pipeline.job import ClaimResult, Final, Job, Origin, State
+from sms_pipeline.observability import MetricUnit, count, logger
 from sms_pipeline.outcomes import (
     CLAIM_EXPIRED_REASON,
     PRIMARY_PROVIDER,
@@ -45,6 +46,7 @@ from sms_pipeline.ports import (
     TransientError,
     UnknownResult,
 )
+from sms_pipeline.protection import Admission, Block, Protection
 from sms_pipeline.retry import expired_reason, retry_delay
 
 CLAIM_MARGIN_SECONDS = 10.0
@@ -70,6 +72,7 @@ class Result(StrEnum):
     REJECTED = "rejected"
     UNKNOWN = "unknown"
     EXPIRED = "expired"
+    BLOCKED = "blocked"
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,7 @@ class Sender:
     clock: Callable[[], float] = time.time
     monotonic: Callable[[], float] = time.monotonic
     jitter: Callable[[], float] = random.random
+    protection: Protection | None = None  # the rules of contract §10 (None: none)
 
     def __post_init__(self) -> None:
         self.retry_delays = tuple(self.retry_delays)
@@ -163,6 +167,31 @@ class Batch:
                 raise self._retry_later(attempt, "not sent: " + primary_down.reason) from None
             # With a fallback, the request is claimed all the same: its record says whether it fails over.
 
+        # --- protection (contract §10): the rules, after validation and before the claim --------
+        admission = Admission.NOTHING
+        if s.protection is not None and not attempt.expired(s.clock()):
+            checked = s.protection.admit(sms.id, sms.to, sms.parts.segments if sms.parts else 1)
+            if isinstance(checked, Block):
+                return self._block(attempt, checked, log)
+            admission = checked
+            if admission.used_percent:
+                count("DailySegmentLimitUsed", admission.used_percent, MetricUnit.Percent)
+        try:
+            result = self._claim_and_send(incoming, sms, attempt, log, primary_down)
+        finally:
+            if not attempt.maybe_sent:  # certainly not handed to the provider: the parts go back
+                _give_back(admission, log)
+        return result
+
+    def _claim_and_send(
+        self,
+        incoming: Incoming,
+        sms: requests_.SmsRequest,
+        attempt: _Attempt,
+        log: dict[str, str],
+        primary_down: ConfigurationFault | None,
+    ) -> Result:
+        s = self._s
         token = uuid.uuid4().hex  # this delivery's own: two copies of one message must not share a claim
         now = s.clock()
         claim, job = s.store.claim(
@@ -206,6 +235,7 @@ class Batch:
         if primary_down is not None:
             return self._primary_failed(attempt, sms, job, token, primary_down, log)
 
+        attempt.maybe_sent = True  # the POST may reach the provider from here on
         try:
             job_id = s.provider.send(
                 sms,
@@ -215,9 +245,11 @@ class Batch:
                 retries=incoming.receive_count <= 1,
             )
         except Rejected:
+            attempt.maybe_sent = False
             logger.info("provider rejected the request (400)", extra=log)
             return self._finish(attempt.origin, Outcome.REJECTED, PROVIDER_REJECTED_REASON, provider=s.primary_name)
         except ConfigurationFault as fault:
+            attempt.maybe_sent = False
             self._open_circuit(fault, log)
             if s.failover is not None:
                 return self._primary_failed(attempt, sms, job, token, fault, log)
@@ -246,6 +278,7 @@ class Batch:
         self, attempt: _Attempt, request_id: str, token: str, error: ProviderError, log: dict[str, str]
     ) -> RetryLater:
         """The attempt certainly did not send: the claim is released, the record comes back later."""
+        attempt.maybe_sent = False
         self._s.store.release(request_id, token=token, error=error.reason)
         retry = self._retry_later(attempt, str(error))
         logger.warning(
@@ -299,9 +332,11 @@ class Batch:
                 logger.info("the claim changed hands before the failover; not sent here", extra=log)
                 raise self._retry_later(attempt, _LOST_RACE)
             logger.warning("Retarus did not take the request; failing over", extra={**log, "provider": failover.name})
+        attempt.maybe_sent = True  # the SMS may reach the fallback from here on
         try:
             message_id = failover.provider.send(sms, seconds_left=attempt.seconds_left(s.clock()))
         except Rejected as rejected:
+            attempt.maybe_sent = False
             logger.info("fallback provider rejected the request", extra={**log, "error": str(rejected)})
             return self._finish(attempt.origin, Outcome.REJECTED, rejected.reason, provider=failover.name)
         except UnknownResult as unknown:
@@ -387,6 +422,24 @@ class Batch:
         self._publish(origin, final)
         return Result.REJECTED
 
+    def _block(self, attempt: _Attempt, block: Block, log: dict[str, str]) -> Result:
+        """A rule refused the request (§10): BLOCKED, never sent, recorded as an invalid request
+        is; a request that earlier attempts left RELEASED (a 5xx, then an opt-out) ends from there."""
+        s = self._s
+        now = s.clock()
+        final = Final(Outcome.BLOCKED, block.reason, completed_at=now)
+        lease = now + s.publish_lease_seconds
+        existing = s.store.put_rejected(attempt.origin, final, now=now, publish_lease_until=lease)
+        if existing is not None:
+            attempt.learn(existing)
+            released = existing.state is State.RELEASED
+            if not released or not s.store.finish_released(attempt.origin.id, final, publish_lease_until=lease):
+                return self._duplicate(attempt.origin, existing, log)
+        logger.info("request blocked by a protection rule", extra={**log, "rule": block.rule.metric})
+        count(block.rule.metric)
+        self._publish(attempt.origin, final)
+        return Result.BLOCKED
+
     def _finish(
         self, origin: Origin, outcome: Outcome, reason: str, *, claimed: bool = True, provider: str | None = None
     ) -> Result:
@@ -420,6 +473,7 @@ class _Attempt:
         self.origin = origin
         self.validity_seconds = validity_seconds
         self.last_error: str | None = None
+        self.maybe_sent = False  # this delivery's POST may have reached the provider
 
     def learn(self, job: Job) -> None:
         """The stored record's first requestedAt wins: a message redriven from the DLQ, or enqueued
@@ -455,3 +509,11 @@ def _origin(
         segments=request.parts.segments if request.parts else None,
         smart_encoded=smart_encoded,
     )
+
+
+def _give_back(admission: Admission, log: dict[str, str]) -> None:
+    """A give-back that fails leaves the day's count high: the limit is reached early, never passed."""
+    try:
+        admission.give_back()
+    except Exception as error:
+        logger.warning("the day's parts of a request not sent were not given back", extra={**log, "error": str(error)})
