@@ -48,7 +48,7 @@ def test_default_run_gives_every_sample_its_expected_outcome() -> None:
         "DELIVERED", "SENT", "UNDELIVERED", "FAILED", "EXPIRED", "CANCELED", "UNKNOWN", "REJECTED", "BLOCKED",
     }  # fmt: skip
     # Each protection rule (contract §10) refused one sample, which was never sent.
-    assert [table[f"sample-blocked-{rule}"][2] for rule in ("prefix", "opt-out", "rate", "spend")] == [
+    assert [table[f"sample-blocked-{rule}"][3] for rule in ("prefix", "opt-out", "rate", "spend")] == [
         "never sent (prefix)", "never sent (opt-out)", "never sent (rate)", "never sent (day)",
     ]  # fmt: skip
     assert "0 in the DLQ" in done.stdout
