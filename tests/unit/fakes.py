@@ -93,11 +93,15 @@ class FakeStore:
             item.update(state=State.RELEASED, lastError=error)
             _drop(item, "claimUntil", "claimToken")
 
-    def record_sent(self, request_id: str, job_id: str, *, submitted_at: float, first_check_at: float) -> None:
+    def record_sent(
+        self, request_id: str, job_id: str, *, submitted_at: float, first_check_at: float, timer: bool = False
+    ) -> None:
         item = self.items[request_id]
         if item["state"] == State.SENDING:
             item.update(state=State.TRACKING, jobId=job_id, submittedAt=submitted_at, checks=0)
             item["dueAt"] = _millis(first_check_at)
+            if timer:
+                item["timerAt"] = item["dueAt"]
             _drop(item, "claimUntil", "claimToken")
 
     def finish_claimed(self, request_id: str, final: Final, *, publish_lease_until: float) -> bool:
@@ -149,11 +153,20 @@ class FakeStore:
         ]
         return sorted(jobs, key=lambda job: job.due_at)[:limit]
 
-    def reschedule(self, job: Job, *, next_check_at: float) -> bool:
+    def get(self, request_ids: Sequence[str]) -> list[Job]:
+        return [
+            self._job(self.items[request_id]) for request_id in dict.fromkeys(request_ids) if request_id in self.items
+        ]
+
+    def reschedule(self, job: Job, *, next_check_at: float, timer: bool = False) -> bool:
         item = self.items[job.origin.id]
         if item["state"] != State.TRACKING or item.get("dueAt") != job.due_at:
             return False
         item.update(dueAt=_millis(next_check_at), checks=job.checks + 1)
+        if timer:
+            item["timerAt"] = item["dueAt"]
+        else:
+            _drop(item, "timerAt")
         return True
 
     def finish_tracked(self, job: Job, final: Final, *, publish_lease_until: float) -> Job | None:
@@ -161,6 +174,7 @@ class FakeStore:
         if item["state"] != State.TRACKING or item.get("dueAt") != job.due_at:
             return None
         item.update(state=State.PUBLISHING, checks=job.checks + 1, dueAt=_millis(publish_lease_until), final=final)
+        _drop(item, "timerAt")
         return self._job(item)
 
     def lease_publish(self, job: Job, *, publish_lease_until: float) -> Job | None:
@@ -202,6 +216,7 @@ class FakeStore:
             claim_until=item.get("claimUntil"),
             message_id=item.get("messageId"),
             claim_token=item.get("claimToken"),
+            timer_at=item.get("timerAt"),
         )
 
 

@@ -20,6 +20,8 @@ ENV = {
     "DUE_INDEX_SHARDS": "4",
     "RECORD_RETENTION_DAYS": "30",
     "REQUEST_QUEUE_URL": "https://sqs.eu-central-1.amazonaws.com/123456789012/requests",
+    "CHECK_QUEUE_URL": "https://sqs.eu-central-1.amazonaws.com/123456789012/checks",
+    "CHECK_TIMER_MARGIN_SECONDS": "60",
     "DEFAULT_VALIDITY_SECONDS": "14400",
     "RETRY_DELAYS_SECONDS": "10,30,60",
     "MAX_SEGMENTS": "10",
@@ -50,6 +52,8 @@ def test_valid_environment() -> None:
         ("RETRY_DELAYS_SECONDS", "10,x", "must be comma-separated whole seconds (parameter RetryDelaysSeconds)"),
         ("RETRY_DELAYS_SECONDS", "10,43201", "longer than 43200 s (parameter RetryDelaysSeconds)"),
         ("REQUEST_QUEUE_URL", "", "REQUEST_QUEUE_URL is not set (it comes from the RequestQueue resource"),
+        ("CHECK_QUEUE_URL", "", "CHECK_QUEUE_URL is not set (it comes from the CheckQueue resource"),
+        ("CHECK_TIMER_MARGIN_SECONDS", "soon", "is not a whole number (parameter CheckTimerMarginSeconds)"),
     ],
 )
 def test_validity_and_retry_settings_are_checked(name: str, value: str, problem: str) -> None:

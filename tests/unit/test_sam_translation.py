@@ -164,6 +164,9 @@ def test_the_dashboard_shows_what_an_operator_looks_at(resources: dict[str, Any]
 RESOURCES_WITHOUT_FALLBACK = {
     "AlarmsTopic": "AWS::SNS::Topic",
     "AuthFailuresAlarm": "AWS::CloudWatch::Alarm",
+    "CheckDeadLetterAlarm": "AWS::CloudWatch::Alarm",
+    "CheckDeadLetterQueue": "AWS::SQS::Queue",
+    "CheckQueue": "AWS::SQS::Queue",
     "Dashboard": "AWS::CloudWatch::Dashboard",
     "DeadLetterAlarm": "AWS::CloudWatch::Alarm",
     "JobsTable": "AWS::DynamoDB::Table",
@@ -180,6 +183,7 @@ RESOURCES_WITHOUT_FALLBACK = {
     "SendFunctionRole": "AWS::IAM::Role",
     "SharedLayer": "AWS::Lambda::LayerVersion",
     "StatusFunction": "AWS::Lambda::Function",
+    "StatusFunctionChecks": "AWS::Lambda::EventSourceMapping",
     "StatusFunctionErrorsAlarm": "AWS::CloudWatch::Alarm",
     "StatusFunctionEventInvokeConfig": "AWS::Lambda::EventInvokeConfig",
     "StatusFunctionLogGroup": "AWS::Logs::LogGroup",

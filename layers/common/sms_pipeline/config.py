@@ -45,6 +45,8 @@ class Settings:
     publish_lease_seconds: int
     status_max_jobs: int
     request_queue_url: str
+    check_queue_url: str
+    check_timer_margin_seconds: int
     default_validity_seconds: int
     retry_delays: tuple[int, ...]
     max_segments: int
@@ -79,6 +81,10 @@ class Settings:
             record_retention_seconds=86400
             * reader.integer("RECORD_RETENTION_DAYS", "parameter RecordRetentionDays", minimum=1),
             request_queue_url=reader.text("REQUEST_QUEUE_URL", "the RequestQueue resource"),
+            check_queue_url=reader.text("CHECK_QUEUE_URL", "the CheckQueue resource"),
+            check_timer_margin_seconds=reader.integer(
+                "CHECK_TIMER_MARGIN_SECONDS", "parameter CheckTimerMarginSeconds", maximum=MAX_VISIBILITY_SECONDS
+            ),
             default_validity_seconds=reader.integer(
                 "DEFAULT_VALIDITY_SECONDS",
                 "parameter DefaultValiditySeconds",

@@ -81,6 +81,7 @@ class Job:
     message_id: str | None = None  # the SQS message that claimed it last
     claim_token: str | None = None  # that delivery's own token
     expires_at: int | None = None  # epoch seconds, when the store may forget it
+    timer_at: int | None = None  # the due_at a check timer is on its way for (ports.CheckTimers)
     # How the record keeps an unknown origin value or provider status: as NULL (the send path's
     # writes) or left out (a rejection on arrival); the DONE record is written back the same way.
     null_unknowns: bool = field(default=True, repr=False, compare=False)

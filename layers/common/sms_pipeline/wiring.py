@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from botocore.config import Config
 
 from sms_pipeline.batch_processor import ConcurrentSqsProcessor
+from sms_pipeline.check_queue import SqsCheckTimers
 from sms_pipeline.config import Settings
 from sms_pipeline.dynamodb.store import JobStore, query_threads
 from sms_pipeline.publisher import SnsPublisher
@@ -78,6 +79,11 @@ def _provider(config: Settings, pool_size: int) -> RetarusClient:
     )
 
 
+def _check_timers(config: Settings) -> SqsCheckTimers:
+    """The check queue, its SQS client made on first use: a batch that sends nothing needs none."""
+    return SqsCheckTimers(lambda: boto3.client("sqs", config=_AWS_CONFIG), config.check_queue_url)
+
+
 @cache
 def sender() -> Sender:
     config = settings()
@@ -92,6 +98,7 @@ def sender() -> Sender:
         retry_delays=config.retry_delays,
         request_defaults=Defaults(max_segments=config.max_segments, smart_encoding=config.smart_encoding),
         on_auth_failure=credentials().forget,
+        timers=_check_timers(config),
     )
 
 
@@ -118,4 +125,6 @@ def tracker() -> Tracker:
         concurrency=config.status_concurrency,
         max_jobs=config.status_max_jobs,
         on_auth_failure=credentials().forget,
+        timers=_check_timers(config),
+        timer_margin_seconds=config.check_timer_margin_seconds,
     )
