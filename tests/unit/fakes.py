@@ -11,6 +11,7 @@ from sms_pipeline.job import ClaimResult, Final, Job, Origin, State
 from sms_pipeline.outcomes import OutcomeEvent, Verdict
 from sms_pipeline.request import CONTRACT_DEFAULTS, SmsRequest
 from sms_pipeline.sending import Sender
+from sms_pipeline.timers import Timer
 from sms_pipeline.tracking import Tracker
 
 
@@ -236,6 +237,21 @@ class FakePublisher:
     def publish(self, events: Sequence[OutcomeEvent]) -> set[str]:
         self.events.extend(events)
         return {event.request_id for event in events}
+
+
+class FakeCheckTimers:
+    """Check timers kept in a list, as the check queue would hold them; `fail` makes start() fail
+    as the adapter does (it reports the number not started)."""
+
+    def __init__(self) -> None:
+        self.started: list[Timer] = []
+        self.fail = False
+
+    def start(self, timers: Sequence[Timer]) -> int:
+        if self.fail:
+            return len(timers)
+        self.started.extend(timers)
+        return 0
 
 
 class FakeProvider:
