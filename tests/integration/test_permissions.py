@@ -15,7 +15,13 @@ from support import Pipeline, aws_hook, policy_statements
 
 FAST = {"STATUS_CHECK_DELAYS_SECONDS": "0"}
 # IAM actions not named after their API operation
-ACTION = {"sns:PublishBatch": "sns:Publish", "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility"}
+ACTION = {
+    "sns:PublishBatch": "sns:Publish",
+    "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+    "sqs:SendMessageBatch": "sqs:SendMessage",
+    "dynamodb:BatchGetItem": "dynamodb:BatchGetItem",
+}
+CHECK_QUEUE = str({"Fn::GetAtt": ["CheckQueue", "Arn"]})
 TABLE = str({"Fn::GetAtt": ["JobsTable", "Arn"]})
 INDEX = str({"Fn::Sub": "${JobsTable.Arn}/index/due"})
 RESOURCE = {
@@ -33,7 +39,7 @@ def allowed(function: str) -> set[tuple[str, str]]:
     return pairs
 
 
-def calls_of(run: Callable[[], None]) -> set[tuple[str, str]]:
+def calls_of(run: Callable[[], None], check_queue_url: str = "") -> set[tuple[str, str]]:
     """(IAM action, the template's name of the resource) of every AWS call made while `run` runs."""
     calls: set[tuple[str, str]] = set()
 
@@ -42,6 +48,8 @@ def calls_of(run: Callable[[], None]) -> set[tuple[str, str]]:
         action = ACTION.get(f"{service}:{model.name}", f"{service}:{model.name}")
         if service == "dynamodb":
             calls.add((action, INDEX if "IndexName" in params else TABLE))
+        elif service == "sqs" and check_queue_url and params.get("QueueUrl") == check_queue_url:
+            calls.add((action, CHECK_QUEUE))
         else:
             calls.add((action, RESOURCE[service]))
 
@@ -74,11 +82,23 @@ def test_every_call_of_either_function_is_allowed_by_its_role(pipeline: Pipeline
         for _ in range(3):  # a check that finds nothing final, then the outcome, its publish, its record
             status({"source": "aws.scheduler"}, pipeline.context("StatusFunction"))
 
-    send_calls = calls_of(sends)
-    status_calls = calls_of(checks)
+    check_queue = pipeline.stack.output("CheckQueueUrl")
+
+    def timed_send() -> None:  # a first check due in a second: its timer goes on the check queue
+        pipeline.enqueue({"id": "timed", "to": "+4917012345677", "text": "x"})
+        pipeline.deliver(pipeline.handler("SendFunction", STATUS_CHECK_DELAYS_SECONDS="1"))
+
+    def timed_checks() -> None:  # the timer's check finds the job open and starts the next timer
+        status = pipeline.handler("StatusFunction", STATUS_CHECK_DELAYS_SECONDS="1")
+        assert pipeline.deliver_checks(status, wait_seconds=3).received == 1
+
+    send_calls = calls_of(sends) | calls_of(timed_send, check_queue)
+    status_calls = calls_of(checks) | calls_of(timed_checks, check_queue)
 
     assert {event["id"] for event in pipeline.outcomes()} == {"ok", "bad", "late"}  # every path was taken
     assert {action for action, _ in status_calls} >= {"dynamodb:Query", "dynamodb:BatchWriteItem", "sns:Publish"}
     assert ("sqs:ChangeMessageVisibility", RESOURCE["sqs"]) in send_calls
+    assert ("sqs:SendMessage", CHECK_QUEUE) in send_calls and ("sqs:SendMessage", CHECK_QUEUE) in status_calls
+    assert ("dynamodb:BatchGetItem", TABLE) in status_calls
     assert send_calls <= allowed("SendFunction"), send_calls - allowed("SendFunction")
     assert status_calls <= allowed("StatusFunction"), status_calls - allowed("StatusFunction")
