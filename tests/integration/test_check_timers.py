@@ -135,3 +135,16 @@ def test_a_message_that_is_not_a_timer_fails_alone_in_the_batch_response(pipelin
 
     assert received == 2 and failed == [wrong["MessageId"]]
     assert len(pipeline.simulator.report_calls()) == 1  # the real timer's check was made
+
+
+def test_with_check_timer_max_delay_0_every_check_waits_for_the_scheduled_run(pipeline: Pipeline) -> None:
+    no_timers = {"CHECK_TIMER_MAX_DELAY_SECONDS": "0", **ONE_SECOND}
+    send(pipeline, {"id": "scheduled", "to": "+4917012345677", "text": "x"}, **no_timers)
+    assert "timerAt" not in pipeline.item("scheduled")
+    status = pipeline.handler("StatusFunction", **no_timers)
+    wait_until_due(pipeline, "scheduled")
+
+    summary = schedule(pipeline, status)
+
+    assert (summary["checked"], summary["timer_in_flight"], summary["timers_started"]) == (1, 0, 0)
+    assert pipeline.deliver_checks(status).received == 0  # nothing went on the check queue

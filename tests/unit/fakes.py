@@ -243,7 +243,8 @@ class FakeCheckTimers:
     """Check timers kept in a list, as the check queue would hold them; `fail` makes start() fail
     as the adapter does (it reports the number not started)."""
 
-    def __init__(self) -> None:
+    def __init__(self, reach_seconds: int = 900) -> None:
+        self.reach_seconds = reach_seconds
         self.started: list[Timer] = []
         self.fail = False
 

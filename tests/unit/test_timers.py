@@ -45,9 +45,12 @@ def test_a_check_that_finds_the_job_open_starts_its_next_checks_timer() -> None:
 
 
 def test_a_check_due_beyond_a_timers_reach_or_at_every_run_gets_no_timer() -> None:
-    assert timer_after("r", NOW, TIMER_LIMIT_SECONDS) == Timer("r", int((NOW + TIMER_LIMIT_SECONDS) * 1000))
-    assert timer_after("r", NOW, TIMER_LIMIT_SECONDS + 1) is None
-    assert timer_after("r", NOW, 0) is None  # "check at every run" stays the schedule's
+    timers = FakeCheckTimers()
+    assert timer_after("r", NOW, TIMER_LIMIT_SECONDS, timers) == Timer("r", int((NOW + TIMER_LIMIT_SECONDS) * 1000))
+    assert timer_after("r", NOW, TIMER_LIMIT_SECONDS + 1, timers) is None
+    assert timer_after("r", NOW, 0, timers) is None  # "check at every run" stays the schedule's
+    assert timer_after("r", NOW, 30, FakeCheckTimers(reach_seconds=20)) is None  # CheckTimerMaxDelaySeconds
+    assert timer_after("r", NOW, 30, None) is None
     store, provider, timers = FakeStore(), FakeProvider(), FakeCheckTimers()
     sent(store, "r")
 

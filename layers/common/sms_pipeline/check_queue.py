@@ -68,8 +68,14 @@ class SqsCheckTimers:
     """`client` makes the SQS client, on first use (lazy.py)."""
 
     def __init__(
-        self, client: Callable[[], SQSClient], queue_url: str, *, clock: Callable[[], float] = time.time
+        self,
+        client: Callable[[], SQSClient],
+        queue_url: str,
+        *,
+        reach_seconds: int = TIMER_LIMIT_SECONDS,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        self.reach_seconds = min(reach_seconds, TIMER_LIMIT_SECONDS)
         self._sqs = OnFirstUse(client)
         self._queue_url = queue_url
         self._clock = clock

@@ -109,8 +109,10 @@ class CheckTimers(Protocol):
     store marks a job whose timer is on its way (`timer=True` above), so that the scheduled run,
     the safety net, leaves it alone unless the timer is overdue."""
 
+    reach_seconds: int  # the longest delay a timer brings (at most timers.TIMER_LIMIT_SECONDS)
+
     def start(self, timers: Sequence[Timer]) -> int:
-        """Start each timer (due within timers.TIMER_LIMIT_SECONDS); the number that could not be
+        """Start each timer (due within `reach_seconds`); the number that could not be
         started. Failures are logged and counted, not raised: the scheduled run covers them."""
 
 

@@ -233,7 +233,7 @@ class Batch:
             raise retry from None
 
         now = s.clock()
-        timer = timers_.timer_after(sms.id, now, s.first_check_delay) if s.timers is not None else None
+        timer = timers_.timer_after(sms.id, now, s.first_check_delay, s.timers)
         s.store.record_sent(
             sms.id, job_id, submitted_at=now, first_check_at=now + s.first_check_delay, timer=timer is not None
         )

@@ -30,10 +30,10 @@ class Timer:
         return job.state == State.TRACKING and job.due_at == self.due_at
 
 
-def timer_after(request_id: str, now: float, delay: int) -> Timer | None:
-    """The timer of a check `delay` seconds from now, when a timer can bring it; a delay of 0
-    ("check at every run") is the scheduled run's, and so is one beyond TIMER_LIMIT_SECONDS."""
-    if not 0 < delay <= TIMER_LIMIT_SECONDS:
+def timer_after(request_id: str, now: float, delay: int, timers: CheckTimers | None) -> Timer | None:
+    """The timer of a check `delay` seconds from now, when these timers can bring it; a delay of 0
+    ("check at every run") is the scheduled run's, and so is one beyond the timers' reach."""
+    if timers is None or not 0 < delay <= timers.reach_seconds:
         return None
     return Timer(request_id, int((now + delay) * 1000))  # to the millisecond, as the store keeps dueAt
 

@@ -247,7 +247,7 @@ class Run:
         else:
             check.still_tracked = True
             delay = t.next_delay(job.checks + 1)
-            timer = timers_.timer_after(job.origin.id, now, delay) if t.timers is not None else None
+            timer = timers_.timer_after(job.origin.id, now, delay, t.timers)
             if not t.store.reschedule(job, next_check_at=now + delay, timer=timer is not None):
                 check.lost_race = True
             else:

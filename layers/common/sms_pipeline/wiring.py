@@ -79,9 +79,16 @@ def _provider(config: Settings, pool_size: int) -> RetarusClient:
     )
 
 
-def _check_timers(config: Settings) -> SqsCheckTimers:
-    """The check queue, its SQS client made on first use: a batch that sends nothing needs none."""
-    return SqsCheckTimers(lambda: boto3.client("sqs", config=_AWS_CONFIG), config.check_queue_url)
+def _check_timers(config: Settings) -> SqsCheckTimers | None:
+    """The check queue, its SQS client made on first use (a batch that sends nothing needs none);
+    None with CheckTimerMaxDelaySeconds 0, when every check is the scheduled run's."""
+    if not config.check_timer_max_delay_seconds:
+        return None
+    return SqsCheckTimers(
+        lambda: boto3.client("sqs", config=_AWS_CONFIG),
+        config.check_queue_url,
+        reach_seconds=config.check_timer_max_delay_seconds,
+    )
 
 
 @cache
