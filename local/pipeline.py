@@ -26,7 +26,7 @@ import boto3
 from local.event_source import SqsEventSource
 from local.moto_process import MotoProcess
 from local.simulator import RetarusSimulator
-from local.stack import LocalStack, provision
+from local.stack import LocalStack, SqsEventMapping, provision
 from local.worker import FunctionError, FunctionSpec, FunctionWorker
 
 REGION = "eu-central-1"
@@ -166,14 +166,7 @@ class LocalPipeline:
             self.workers[f"StatusFunction#{instance}"] = self._worker("StatusFunction")
         mapping = self.stack.sqs_event("SendFunction")
         assert mapping is not None, "the template's SendFunction has no SQS event"
-        self.event_source = SqsEventSource(
-            self.sqs,
-            mapping.queue_url,
-            region=REGION,
-            batch_size=mapping.batch_size,
-            wait_seconds=1,
-            visibility_seconds=self.stack.function_timeout("SendFunction") + CRASH_RETRY_MARGIN_SECONDS,
-        )
+        self.event_source = self._event_source("SendFunction", mapping)
         for instance in range(self.send_instances):
             self._loop(f"event-source-{instance}", functools.partial(self._poll_requests, instance))
         for instance, event in enumerate(self.schedule_events):
@@ -225,18 +218,23 @@ class LocalPipeline:
         mapping = self.stack.sqs_event("StatusFunction")
         if mapping is None:
             return
-        self.check_source = SqsEventSource(
+        self.check_source = self._event_source("StatusFunction", mapping)
+        first = len(self.schedule_events)
+        for instance in range(first, first + min(CHECK_INSTANCES, mapping.maximum_concurrency or 1)):
+            self.workers[f"StatusFunction#{instance}"] = self._worker("StatusFunction")
+            self._loop(f"check-source-{instance}", functools.partial(self._poll_checks, instance))
+
+    def _event_source(self, logical_id: str, mapping: SqsEventMapping) -> SqsEventSource:
+        """The function's SQS event source as the template sets it up, its visibility scaled down."""
+        assert self.stack is not None
+        return SqsEventSource(
             self.sqs,
             mapping.queue_url,
             region=REGION,
             batch_size=mapping.batch_size,
             wait_seconds=1,
-            visibility_seconds=self.stack.function_timeout("StatusFunction") + CRASH_RETRY_MARGIN_SECONDS,
+            visibility_seconds=self.stack.function_timeout(logical_id) + CRASH_RETRY_MARGIN_SECONDS,
         )
-        first = len(self.schedule_events)
-        for instance in range(first, first + min(CHECK_INSTANCES, mapping.maximum_concurrency or 1)):
-            self.workers[f"StatusFunction#{instance}"] = self._worker("StatusFunction")
-            self._loop(f"check-source-{instance}", functools.partial(self._poll_checks, instance))
 
     def _poll_checks(self, instance: int) -> None:
         result = self.check_source.poll_once(lambda event: self.invoke("StatusFunction", event, instance))
