@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from sms_pipeline.protection_store import DynamoOptOuts
 from support import Pipeline, aws_hook, policy_statements
 
 FAST = {"STATUS_CHECK_DELAYS_SECONDS": "0"}
@@ -19,7 +20,6 @@ ACTION = {
     "sns:PublishBatch": "sns:Publish",
     "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
     "sqs:SendMessageBatch": "sqs:SendMessage",
-    "dynamodb:BatchGetItem": "dynamodb:BatchGetItem",
 }
 CHECK_QUEUE = str({"Fn::GetAtt": ["CheckQueue", "Arn"]})
 TABLE = str({"Fn::GetAtt": ["JobsTable", "Arn"]})
@@ -39,17 +39,28 @@ def allowed(function: str) -> set[tuple[str, str]]:
     return pairs
 
 
-def calls_of(run: Callable[[], None], check_queue_url: str = "") -> set[tuple[str, str]]:
+def calls_of(pipeline: Pipeline, run: Callable[[], None]) -> set[tuple[str, str]]:
     """(IAM action, the template's name of the resource) of every AWS call made while `run` runs."""
     calls: set[tuple[str, str]] = set()
+    tables = {  # each table of the template by its physical name
+        resource.ref: str({"Fn::GetAtt": [logical_id, "Arn"]})
+        for logical_id, resource in pipeline.stack.resources.items()
+        if resource.type == "AWS::DynamoDB::Table"
+    }
+    queues = {  # and each queue by its URL
+        resource.ref: str({"Fn::GetAtt": [logical_id, "Arn"]})
+        for logical_id, resource in pipeline.stack.resources.items()
+        if resource.type == "AWS::SQS::Queue"
+    }
 
     def record(model: Any, params: dict[str, Any], **_: Any) -> None:
         service = model.service_model.signing_name
         action = ACTION.get(f"{service}:{model.name}", f"{service}:{model.name}")
         if service == "dynamodb":
-            calls.add((action, INDEX if "IndexName" in params else TABLE))
-        elif service == "sqs" and check_queue_url and params.get("QueueUrl") == check_queue_url:
-            calls.add((action, CHECK_QUEUE))
+            table = params.get("TableName") or next(iter(params["RequestItems"]))  # BatchWriteItem: its one table
+            calls.add((action, INDEX if "IndexName" in params else tables[table]))
+        elif service == "sqs":
+            calls.add((action, queues[params["QueueUrl"]]))
         else:
             calls.add((action, RESOURCE[service]))
 
@@ -60,6 +71,7 @@ def calls_of(run: Callable[[], None], check_queue_url: str = "") -> set[tuple[st
 
 def test_every_call_of_either_function_is_allowed_by_its_role(pipeline: Pipeline) -> None:
     topic = pipeline.stack.output("OutcomesTopicArn")
+    DynamoOptOuts(pipeline.dynamodb, pipeline.stack.output("OptOutTableName")).add("+4917012345699")
 
     def sends() -> None:
         send = pipeline.handler("SendFunction", **FAST)
@@ -76,13 +88,19 @@ def test_every_call_of_either_function_is_allowed_by_its_role(pipeline: Pipeline
         failing = pipeline.handler("SendFunction", RETRY_DELAYS_SECONDS="60")
         pipeline.enqueue({"id": "down", "to": "+4917012345650", "text": "x"})
         assert pipeline.deliver(failing).failed
+        # The protection rules (§10), every one on: a request sent, one the rate refuses (its
+        # parts given back), one sent, one the day refuses (the rate read for the reason), one opted out.
+        protected = pipeline.handler(
+            "SendFunction", ALLOWED_DESTINATION_PREFIXES="+49", MAX_PER_NUMBER_PER_WINDOW="1", DAILY_SEGMENT_LIMIT="2"
+        )
+        for request_id, number in (("p1", "01"), ("p2", "01"), ("p3", "02"), ("p4", "03"), ("p5", "99")):
+            pipeline.enqueue({"id": request_id, "to": f"+49170123456{number}", "text": "x"})
+            pipeline.deliver(protected)
 
     def checks() -> None:
         status = pipeline.handler("StatusFunction", **FAST)
         for _ in range(3):  # a check that finds nothing final, then the outcome, its publish, its record
             status({"source": "aws.scheduler"}, pipeline.context("StatusFunction"))
-
-    check_queue = pipeline.stack.output("CheckQueueUrl")
 
     def timed_send() -> None:  # a first check due in a second: its timer goes on the check queue
         pipeline.enqueue({"id": "timed", "to": "+4917012345677", "text": "x"})
@@ -92,10 +110,11 @@ def test_every_call_of_either_function_is_allowed_by_its_role(pipeline: Pipeline
         status = pipeline.handler("StatusFunction", STATUS_CHECK_DELAYS_SECONDS="1")
         assert pipeline.deliver_checks(status, wait_seconds=3).received == 1
 
-    send_calls = calls_of(sends) | calls_of(timed_send, check_queue)
-    status_calls = calls_of(checks) | calls_of(timed_checks, check_queue)
+    send_calls = calls_of(pipeline, sends) | calls_of(pipeline, timed_send)
+    status_calls = calls_of(pipeline, checks) | calls_of(pipeline, timed_checks)
 
-    assert {event["id"] for event in pipeline.outcomes()} == {"ok", "bad", "late"}  # every path was taken
+    # every path was taken
+    assert {event["id"] for event in pipeline.outcomes()} == {"ok", "bad", "late", "p2", "p4", "p5"}
     assert {action for action, _ in status_calls} >= {"dynamodb:Query", "dynamodb:BatchWriteItem", "sns:Publish"}
     assert ("sqs:ChangeMessageVisibility", RESOURCE["sqs"]) in send_calls
     assert ("sqs:SendMessage", CHECK_QUEUE) in send_calls and ("sqs:SendMessage", CHECK_QUEUE) in status_calls

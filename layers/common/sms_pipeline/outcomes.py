@@ -30,6 +30,7 @@ class Outcome(StrEnum):
     CANCELED = "CANCELED"
     UNKNOWN = "UNKNOWN"
     REJECTED = "REJECTED"
+    BLOCKED = "BLOCKED"  # refused by a protection rule (contract §10): never sent
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ TRACKING_LIMIT_REASON = "Tracking limit reached before the provider reported a f
 UNCONFIRMED_REASON = "The provider did not answer the send in time; the SMS may or may not have been sent."
 CLAIM_EXPIRED_REASON = "The send was interrupted; the SMS may or may not have been sent."
 PROVIDER_REJECTED_REASON = "The provider rejected the request (HTTP 400: a parameter is invalid)."
+# BLOCKED reasons are protection.py's: each names its rule in the contract's words (§10).
 
 
 def event_id(request_id: str, outcome: Outcome) -> str:

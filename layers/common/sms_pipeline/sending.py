@@ -1,12 +1,13 @@
 """The send use case: one SQS record in, at most one POST /sms out (contract §1–§3, §8).
 
-Pure orchestration over three ports (ports.py: job store, publisher, provider); the handler owns the
-event plumbing and the concurrency. Each record either ends well (sent, duplicate, or a published
-REJECTED/UNKNOWN/EXPIRED outcome) or raises RetryLater, which fails it in the batch response and
-says after how many seconds SQS should deliver it again: the next of the retry delays, cut short
-to the end of the request's validity, after which the request ends EXPIRED instead of being sent.
-A record that fails unexpectedly (a bug, AWS failing) keeps the queue's own visibility timeout;
-if that keeps happening SQS moves it to the DLQ.
+Pure orchestration over three ports (ports.py: job store, publisher, provider) and the protection
+rules (protection.py); the handler owns the event plumbing and the concurrency. Each record either
+ends well (sent, duplicate, or a published REJECTED/BLOCKED/UNKNOWN/EXPIRED outcome) or raises
+RetryLater, which fails it in the batch response and says after how many seconds SQS should
+deliver it again: the next of the retry delays, cut short to the end of the request's validity,
+after which the request ends EXPIRED instead of being sent. A record that fails unexpectedly (a
+bug, AWS failing) keeps the queue's own visibility timeout; if that keeps happening SQS moves it
+to the DLQ.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from enum import StrEnum
 
 from sms_pipeline import request as requests_
 from sms_pipeline import timers as timers_
-from sms_pipeline.job import ClaimResult, Final, Job, Origin
-from sms_pipeline.observability import count, logger
+from sms_pipeline.job import ClaimResult, Final, Job, Origin, State
+from sms_pipeline.observability import MetricUnit, count, logger
 from sms_pipeline.outcomes import (
     CLAIM_EXPIRED_REASON,
     PROVIDER_REJECTED_REASON,
@@ -41,6 +42,7 @@ from sms_pipeline.ports import (
     SendStore,
     UnknownResult,
 )
+from sms_pipeline.protection import Admission, Block, Protection
 from sms_pipeline.retry import expired_reason, retry_delay
 
 CLAIM_MARGIN_SECONDS = 10.0
@@ -66,6 +68,7 @@ class Result(StrEnum):
     REJECTED = "rejected"
     UNKNOWN = "unknown"
     EXPIRED = "expired"
+    BLOCKED = "blocked"
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ class Sender:
     clock: Callable[[], float] = time.time
     monotonic: Callable[[], float] = time.monotonic
     jitter: Callable[[], float] = random.random
+    protection: Protection | None = None  # the rules of contract §10 (None: none)
 
     def __post_init__(self) -> None:
         self.retry_delays = tuple(self.retry_delays)
@@ -163,6 +167,26 @@ class Batch:
                 s.store.note_failure(attempt.origin, error=fault.reason, now=s.clock())
                 raise self._retry_later(attempt, str(fault)) from None
 
+        # --- protection (contract §10): the rules, after validation and before the claim --------
+        admission = Admission.NOTHING
+        if s.protection is not None and not attempt.expired(s.clock()):
+            checked = s.protection.admit(sms.id, sms.to, sms.parts.segments if sms.parts else 1)
+            if isinstance(checked, Block):
+                return self._block(attempt, checked, log)
+            admission = checked
+            if admission.used_percent:
+                count("DailySegmentLimitUsed", admission.used_percent, MetricUnit.Percent)
+        try:
+            result = self._claim_and_send(incoming, sms, attempt, log)
+        finally:
+            if not attempt.maybe_sent:  # certainly not handed to the provider: the parts go back
+                _give_back(admission, log)
+        return result
+
+    def _claim_and_send(
+        self, incoming: Incoming, sms: requests_.SmsRequest, attempt: _Attempt, log: dict[str, str]
+    ) -> Result:
+        s = self._s
         token = uuid.uuid4().hex  # this delivery's own: two copies of one message must not share a claim
         now = s.clock()
         claim, job = s.store.claim(
@@ -198,6 +222,7 @@ class Batch:
                 raise self._retry_later(attempt, _LOST_RACE)
             logger.warning("an earlier send of this request was interrupted; sending again (policy)", extra=log)
 
+        attempt.maybe_sent = True  # the POST may reach the provider from here on
         try:
             job_id = s.provider.send(
                 sms,
@@ -207,9 +232,11 @@ class Batch:
                 retries=incoming.receive_count <= 1,
             )
         except Rejected:
+            attempt.maybe_sent = False
             logger.info("provider rejected the request (400)", extra=log)
             return self._finish(attempt.origin, Outcome.REJECTED, PROVIDER_REJECTED_REASON)
         except ConfigurationFault as fault:
+            attempt.maybe_sent = False
             s.store.release(sms.id, token=token, error=fault.reason)
             self._open_circuit(fault, log)
             raise self._retry_later(attempt, str(fault)) from None
@@ -224,6 +251,7 @@ class Batch:
             logger.warning("send result unknown; ending as UNKNOWN", extra={**log, "error": str(unknown)})
             return self._finish(attempt.origin, Outcome.UNKNOWN, UNCONFIRMED_REASON)
         except ProviderError as error:
+            attempt.maybe_sent = False
             s.store.release(sms.id, token=token, error=error.reason)
             retry = self._retry_later(attempt, str(error))
             logger.warning(
@@ -306,6 +334,24 @@ class Batch:
         self._publish(origin, final)
         return Result.REJECTED
 
+    def _block(self, attempt: _Attempt, block: Block, log: dict[str, str]) -> Result:
+        """A rule refused the request (§10): BLOCKED, never sent, recorded as an invalid request
+        is; a request that earlier attempts left RELEASED (a 5xx, then an opt-out) ends from there."""
+        s = self._s
+        now = s.clock()
+        final = Final(Outcome.BLOCKED, block.reason, completed_at=now)
+        lease = now + s.publish_lease_seconds
+        existing = s.store.put_rejected(attempt.origin, final, now=now, publish_lease_until=lease)
+        if existing is not None:
+            attempt.learn(existing)
+            released = existing.state is State.RELEASED
+            if not released or not s.store.finish_released(attempt.origin.id, final, publish_lease_until=lease):
+                return self._duplicate(attempt.origin, existing, log)
+        logger.info("request blocked by a protection rule", extra={**log, "rule": block.rule.metric})
+        count(block.rule.metric)
+        self._publish(attempt.origin, final)
+        return Result.BLOCKED
+
     def _finish(self, origin: Origin, outcome: Outcome, reason: str, *, claimed: bool = True) -> Result:
         """An outcome the send itself decided (never sent, or sent with no job id): the claim, or a
         released request past its validity (`claimed=False`) → PUBLISHING."""
@@ -337,6 +383,7 @@ class _Attempt:
         self.origin = origin
         self.validity_seconds = validity_seconds
         self.last_error: str | None = None
+        self.maybe_sent = False  # this delivery's POST may have reached the provider
 
     def learn(self, job: Job) -> None:
         """The stored record's first requestedAt wins: a message redriven from the DLQ, or enqueued
@@ -372,3 +419,11 @@ def _origin(
         segments=request.parts.segments if request.parts else None,
         smart_encoded=smart_encoded,
     )
+
+
+def _give_back(admission: Admission, log: dict[str, str]) -> None:
+    """A give-back that fails leaves the day's count high: the limit is reached early, never passed."""
+    try:
+        admission.give_back()
+    except Exception as error:
+        logger.warning("the day's parts of a request not sent were not given back", extra={**log, "error": str(error)})
