@@ -1,5 +1,6 @@
 """The whole pipeline on one machine: moto, the simulator, the template's resources, both
-functions in warm worker processes, the SQS event source, the schedule and an outcome subscriber.
+functions in warm worker processes, the SQS event sources (the request queue's into the send
+function, the check queue's into the status function), the schedule and an outcome subscriber.
 
 Everything the functions see is what AWS would give them: the template's environment (resource
 names resolved from the resources created from template.yaml), the handler strings, a Lambda-like
@@ -26,7 +27,7 @@ from local.aws_sms import AwsSmsSimulator
 from local.event_source import SqsEventSource
 from local.moto_process import MotoProcess
 from local.simulator import RetarusSimulator
-from local.stack import LocalStack, provision
+from local.stack import LocalStack, SqsEventMapping, provision
 from local.worker import FunctionError, FunctionSpec, FunctionWorker
 from sms_pipeline.protection_store import DynamoCounters, DynamoOptOuts
 
@@ -42,6 +43,9 @@ FALLBACK_IDENTITY = "arn:aws:sms-voice:eu-central-1:123456789012:phone-number/ph
 # An event that came before the record of its send is failed back to the queue; locally it comes
 # back after this (the queue's 180 s, scaled down).
 EVENTS_RETRY_SECONDS = 2
+# Status workers fed by the check queue's event source: two are what AWS's smallest
+# MaximumConcurrency allows, and enough for a local run's timers.
+CHECK_INSTANCES = 2
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,8 @@ class LocalPipeline:
             "batches": 0,
             "failed_records": 0,
             "status_runs": 0,
+            "check_batches": 0,
+            "failed_check_timers": 0,
             "errors": 0,
             "restarts": 0,
         }
@@ -200,19 +206,12 @@ class LocalPipeline:
             self.workers[f"StatusFunction#{instance}"] = self._worker("StatusFunction")
         mapping = self.stack.sqs_event("SendFunction")
         assert mapping is not None, "the template's SendFunction has no SQS event"
-        self.event_source = SqsEventSource(
-            self.sqs,
-            mapping.queue_url,
-            region=REGION,
-            batch_size=mapping.batch_size,
-            batching_window_seconds=mapping.maximum_batching_window,
-            wait_seconds=1,
-            visibility_seconds=self.stack.function_timeout("SendFunction") + CRASH_RETRY_MARGIN_SECONDS,
-        )
+        self.event_source = self._event_source("SendFunction", mapping)
         for instance in range(self.send_instances):
             self._loop(f"event-source-{instance}", functools.partial(self._poll_requests, instance))
         for instance, event in enumerate(self.schedule_events):
             self._loop(f"schedule-{instance}", functools.partial(self._run_status, event, instance))
+        self._feed_check_queue()
         if self.options.fallback:
             self.workers["FallbackEventsFunction#0"] = self._worker("FallbackEventsFunction")
             events = self.stack.sqs_event("FallbackEventsFunction")
@@ -265,6 +264,40 @@ class LocalPipeline:
         )
 
     # --- internals -----------------------------------------------------------------------------------
+
+    def _feed_check_queue(self) -> None:
+        """The status function's SQS event source: check timers, received once their DelaySeconds
+        has run out, into status workers of their own (in AWS, containers apart from the
+        schedule's), as many as its MaximumConcurrency allows up to CHECK_INSTANCES."""
+        assert self.stack is not None
+        mapping = self.stack.sqs_event("StatusFunction")
+        if mapping is None:
+            return
+        self.check_source = self._event_source("StatusFunction", mapping)
+        first = len(self.schedule_events)
+        for instance in range(first, first + min(CHECK_INSTANCES, mapping.maximum_concurrency or 1)):
+            self.workers[f"StatusFunction#{instance}"] = self._worker("StatusFunction")
+            self._loop(f"check-source-{instance}", functools.partial(self._poll_checks, instance))
+
+    def _event_source(self, logical_id: str, mapping: SqsEventMapping) -> SqsEventSource:
+        """The function's SQS event source as the template sets it up, its visibility scaled down."""
+        assert self.stack is not None
+        return SqsEventSource(
+            self.sqs,
+            mapping.queue_url,
+            region=REGION,
+            batch_size=mapping.batch_size,
+            batching_window_seconds=mapping.maximum_batching_window,
+            wait_seconds=1,
+            visibility_seconds=self.stack.function_timeout(logical_id) + CRASH_RETRY_MARGIN_SECONDS,
+        )
+
+    def _poll_checks(self, instance: int) -> None:
+        result = self.check_source.poll_once(lambda event: self.invoke("StatusFunction", event, instance))
+        if result.received:
+            self._count(check_batches=1, failed_check_timers=len(result.failed))
+        if result.error:
+            self.notices.put(Notice("note", "", {"text": f"status function failed on check timers: {result.error}"}))
 
     def _worker(self, logical_id: str) -> FunctionWorker:
         assert self.stack is not None

@@ -48,7 +48,8 @@ class DeliveryOutcomes:
 
     def handle(self, *, request_id: str | None, message_id: str, verdict: Verdict, status: ProviderStatus) -> Handled:
         log = {"request_id": request_id, "job_id": message_id}
-        job = self.store.get(request_id) if request_id else None
+        jobs = self.store.get([request_id]) if request_id else []
+        job = jobs[0] if jobs else None
         if job is None or job.provider != self.provider or job.job_id not in (None, message_id):
             logger.warning("delivery event of no request this stack sent; ignored", extra=log)
             count("UnmatchedDeliveryEvents")

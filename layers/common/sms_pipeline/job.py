@@ -88,6 +88,7 @@ class Job:
     # A send of it may have reached the primary (an unknown result resent by policy, or an expired
     # claim taken over): it never fails over, so that it cannot go out through both providers.
     unconfirmed: bool = False
+    timer_at: int | None = None  # the due_at a check timer is on its way for (ports.CheckTimers)
     # How the record keeps an unknown origin value or provider status: as NULL (the send path's
     # writes) or left out (a rejection on arrival); the DONE record is written back the same way.
     null_unknowns: bool = field(default=True, repr=False, compare=False)

@@ -24,6 +24,7 @@ from dataclasses import KW_ONLY, dataclass, replace
 from enum import StrEnum
 
 from sms_pipeline import request as requests_
+from sms_pipeline import timers as timers_
 from sms_pipeline.failover import Failover
 from sms_pipeline.job import ClaimResult, Final, Job, Origin, State
 from sms_pipeline.observability import MetricUnit, count, logger
@@ -37,6 +38,7 @@ from sms_pipeline.outcomes import (
 )
 from sms_pipeline.phone import mask
 from sms_pipeline.ports import (
+    CheckTimers,
     ConfigurationFault,
     Provider,
     ProviderError,
@@ -100,6 +102,7 @@ class Sender:
     on_auth_failure: Callable[[], None] = lambda: None
     failover: Failover | None = None  # the second provider (contract §12); None: FallbackProvider none
     primary_name: str = PRIMARY_PROVIDER
+    timers: CheckTimers | None = None  # the first check's timer (timers.py); None: the scheduled run's
     clock: Callable[[], float] = time.time
     monotonic: Callable[[], float] = time.monotonic
     jitter: Callable[[], float] = random.random
@@ -121,10 +124,19 @@ class Batch:
         self._claim_until = sender.clock() + remaining_seconds + CLAIM_MARGIN_SECONDS
         self._circuit = threading.Event()
         self._fault = ""  # the configuration fault that opened the circuit
+        self._timers: list[timers_.Timer] = []  # the first checks' timers, started after the batch
+        self._timers_lock = threading.Lock()
 
     @property
     def circuit_open(self) -> bool:
         return self._circuit.is_set()
+
+    def start_timers(self) -> None:
+        """After the batch, the first checks' timers of the SMS it sent, ten to a call. A timer
+        that fails is the scheduled run's to cover: it never fails a record (the SMS is sent)."""
+        with self._timers_lock:
+            started, self._timers = self._timers, []
+        timers_.start(self._s.timers, started)
 
     def handle(self, incoming: Incoming) -> Result:
         try:
@@ -354,8 +366,13 @@ class Batch:
 
     def _sent(self, sms: requests_.SmsRequest, job_id: str, check_after: int, log: dict[str, str]) -> Result:
         """The provider took it: the record of the send, its first check due after `check_after`."""
-        now = self._s.clock()
-        self._s.store.record_sent(sms.id, job_id, submitted_at=now, first_check_at=now + check_after)
+        s = self._s
+        now = s.clock()
+        timer = timers_.timer_after(sms.id, now, check_after, s.timers)
+        s.store.record_sent(sms.id, job_id, submitted_at=now, first_check_at=now + check_after, timer=timer is not None)
+        if timer is not None:
+            with self._timers_lock:
+                self._timers.append(timer)
         logger.info("sent", extra=log)
         count("SmsSent")
         if sms.parts:

@@ -17,6 +17,7 @@ import boto3
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from botocore.config import Config
 
+from sms_pipeline.check_queue import SqsCheckTimers
 from sms_pipeline.config import Settings
 from sms_pipeline.dynamodb.store import JobStore, query_threads
 from sms_pipeline.protection import Protection
@@ -113,6 +114,18 @@ def _failover(config: Settings) -> Failover | None:
     return Failover(client, after_seconds=config.failover_after_seconds or 0, check_after=config.tracking_limit_seconds)
 
 
+def _check_timers(config: Settings) -> SqsCheckTimers | None:
+    """The check queue, its SQS client made on first use (a batch that sends nothing needs none);
+    None with CheckTimerMaxDelaySeconds 0, when every check is the scheduled run's."""
+    if not config.check_timer_max_delay_seconds:
+        return None
+    return SqsCheckTimers(
+        lambda: boto3.client("sqs", config=_AWS_CONFIG),
+        config.check_queue_url,
+        reach_seconds=config.check_timer_max_delay_seconds,
+    )
+
+
 def _protection(config: Settings, client: DynamoDBClient) -> Protection:
     """The rules of contract §10, on the job store's client; a rule that is off has no port."""
     counters = None
@@ -140,6 +153,7 @@ def sender() -> Sender:
         request_defaults=Defaults(max_segments=config.max_segments, smart_encoding=config.smart_encoding),
         on_auth_failure=credentials().forget,
         failover=_failover(config),
+        timers=_check_timers(config),
         protection=_protection(config, dynamodb),
     )
 
@@ -172,6 +186,8 @@ def tracker() -> Tracker:
         concurrency=config.status_concurrency,
         max_jobs=config.status_max_jobs,
         on_auth_failure=credentials().forget,
+        timers=_check_timers(config),
+        timer_margin_seconds=config.check_timer_margin_seconds,
     )
 
 
