@@ -4,8 +4,11 @@ one is an InvalidCancel (logged and dropped) and never an InvalidRequest (a REJE
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sms_pipeline.cancel import Cancel, InvalidCancel, parse_message
 from sms_pipeline.request import InvalidRequest, SmsRequest
@@ -94,3 +97,32 @@ def test_a_repeated_name_in_a_cancel_is_an_invalid_cancel() -> None:
 def test_a_repeated_name_in_a_request_stays_an_invalid_request() -> None:
     with pytest.raises(InvalidRequest, match=r"^to: appears twice$"):
         parse_message('{"to": "+4917012345678", "to": "+4917012345679", "text": "hi"}', "m")
+
+
+REASONS = re.compile(
+    r"cancel: must be the id of the request to cancel \(a string\), not (null|a boolean|a number|an array|an object)"
+    r"|cancel: must be 1-128 characters of A-Z a-z 0-9 \. _ : - \(a request id\)"
+    r"|cancel: (control|invisible format) character U\+[0-9A-F]{4,6} is not allowed \(a request id\)"
+    r"|(id|to|text|x): not allowed in a cancel message, which holds only cancel"
+    r"|body: a cancel message holds only cancel \(it has a field whose name is not repeated\)"
+)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=10,
+)
+
+
+@given(
+    json_values, st.dictionaries(st.sampled_from(["id", "to", "text", "x", "+4917012345678"]), json_values, max_size=2)
+)
+def test_any_body_with_cancel_is_a_cancel_or_an_invalid_cancel_never_a_request(
+    target: object, others: dict[str, object]
+) -> None:
+    body = json.dumps({"cancel": target, **others})
+    try:
+        parsed = parse_message(body, "m")
+    except InvalidCancel as invalid:
+        assert REASONS.fullmatch(str(invalid)), str(invalid)  # fixed words, a field name, a code point
+        return
+    assert parsed == Cancel(id=str(target)) and not others
