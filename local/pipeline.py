@@ -74,13 +74,27 @@ class LocalPipeline:
         self._moto: MotoProcess | None = None
         self.simulator: RetarusSimulator | None = None
         self.stack: LocalStack | None = None
-        self.counters: dict[str, int] = {
+        # Bumped by every event-source, schedule and loop thread, hence the lock (`+=` on a dict
+        # item is a read and a write, and two threads may interleave between them).
+        self._counts_lock = threading.Lock()
+        self._counts: dict[str, int] = {
             "batches": 0,
             "failed_records": 0,
             "status_runs": 0,
             "errors": 0,
             "restarts": 0,
         }
+
+    @property
+    def counters(self) -> dict[str, int]:
+        """A consistent snapshot of what the threads have counted."""
+        with self._counts_lock:
+            return dict(self._counts)
+
+    def _count(self, **increments: int) -> None:
+        with self._counts_lock:
+            for name, increment in increments.items():
+                self._counts[name] += increment
 
     # --- life cycle ------------------------------------------------------------------------------
 
@@ -216,7 +230,7 @@ class LocalPipeline:
         key = f"{logical_id}#{instance}"
         worker = self.workers[key]
         if not worker.alive:
-            self.counters["restarts"] += 1
+            self._count(restarts=1)
             worker = self.workers[key] = self._worker(logical_id)
         return worker.invoke(event)
 
@@ -238,7 +252,7 @@ class LocalPipeline:
                 try:
                     step()
                 except Exception as error:  # keep the pipeline up; show what went wrong
-                    self.counters["errors"] += 1
+                    self._count(errors=1)
                     self.notices.put(Notice("note", "", {"text": f"{name}: {type(error).__name__}: {error}"}))
                     self._stopping.wait(1)
 
@@ -249,8 +263,7 @@ class LocalPipeline:
     def _poll_requests(self, instance: int) -> None:
         result = self.event_source.poll_once(lambda event: self.invoke("SendFunction", event, instance))
         if result.received:
-            self.counters["batches"] += 1
-            self.counters["failed_records"] += len(result.failed)
+            self._count(batches=1, failed_records=len(result.failed))
         if result.error:
             self.notices.put(Notice("note", "", {"text": f"send function failed: {result.error}"}))
 
@@ -260,7 +273,7 @@ class LocalPipeline:
             self.invoke("StatusFunction", event, instance)
         except FunctionError as error:
             self.notices.put(Notice("note", "", {"text": f"status function failed: {error}"}))
-        self.counters["status_runs"] += 1
+        self._count(status_runs=1)
         self._stopping.wait(max(0.0, self.options.schedule_seconds - (time.monotonic() - started)))
 
     def _poll_outcomes(self) -> None:

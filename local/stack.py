@@ -2,67 +2,110 @@
 
 template.yaml is the single description of the pipeline: local runs and tests read their queues,
 table, topic and each function's environment from it, so they cannot drift from what is deployed.
-Only the resource types the functions talk to are created (SQS queues, DynamoDB tables, SNS
-topics); anything else (functions, layers, alarms) exists only by name: a Ref to it gives its
-logical id, and a GetAtt on it is an error. A property a creator does not know is an error too,
-rather than a local resource that silently differs from the deployed one.
+The template goes the way `sam deploy` takes it: cfn-lint's decoder reads it, the parameters are
+checked as CloudFormation checks them, SAM's own translator expands it (Globals, event sources,
+roles), and then what CloudFormation would do is done here for the resource types the functions
+talk to (SQS queues, DynamoDB tables, SNS topics). Anything else (functions, roles, alarms) exists
+only by name: a Ref to it gives its logical id, and a GetAtt on it is an error. A property a
+creator does not know is an error too, rather than a local resource that silently differs from
+the deployed one.
+
+Why not moto's CloudFormation (moto 5.2.5, the translated template in `create_stack`): it failed
+on this template (a role's `!If [Condition, policy, !Ref AWS::NoValue]` reaches its IAM parser as
+a policy of None, a TypeError, and DescribeStacks then answers 500); of what it had created, the table had
+neither the template's SSESpecification nor its TimeToLiveSpecification, a queue property it does
+not know was accepted silently, and types it lacks (AWS::SQS::QueuePolicy) are skipped with a
+warning. So the small creators below stay, and so does the resolver of intrinsic functions that
+feeds them: samtranslator leaves Ref/GetAtt/Sub/If in place, and cfn-lint resolves values only to
+lint them, not against a stack's resources.
 """
 
 from __future__ import annotations
 
-import graphlib
+import copy
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
-import yaml
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[1] / "template.yaml"
 ACCOUNT_ID = "123456789012"  # moto's default account
 
-_FUNCTION = "AWS::Serverless::Function"
+_FUNCTION = "AWS::Lambda::Function"
 _NO_VALUE = object()  # what Ref AWS::NoValue resolves to: the enclosing property is dropped
 _SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+# Where local code "is uploaded": `sam build` puts an S3 location in CodeUri before the transform
+# (which takes nothing else); function_code maps it back to the template's directory.
+_CODE_BUCKET = "local-code"
 
 
 class StackError(Exception):
     """The template asks for something this local stack cannot give."""
 
 
-# --- loading -----------------------------------------------------------------------------------
-
-
-class _CfnLoader(yaml.SafeLoader):
-    """SafeLoader that reads CloudFormation short tags (!Ref, !GetAtt, !Sub...) as their long form."""
-
-
-def _short_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        assert isinstance(node, yaml.MappingNode)
-        value = loader.construct_mapping(node, deep=True)
-    if suffix in ("Ref", "Condition"):
-        return {suffix: value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)  # "Db.Endpoint.Address" is attribute "Endpoint.Address" of Db
-    return {f"Fn::{suffix}": value}
-
-
-_CfnLoader.add_multi_constructor("!", _short_tag)
+# --- loading and translating -------------------------------------------------------------------
 
 
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as stream:
-        template: dict[str, Any] = yaml.load(stream, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
-    return template
+    """The template as written, short tags (!Ref, !GetAtt...) in their long form (cfn-lint's decoder)."""
+    from cfnlint.decode import decode  # about 0.6 s to import: only when a template is read
+
+    template, problems = decode(str(path))
+    if problems or template is None:
+        raise StackError(f"{path}: " + "; ".join(problem.message for problem in problems))
+    loaded: dict[str, Any] = _plain(template)
+    return loaded
+
+
+def _plain(value: Any) -> Any:
+    """The decoded value in built-in types: cfn-lint's str and dict subclasses (which carry line
+    numbers) cannot be pickled to the function workers."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return str(value) if isinstance(value, str) else value
+
+
+def translate(template: Mapping[str, Any], parameters: Mapping[str, str], region: str) -> dict[str, Any]:
+    """The CloudFormation template SAM's translator makes of a SAM template (what `sam deploy` sends)."""
+    from samtranslator.metrics.metrics import Metrics
+    from samtranslator.model.exceptions import InvalidDocumentException
+    from samtranslator.parser import parser
+    from samtranslator.translator.translator import Translator
+
+    metrics = Metrics()  # published (to nowhere) below, or it warns on stderr when collected
+    translator = Translator(
+        managed_policy_map={},
+        sam_parser=parser.Parser(),
+        boto_session=boto3.session.Session(region_name=region),
+        metrics=metrics,
+    )
+    try:
+        translated: dict[str, Any] = translator.translate(
+            sam_template=_packaged(template), parameter_values=dict(parameters)
+        )
+    except InvalidDocumentException as error:
+        raise StackError(f"SAM cannot translate the template: {error}") from error
+    finally:
+        metrics.publish()
+    return translated
+
+
+def _packaged(template: Mapping[str, Any]) -> dict[str, Any]:
+    """The template with local code directories as S3 locations, as `sam build`/`sam package` leave it."""
+    packaged = copy.deepcopy(dict(template))
+    sections = [spec.get("Properties", {}) for spec in packaged.get("Resources", {}).values()]
+    sections += packaged.get("Globals", {}).values()
+    for properties in sections:
+        for key in ("CodeUri", "ContentUri"):
+            if isinstance(properties.get(key), str) and not properties[key].startswith("s3://"):
+                properties[key] = f"s3://{_CODE_BUCKET}/{properties[key]}"
+    return packaged
 
 
 # --- the stack ---------------------------------------------------------------------------------
@@ -78,7 +121,7 @@ class Resource:
 
 @dataclass
 class SqsEventMapping:
-    """A function's SQS event source as the template configures it (SAM's defaults filled in)."""
+    """A function's SQS event source as the template configures it (Lambda's defaults filled in)."""
 
     queue_url: str
     queue_arn: str
@@ -91,21 +134,39 @@ class SqsEventMapping:
 # What a schedule with no Input delivers (events/status-schedule.json has a full one).
 SCHEDULED_EVENT: Mapping[str, Any] = {"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}}
 
+# What the local event source honours of an event source mapping; anything else would make it
+# behave differently from the deployed one (a FilterCriteria, say), so it is an error.
+_MAPPING_PROPERTIES = {
+    "EventSourceArn",
+    "FunctionName",
+    "BatchSize",
+    "MaximumBatchingWindowInSeconds",
+    "FunctionResponseTypes",
+    "ScalingConfig",
+    "Enabled",
+}
+
 
 @dataclass
 class LocalStack:
+    """The stack: `template` is what CloudFormation receives (after SAM's transform, see translate)."""
+
     template: dict[str, Any]
     parameters: dict[str, str]
     resources: dict[str, Resource]
     region: str
     stack_name: str = "local"
     template_dir: Path = field(default_factory=lambda: TEMPLATE_PATH.parent)
+    aws: _Aws | None = field(default=None, repr=False)  # where resources are created; None: none are
+    _creating: set[str] = field(default_factory=set, repr=False)
 
-    def ref(self, logical_id_or_param: str) -> str:
+    def ref(self, logical_id_or_param: str) -> Any:
         """What Ref gives. A resource type that is not created locally gives its logical id."""
         name = logical_id_or_param
         if name in self.parameters:
-            return self.parameters[name]
+            value = self.parameters[name]
+            kind = str(self.template.get("Parameters", {}).get(name, {}).get("Type", "String"))
+            return value.split(",") if kind == "CommaDelimitedList" or kind.startswith("List<") else value
         pseudo = {
             "AWS::Region": self.region,
             "AWS::AccountId": ACCOUNT_ID,
@@ -120,9 +181,36 @@ class LocalStack:
         declared = self.template.get("Resources", {}).get(name)
         if declared is None:
             raise StackError(f"Ref {name}: no such parameter, pseudo parameter or resource")
-        if declared["Type"] in _CREATORS:
-            raise StackError(f"Ref {name}: resource is not created yet (a dependency cycle?)")
-        return name
+        if "Condition" in declared and not self.condition(declared["Condition"]):
+            raise StackError(f"Ref {name}: the resource's condition {declared['Condition']} is false")
+        return self.create(name).ref if declared["Type"] in _CREATORS else name
+
+    def create(self, logical_id: str) -> Resource:
+        """The resource, created first if it is not yet: a resource is created when the first value
+        that names it is resolved (so in dependency order, as CloudFormation orders them)."""
+        if logical_id in self.resources:
+            return self.resources[logical_id]
+        spec = self.template["Resources"][logical_id]
+        if "Condition" in spec and not self.condition(spec["Condition"]):
+            raise StackError(f"{logical_id}: the resource's condition {spec['Condition']} is false")
+        if self.aws is None or logical_id in self._creating:
+            raise StackError(f"{logical_id}: resource is not created (a dependency cycle?)")
+        self._creating.add(logical_id)
+        properties = self.resolve(spec.get("Properties", {}))
+        creator = _CREATORS[spec["Type"]]
+        resource = creator(self.aws, logical_id, properties, f"{self.stack_name}-{logical_id}")
+        self.resources[logical_id] = resource
+        return resource
+
+    def condition(self, name: str) -> bool:
+        """A condition of the template, evaluated with this stack's parameters."""
+        declared = self.template.get("Conditions", {})
+        if name not in declared:
+            raise StackError(f"condition {name} is not declared in the template")
+        value = self.resolve(declared[name])
+        if not isinstance(value, bool):
+            raise StackError(f"condition {name} is {value!r}, not a condition function")
+        return value
 
     def resolve(self, value: Any) -> Any:
         """The value with every intrinsic function in it evaluated, as CloudFormation would."""
@@ -134,6 +222,8 @@ class LocalStack:
             [(key, argument)] = value.items()
             if key == "Ref":
                 return _NO_VALUE if argument == "AWS::NoValue" else self.ref(argument)
+            if key == "Condition" and isinstance(argument, str):
+                return self.condition(argument)
             if key.startswith("Fn::"):
                 function = _INTRINSICS.get(key)
                 if function is None:
@@ -143,7 +233,8 @@ class LocalStack:
         return {key: item for key, item in resolved.items() if item is not _NO_VALUE}
 
     def get_att(self, logical_id: str, attribute: str) -> str:
-        resource = self.resources.get(logical_id)
+        declared = self.template.get("Resources", {}).get(logical_id, {})
+        resource = self.create(logical_id) if declared.get("Type") in _CREATORS else None
         if resource is None:
             raise StackError(f"GetAtt {logical_id}.{attribute}: {logical_id} is not a resource created locally")
         if attribute not in resource.attributes:
@@ -152,37 +243,39 @@ class LocalStack:
         return resource.attributes[attribute]
 
     def function_environment(self, function_logical_id: str) -> dict[str, str]:
-        """The variables Lambda would set: Globals overlaid with the function's own."""
-        merged = {
-            **self._globals().get("Environment", {}).get("Variables", {}),
-            **self._function(function_logical_id).get("Environment", {}).get("Variables", {}),
-        }
-        return {name: _text(value) for name, value in self.resolve(merged).items()}
+        """The variables Lambda would set (SAM has merged the Globals into them)."""
+        variables = self._function(function_logical_id).get("Environment", {}).get("Variables", {})
+        return {name: _text(value) for name, value in self.resolve(variables).items()}
 
     def function_code(self, function_logical_id: str) -> tuple[Path, str]:
-        properties = {**self._globals(), **self._function(function_logical_id)}
-        code_uri, handler = properties.get("CodeUri"), properties.get("Handler")
-        if not isinstance(code_uri, str) or not isinstance(handler, str):
+        properties = self._function(function_logical_id)
+        code, handler = properties.get("Code", {}), properties.get("Handler")
+        if code.get("S3Bucket") != _CODE_BUCKET or not isinstance(handler, str):
             raise StackError(f"{function_logical_id}: needs a local CodeUri directory and a Handler")
-        return (self.template_dir / code_uri).resolve(), handler
+        return (self.template_dir / code["S3Key"]).resolve(), handler
 
     def function_timeout(self, function_logical_id: str) -> int:
-        properties = {**self._globals(), **self._function(function_logical_id)}
-        return int(self.resolve(properties.get("Timeout", 3)))
+        """Timeout in seconds (Lambda's default, 3, if the template sets none)."""
+        return int(self.resolve(self._function(function_logical_id).get("Timeout", 3)))
 
     def function_memory(self, function_logical_id: str) -> int:
         """MemorySize in MB (Lambda's default, 128, if the template sets none)."""
-        properties = {**self._globals(), **self._function(function_logical_id)}
-        return int(self.resolve(properties.get("MemorySize", 128)))
+        return int(self.resolve(self._function(function_logical_id).get("MemorySize", 128)))
 
     def sqs_event(self, function_logical_id: str) -> SqsEventMapping | None:
-        events = self._events(function_logical_id, "SQS")
-        if not events:
+        self._function(function_logical_id)
+        mappings = []
+        for logical_id, spec in self._resources_of("AWS::Lambda::EventSourceMapping"):
+            properties = self.resolve(spec.get("Properties", {}))
+            if properties.get("FunctionName") == function_logical_id and ":sqs:" in properties["EventSourceArn"]:
+                _only(logical_id, properties, _MAPPING_PROPERTIES)
+                mappings.append(properties)
+        if not mappings:
             return None
-        if len(events) > 1:
+        if len(mappings) > 1:
             raise StackError(f"{function_logical_id}: more than one SQS event; local runs expect one")
-        properties = self.resolve(events[0])
-        queue_arn = properties["Queue"]
+        [properties] = mappings
+        queue_arn = properties["EventSourceArn"]
         queues = [
             r for r in self.resources.values() if r.type == "AWS::SQS::Queue" and r.attributes["Arn"] == queue_arn
         ]
@@ -199,34 +292,59 @@ class LocalStack:
         )
 
     def schedule(self, function_logical_id: str) -> str | None:
-        events = self._events(function_logical_id, "Schedule", "ScheduleV2")
-        return str(self.resolve(events[0]["ScheduleExpression"])) if events else None
+        schedules = self._schedules(function_logical_id)
+        return str(self.resolve(schedules[0][0])) if schedules else None
 
     def schedule_events(self, function_logical_id: str) -> list[dict[str, Any]]:
         """What each of the function's schedules delivers: its Input, or a scheduled event."""
-        events = self._events(function_logical_id, "Schedule", "ScheduleV2")
-        return [json.loads(self.resolve(e["Input"])) if "Input" in e else dict(SCHEDULED_EVENT) for e in events]
+        return [
+            dict(SCHEDULED_EVENT) if target.get("Input") is None else json.loads(self.resolve(target["Input"]))
+            for _, target in self._schedules(function_logical_id)
+        ]
 
     def output(self, name: str) -> str:
         outputs = self.template.get("Outputs", {})
         if name not in outputs:
             raise StackError(f"no output {name} in the template")
+        if "Condition" in outputs[name] and not self.condition(outputs[name]["Condition"]):
+            raise StackError(f"output {name}: its condition {outputs[name]['Condition']} is false")
         return _text(self.resolve(outputs[name]["Value"]))
 
-    def _globals(self) -> dict[str, Any]:
-        result: dict[str, Any] = self.template.get("Globals", {}).get("Function", {})
-        return result
+    def _resources_of(self, *types: str) -> list[tuple[str, dict[str, Any]]]:
+        """Declared resources of these types whose condition (if any) holds, in template order."""
+        return [
+            (logical_id, spec)
+            for logical_id, spec in self.template.get("Resources", {}).items()
+            if spec["Type"] in types and ("Condition" not in spec or self.condition(spec["Condition"]))
+        ]
 
     def _function(self, logical_id: str) -> dict[str, Any]:
         declared = self.template.get("Resources", {}).get(logical_id)
         if declared is None or declared["Type"] != _FUNCTION:
-            raise StackError(f"{logical_id} is not an {_FUNCTION} of the template")
+            raise StackError(f"{logical_id} is not a function of the template")
         result: dict[str, Any] = declared.get("Properties", {})
         return result
 
-    def _events(self, logical_id: str, *types: str) -> list[dict[str, Any]]:
-        events = self._function(logical_id).get("Events", {}).values()
-        return [event.get("Properties", {}) for event in events if event["Type"] in types]
+    def _schedules(self, logical_id: str) -> list[tuple[Any, dict[str, Any]]]:
+        """(expression, target) of each schedule that invokes the function: SAM makes a ScheduleV2
+        event an AWS::Scheduler::Schedule and a Schedule event an AWS::Events::Rule."""
+        self._function(logical_id)
+        found: list[tuple[Any, dict[str, Any]]] = []
+        for _, spec in self._resources_of("AWS::Scheduler::Schedule", "AWS::Events::Rule"):
+            properties = spec.get("Properties", {})
+            targets = [properties["Target"]] if "Target" in properties else properties.get("Targets", [])
+            expression = properties.get("ScheduleExpression")
+            found += [(expression, t) for t in targets if expression is not None and _arn_of(t["Arn"]) == logical_id]
+        return found
+
+
+def _arn_of(value: Any) -> str | None:
+    """The logical id whose Arn a target names (the functions are not created, so not resolved)."""
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        argument = value["Fn::GetAtt"]
+        logical_id, attribute = argument.split(".", 1) if isinstance(argument, str) else argument
+        return str(logical_id) if attribute == "Arn" else None
+    return None
 
 
 # --- intrinsic functions -----------------------------------------------------------------------
@@ -249,7 +367,7 @@ def _sub(stack: LocalStack, argument: Any) -> str:
             return _text(variables[name])
         if "." in name and not name.startswith("AWS::"):
             return stack.get_att(*name.split(".", 1))
-        return stack.ref(name)
+        return _text(stack.ref(name))
 
     return _SUB_VARIABLE.sub(replace, text)
 
@@ -269,12 +387,53 @@ def _split(stack: LocalStack, argument: Any) -> list[str]:
     return str(text).split(delimiter)
 
 
+def _if(stack: LocalStack, argument: Any) -> Any:
+    """Only the chosen branch is resolved: the other may name what this stack does not create."""
+    name, if_true, if_false = argument
+    if name not in stack.template.get("Conditions", {}):
+        raise StackError(f"Fn::If: condition {name} is not declared in the template")
+    return stack.resolve(if_true if stack.condition(name) else if_false)
+
+
+def _equals(stack: LocalStack, argument: Any) -> bool:
+    """Values compared as CloudFormation writes them (a Number parameter's "4" equals 4)."""
+    left, right = (
+        [_text(item) for item in value] if isinstance(value, list) else _text(value)
+        for value in stack.resolve(argument)
+    )
+    return bool(left == right)
+
+
+def _not(stack: LocalStack, argument: Any) -> bool:
+    [value] = stack.resolve(argument)
+    return not _boolean(value)
+
+
+def _and(stack: LocalStack, argument: Any) -> bool:
+    return all(_boolean(value) for value in stack.resolve(argument))
+
+
+def _or(stack: LocalStack, argument: Any) -> bool:
+    return any(_boolean(value) for value in stack.resolve(argument))
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise StackError(f"expected a condition, got {value!r}")
+    return value
+
+
 _INTRINSICS: dict[str, Callable[[LocalStack, Any], Any]] = {
     "Fn::GetAtt": _get_att,
     "Fn::Sub": _sub,
     "Fn::Join": _join,
     "Fn::Select": _select,
     "Fn::Split": _split,
+    "Fn::If": _if,
+    "Fn::Equals": _equals,
+    "Fn::Not": _not,
+    "Fn::And": _and,
+    "Fn::Or": _or,
 }
 
 
@@ -425,7 +584,13 @@ _CREATORS: dict[str, Callable[[_Aws, str, dict[str, Any], str], Resource]] = {
 
 
 def _parameters(template: Mapping[str, Any], overrides: Mapping[str, str]) -> dict[str, str]:
-    """Defaults overlaid with overrides, checked as CloudFormation checks them at deploy time."""
+    """Defaults overlaid with overrides, checked as CloudFormation checks them at deploy time.
+
+    Hand-written because nothing installed checks a value passed in: SAM's translator fills in the
+    defaults only, and cfn-lint (1.51) lints the declarations; its deployment-file rule (E2900)
+    checks AllowedValues and required parameters but reads a `Pattern` key (the template's is
+    `AllowedPattern`) and has no MinValue/MaxValue, and a lint run costs seconds per stack.
+    """
     declared: dict[str, Any] = template.get("Parameters", {})
     unknown = sorted(set(overrides) - set(declared))
     if unknown:
@@ -461,30 +626,6 @@ def _check_parameter(name: str, spec: Mapping[str, Any], value: str) -> None:
         raise StackError(f"parameter {name}={value!r} {problem}")
 
 
-def _references(value: Any) -> Iterator[str]:
-    """Names a value refers to (Ref, GetAtt, ${...} in Sub): what must exist before it is resolved."""
-    if isinstance(value, list):
-        for item in value:
-            yield from _references(item)
-    elif isinstance(value, dict):
-        for key, argument in value.items():
-            if key == "Ref" and isinstance(argument, str):
-                yield argument
-            elif key == "Fn::GetAtt":
-                target = argument.split(".", 1)[0] if isinstance(argument, str) else argument[0]
-                yield from [target] if isinstance(target, str) else []
-            elif key == "Fn::Sub":
-                text = argument if isinstance(argument, str) else argument[0]
-                yield from (name.split(".", 1)[0] for name in _SUB_VARIABLE.findall(text))
-            yield from _references(argument)
-
-
-def _dependencies(spec: Mapping[str, Any], declared: Mapping[str, Any]) -> set[str]:
-    depends_on = spec.get("DependsOn", [])
-    explicit = {depends_on} if isinstance(depends_on, str) else set(depends_on)
-    return explicit | {name for name in _references(spec.get("Properties", {})) if name in declared}
-
-
 def provision(
     *,
     endpoint_url: str,
@@ -498,10 +639,11 @@ def provision(
 
     name_prefix makes physical names unique, so several stacks can live in one server (one per test).
     """
-    template = load_template(template_path)
+    declared_template = load_template(template_path)
+    values = _parameters(declared_template, parameters or {})
     stack = LocalStack(
-        template=template,
-        parameters=_parameters(template, parameters or {}),
+        template=translate(declared_template, values, region),
+        parameters=values,
         resources={},
         region=region,
         stack_name=name_prefix,
@@ -510,16 +652,11 @@ def provision(
     session = boto3.session.Session(
         aws_access_key_id=credentials[0], aws_secret_access_key=credentials[1], region_name=region
     )
-    aws = _Aws(
+    stack.aws = _Aws(
         sqs=session.client("sqs", endpoint_url=endpoint_url),
         dynamodb=session.client("dynamodb", endpoint_url=endpoint_url),
         sns=session.client("sns", endpoint_url=endpoint_url),
     )
-    declared: dict[str, Any] = template.get("Resources", {})
-    graph = {logical_id: _dependencies(spec, declared) for logical_id, spec in declared.items()}
-    for logical_id in graphlib.TopologicalSorter(graph).static_order():
-        creator = _CREATORS.get(declared[logical_id]["Type"])
-        if creator is not None:
-            properties = stack.resolve(declared[logical_id].get("Properties", {}))
-            stack.resources[logical_id] = creator(aws, logical_id, properties, f"{name_prefix}-{logical_id}")
+    for logical_id, _ in stack._resources_of(*_CREATORS):
+        stack.create(logical_id)
     return stack

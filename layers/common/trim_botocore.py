@@ -3,8 +3,9 @@
 botocore ships the models of every AWS service (over 400 folders, more than half of the layer),
 and each cold start pays for them twice when it creates its first client: the loader walks every
 service folder to check the name it was given, and parses endpoints.json, which lists the
-endpoints of every service in every region. The functions call four services, so the layer keeps
-those four folders and their entries in endpoints.json; the partitions (regions, DNS suffixes,
+endpoints of every service in every region. The functions call five services (the fifth,
+pinpoint-sms-voice-v2, only when the fallback provider is on), so the layer keeps those five folders
+and their entries in endpoints.json; the partitions (regions, DNS suffixes,
 defaults) stay whole, so endpoint resolution for the kept services is the same as with the full
 data (tests/unit/test_layer_trim.py checks it region by region).
 
@@ -30,7 +31,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-SERVICES = frozenset({"dynamodb", "secretsmanager", "sns", "sqs"})
+SERVICES = frozenset({"dynamodb", "pinpoint-sms-voice-v2", "secretsmanager", "sns", "sqs"})
 _DOCUMENTATION = frozenset({"documentation", "documentationUrl"})
 
 

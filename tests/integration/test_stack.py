@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import pickle
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import boto3
 import pytest
 
 from local.moto_server import ServerThread
-from local.stack import SCHEDULED_EVENT, LocalStack, Resource, StackError, load_template, provision
+from local.stack import SCHEDULED_EVENT, LocalStack, Resource, StackError, load_template, provision, translate
 
 REGION = "eu-central-1"
 SECRET_ARN = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:retarus-AbCdEf"
@@ -217,6 +218,68 @@ def test_parameters_are_checked_like_cloudformation(endpoint: str, overrides: di
         )
 
 
+def test_conditions_are_evaluated_with_the_stacks_parameters(endpoint: str, stack: LocalStack) -> None:
+    parameters = {"AlarmEmail": "ops@example.com", "ProducerAccountIds": "111111111111"}
+    other = provision(endpoint_url=endpoint, name_prefix=next(_prefixes), parameters={**stack.parameters, **parameters})
+
+    conditions = ("HasAlarmEmail", "HasProducerAccounts", "HasConsumerAccounts", "HasSecretKmsKey")
+    assert [stack.condition(name) for name in conditions] == [False, False, False, False]
+    assert [other.condition(name) for name in conditions] == [True, True, False, False]
+
+
+def test_a_resource_whose_condition_is_false_is_not_created(endpoint: str, tmp_path: Path) -> None:
+    path = tmp_path / "template.yaml"
+    path.write_text(
+        "Parameters: {Env: {Type: String, Default: dev}}\n"
+        "Conditions: {IsProd: !Equals [!Ref Env, prod]}\n"
+        "Resources:\n"
+        "  Always: {Type: AWS::SNS::Topic}\n"
+        "  ProdOnly: {Type: AWS::SNS::Topic, Condition: IsProd}\n"
+    )
+
+    dev = provision(endpoint_url=endpoint, region=REGION, template_path=path, name_prefix=next(_prefixes))
+    prod = provision(
+        endpoint_url=endpoint,
+        region=REGION,
+        template_path=path,
+        name_prefix=next(_prefixes),
+        parameters={"Env": "prod"},
+    )
+
+    assert set(dev.resources) == {"Always"}
+    assert set(prod.resources) == {"Always", "ProdOnly"}
+    with pytest.raises(StackError, match="ProdOnly"):
+        dev.ref("ProdOnly")
+
+
+def test_a_property_the_creator_does_not_know_is_an_error(endpoint: str, tmp_path: Path) -> None:
+    path = tmp_path / "template.yaml"
+    path.write_text("Resources:\n  Queue: {Type: AWS::SQS::Queue, Properties: {VisibilityTimeout: 30, Shiny: true}}\n")
+
+    with pytest.raises(StackError, match="Queue: properties Shiny"):
+        provision(endpoint_url=endpoint, region=REGION, template_path=path, name_prefix=next(_prefixes))
+
+
+def test_resources_are_created_before_what_names_them_and_a_cycle_is_an_error(endpoint: str, tmp_path: Path) -> None:
+    redrive = "RedrivePolicy: {{deadLetterTargetArn: !GetAtt {}.Arn, maxReceiveCount: 5}}"
+    ordered, cyclic = tmp_path / "ordered.yaml", tmp_path / "cyclic.yaml"
+    ordered.write_text(
+        f"Resources:\n  Main: {{Type: AWS::SQS::Queue, Properties: {{{redrive.format('Dlq')}}}}}\n"
+        "  Dlq: {Type: AWS::SQS::Queue}\n"
+    )
+    cyclic.write_text(
+        f"Resources:\n  A: {{Type: AWS::SQS::Queue, Properties: {{{redrive.format('B')}}}}}\n"
+        f"  B: {{Type: AWS::SQS::Queue, Properties: {{{redrive.format('A')}}}}}\n"
+    )
+
+    stack = provision(endpoint_url=endpoint, region=REGION, template_path=ordered, name_prefix=next(_prefixes))
+    sqs = client(endpoint, "sqs")
+    attributes = sqs.get_queue_attributes(QueueUrl=stack.ref("Main"), AttributeNames=["RedrivePolicy"])["Attributes"]
+    assert json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"] == stack.get_att("Dlq", "Arn")
+    with pytest.raises(StackError, match="cycle"):
+        provision(endpoint_url=endpoint, region=REGION, template_path=cyclic, name_prefix=next(_prefixes))
+
+
 # --- the template loader and the resolver, without a server -----------------------------------
 
 
@@ -249,7 +312,14 @@ def test_short_tags_load_as_long_form(tmp_path: Path) -> None:
 
 def fake_stack() -> LocalStack:
     return LocalStack(
-        template={"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}, "Fn": {"Type": "AWS::Serverless::Function"}}},
+        template={
+            "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}, "Fn": {"Type": "AWS::Serverless::Function"}},
+            "Conditions": {
+                "IsDev": {"Fn::Equals": [{"Ref": "Env"}, "dev"]},
+                "IsProd": {"Fn::Not": [{"Condition": "IsDev"}]},
+                "FourShards": {"Fn::Equals": [{"Ref": "Shards"}, 4]},
+            },
+        },
         parameters={"Env": "dev", "Shards": "4"},
         resources={
             "Queue": Resource(
@@ -266,8 +336,10 @@ def test_each_schedule_delivers_its_input_or_a_scheduled_event() -> None:
     fanned-out template (docs/scaling.md, 1,000×) gives each its shards."""
     every = {"Type": "ScheduleV2", "Properties": {"ScheduleExpression": "rate(1 minute)"}}
     some = {"Type": "ScheduleV2", "Properties": {"ScheduleExpression": "rate(1 minute)", "Input": '{"shards": [0, 1]}'}}
-    function = {"Type": "AWS::Serverless::Function", "Properties": {"Events": {"Every": every, "Some": some}}}
-    stack = LocalStack(template={"Resources": {"Fn": function}}, parameters={}, resources={}, region="eu-west-1")
+    code = {"Runtime": "python3.13", "Handler": "app.lambda_handler", "CodeUri": "functions/status/"}
+    function = {"Type": "AWS::Serverless::Function", "Properties": {**code, "Events": {"Every": every, "Some": some}}}
+    template = translate({"Resources": {"Fn": function}}, {}, "eu-west-1")
+    stack = LocalStack(template=template, parameters={}, resources={}, region="eu-west-1")
 
     assert stack.schedule_events("Fn") == [SCHEDULED_EVENT, {"shards": [0, 1]}]
 
@@ -288,6 +360,14 @@ def test_each_schedule_delivers_its_input_or_a_scheduled_event() -> None:
         ({"Ref": "Fn"}, "Fn"),
         ({"Ref": "AWS::URLSuffix"}, "amazonaws.com"),
         ({"A": {"Ref": "AWS::NoValue"}, "B": [{"Ref": "Shards"}, {"Ref": "AWS::NoValue"}]}, {"B": ["4"]}),
+        ({"Fn::If": ["IsDev", {"Ref": "Env"}, {"Fn::GetAtt": ["Fn", "Arn"]}]}, "dev"),
+        ([{"Fn::If": ["IsProd", "x", {"Ref": "AWS::NoValue"}]}, "y"], ["y"]),
+        ({"Fn::If": ["FourShards", 1, 2]}, 1),
+        ({"Fn::Equals": [{"Fn::Split": [",", "a,4"]}, ["a", 4]]}, True),
+        (
+            {"Fn::And": [{"Condition": "IsDev"}, {"Fn::Or": [{"Condition": "IsProd"}, {"Condition": "FourShards"}]}]},
+            True,
+        ),
     ],
 )
 def test_resolve(value: Any, expected: Any) -> None:
@@ -304,8 +384,15 @@ def test_resolve(value: Any, expected: Any) -> None:
         ({"Fn::GetAtt": ["Queue", "Nope"]}, r"Queue\.Nope"),
         ({"Fn::Sub": "${Fn.Arn}"}, r"Fn\.Arn"),
         ({"Fn::Sub": "${Missing}"}, "Missing"),
+        ({"Fn::Not": ["dev"]}, "dev"),
     ],
 )
 def test_resolve_errors_name_the_problem(value: Any, named: str) -> None:
     with pytest.raises(StackError, match=named):
         fake_stack().resolve(value)
+
+
+def test_the_loaded_template_is_built_in_types_that_reach_a_spawned_worker(template: dict[str, Any]) -> None:
+    """make run hands the environment and handler to worker processes by pickling them."""
+    assert pickle.loads(pickle.dumps(template)) == template  # noqa: S301 - our own bytes
+    assert type(template["Resources"]["SendFunction"]["Properties"]["Handler"]) is str

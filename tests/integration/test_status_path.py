@@ -20,7 +20,7 @@ from support import REGION, Pipeline, aws_hook
 # Every check is due at once, so a test drives time by running the status function.
 FAST = {"STATUS_CHECK_DELAYS_SECONDS": "0"}
 
-# Simulator numbers: the last two digits choose the final status (local/simulator.py).
+# Simulator numbers: the last two digits choose the final status (local/simulator/jobs.py).
 ROWS = {
     "10": ("DONE", "INVALID_DST", "FAILED"),
     "11": ("DONE", "BLOCKED", "FAILED"),

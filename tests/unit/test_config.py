@@ -24,6 +24,13 @@ ENV = {
     "RETRY_DELAYS_SECONDS": "10,30,60",
     "MAX_SEGMENTS": "10",
     "SMART_ENCODING": "false",
+    "FALLBACK_PROVIDER": "none",
+}
+FALLBACK = {
+    "FALLBACK_PROVIDER": "aws-sms",
+    "FALLBACK_ORIGINATION_IDENTITY": "arn:aws:sms-voice:eu-central-1:123456789012:phone-number/phone-0123abcd",
+    "FALLBACK_CONFIGURATION_SET": "sms-fallback",
+    "FAILOVER_AFTER_SECONDS": "60",
 }
 
 
@@ -81,3 +88,40 @@ def test_provider_url_must_be_https_unless_loopback(url: str, ok: bool) -> None:
         with pytest.raises(ConfigError, match="RETARUS_BASE_URL") as raised:
             Settings.from_env({**ENV, "RETARUS_BASE_URL": url})
         assert "pw@" not in str(raised.value)
+
+
+def test_without_a_fallback_provider_its_settings_are_not_needed() -> None:
+    settings = Settings.from_env({**ENV, "FALLBACK_ORIGINATION_IDENTITY": "", "FALLBACK_CONFIGURATION_SET": "x"})
+    assert not settings.has_fallback
+    assert settings.fallback_origination_identity is None and settings.fallback_configuration_set is None
+    assert settings.failover_after_seconds is None
+
+
+def test_a_fallback_provider_reads_its_identity_configuration_set_and_delay() -> None:
+    settings = Settings.from_env({**ENV, **FALLBACK, "FALLBACK_READ_TIMEOUT": "2.5"})
+    assert settings.has_fallback and settings.fallback_provider == "aws-sms"
+    assert settings.fallback_origination_identity == FALLBACK["FALLBACK_ORIGINATION_IDENTITY"]
+    assert settings.fallback_configuration_set == "sms-fallback"
+    assert settings.failover_after_seconds == 60
+    assert (settings.fallback_connect_timeout, settings.fallback_read_timeout) == (3.05, 2.5)
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"FALLBACK_PROVIDER": ""}, "FALLBACK_PROVIDER is not set (it comes from parameter FallbackProvider"),
+        ({"FALLBACK_PROVIDER": "twilio"}, "FALLBACK_PROVIDER='twilio' must be one of none, aws-sms"),
+        (
+            {"FALLBACK_ORIGINATION_IDENTITY": " "},
+            "FALLBACK_ORIGINATION_IDENTITY is not set (it comes from parameter FallbackOriginationIdentity",
+        ),
+        ({"FALLBACK_CONFIGURATION_SET": ""}, "FALLBACK_CONFIGURATION_SET is not set (it comes from the Fallback"),
+        ({"FAILOVER_AFTER_SECONDS": ""}, "FAILOVER_AFTER_SECONDS is not set (it comes from parameter Failover"),
+        ({"FAILOVER_AFTER_SECONDS": "-1"}, "FAILOVER_AFTER_SECONDS=-1 must be at least 0"),
+        ({"FAILOVER_AFTER_SECONDS": "345601"}, "FAILOVER_AFTER_SECONDS=345601 must be at most 345600"),
+        ({"FALLBACK_READ_TIMEOUT": "0"}, "FALLBACK_READ_TIMEOUT must be positive"),
+    ],
+)
+def test_a_fallback_providers_settings_are_checked_at_cold_start(changes: dict[str, str], problem: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(problem)):
+        Settings.from_env({**ENV, **FALLBACK, **changes})

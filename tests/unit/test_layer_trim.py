@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT_CODE = [
-    *sorted((ROOT / "layers" / "common" / "sms_pipeline").glob("*.py")),
+    *sorted((ROOT / "layers" / "common" / "sms_pipeline").rglob("*.py")),
     *sorted(ROOT.glob("functions/*/app.py")),
 ]
 PARTITIONS = ("aws", "aws-cn", "aws-us-gov")

@@ -15,21 +15,48 @@ from samtranslator.translator.translator import Translator
 
 from local.stack import load_template
 
+REQUIRED = {"RetarusSecretArn": "arn:aws:secretsmanager:eu-central-1:123456789012:secret:retarus"}
+WITH_FALLBACK = {
+    **REQUIRED,
+    "FallbackProvider": "aws-sms",
+    "FallbackOriginationIdentity": "arn:aws:sms-voice:eu-central-1:123456789012:phone-number/phone-0123abcd",
+}
 
-@pytest.fixture(scope="module")
-def resources() -> dict[str, Any]:
+
+def _translated(parameters: dict[str, str]) -> dict[str, Any]:
     template = load_template()
     for resource in template["Resources"].values():  # sam build would put the uploaded code here
         for key in ("CodeUri", "ContentUri"):
             if key in resource.get("Properties", {}):
                 resource["Properties"][key] = "s3://bucket/key"
     session = boto3.session.Session(region_name="eu-central-1")
-    translated = Translator(managed_policy_map={}, sam_parser=parser.Parser(), boto_session=session).translate(
-        sam_template=template,
-        parameter_values={"RetarusSecretArn": "arn:aws:secretsmanager:eu-central-1:123456789012:secret:retarus"},
-    )
-    found: dict[str, Any] = translated["Resources"]
-    return found
+    translated: dict[str, Any] = Translator(
+        managed_policy_map={}, sam_parser=parser.Parser(), boto_session=session
+    ).translate(sam_template=template, parameter_values=parameters)
+    return translated
+
+
+@pytest.fixture(scope="module")
+def resources() -> dict[str, Any]:
+    """The translated resources, less the fallback provider's (FallbackProvider none, the default)."""
+    translated: dict[str, Any] = _translated(REQUIRED)["Resources"]
+    return {
+        name: _without_fallback(resource)
+        for name, resource in translated.items()
+        if resource.get("Condition") != "HasFallbackProvider"
+    }
+
+
+def _without_fallback(node: Any) -> Any:
+    """`node` with every `Fn::If [HasFallbackProvider, ...]` resolved as FallbackProvider none does."""
+    if isinstance(node, dict):
+        if set(node) == {"Fn::If"} and node["Fn::If"][0] == "HasFallbackProvider":
+            return _without_fallback(node["Fn::If"][2])
+        return {key: _without_fallback(value) for key, value in node.items()}
+    if isinstance(node, list):
+        kept = [_without_fallback(item) for item in node]
+        return [item for item in kept if item != {"Ref": "AWS::NoValue"}]
+    return node
 
 
 def of_type(resources: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -128,3 +155,147 @@ def test_the_dashboard_shows_what_an_operator_looks_at(resources: dict[str, Any]
         "Duration",
     ):
         assert metric in body, metric
+
+
+# --- FallbackProvider (contract §12): none changes nothing ------------------------------------
+
+# The stack's resources without a fallback provider, as the template had them before there was one:
+# with FallbackProvider none, a deployment must get exactly these, and no other.
+RESOURCES_WITHOUT_FALLBACK = {
+    "AlarmsTopic": "AWS::SNS::Topic",
+    "AuthFailuresAlarm": "AWS::CloudWatch::Alarm",
+    "Dashboard": "AWS::CloudWatch::Dashboard",
+    "DeadLetterAlarm": "AWS::CloudWatch::Alarm",
+    "JobsTable": "AWS::DynamoDB::Table",
+    "OutcomesTopic": "AWS::SNS::Topic",
+    "PublishFailuresAlarm": "AWS::CloudWatch::Alarm",
+    "RequestDeadLetterQueue": "AWS::SQS::Queue",
+    "RequestQueue": "AWS::SQS::Queue",
+    "RequestQueuePolicy": "AWS::SQS::QueuePolicy",
+    "SendErrorsAlarm": "AWS::CloudWatch::Alarm",
+    "SendFunction": "AWS::Lambda::Function",
+    "SendFunctionErrorsAlarm": "AWS::CloudWatch::Alarm",
+    "SendFunctionLogGroup": "AWS::Logs::LogGroup",
+    "SendFunctionRequests": "AWS::Lambda::EventSourceMapping",
+    "SendFunctionRole": "AWS::IAM::Role",
+    "SharedLayer": "AWS::Lambda::LayerVersion",
+    "StatusFunction": "AWS::Lambda::Function",
+    "StatusFunctionErrorsAlarm": "AWS::CloudWatch::Alarm",
+    "StatusFunctionEventInvokeConfig": "AWS::Lambda::EventInvokeConfig",
+    "StatusFunctionLogGroup": "AWS::Logs::LogGroup",
+    "StatusFunctionRole": "AWS::IAM::Role",
+    "StatusFunctionSchedule": "AWS::Scheduler::Schedule",
+    "StatusFunctionScheduleRole": "AWS::IAM::Role",
+    "StatusLagAlarm": "AWS::CloudWatch::Alarm",
+}
+FALLBACK_RESOURCES = {
+    "FallbackEventsKey": "AWS::KMS::Key",
+    "FallbackEventsTopic": "AWS::SNS::Topic",
+    "FallbackEventsTopicPolicy": "AWS::SNS::TopicPolicy",
+    "FallbackConfigurationSet": "AWS::SMSVOICE::ConfigurationSet",
+    "FallbackEventsDeadLetterQueue": "AWS::SQS::Queue",
+    "FallbackEventsQueue": "AWS::SQS::Queue",
+    "FallbackEventsQueuePolicy": "AWS::SQS::QueuePolicy",
+    "FallbackEventsSubscription": "AWS::SNS::Subscription",
+    "FailoverSendsAlarm": "AWS::CloudWatch::Alarm",
+    "FallbackEventsDeadLetterAlarm": "AWS::CloudWatch::Alarm",
+}
+
+
+class _Deployment:
+    """What CloudFormation makes of a translated template for given parameters: its conditions
+    evaluated, the resources they leave, and Fn::If resolved (enough of the intrinsics for this
+    template's conditions)."""
+
+    def __init__(self, template: dict[str, Any], parameters: dict[str, str]) -> None:
+        self.template = template
+        self.values: dict[str, Any] = {}
+        for name, spec in template["Parameters"].items():
+            raw = parameters.get(name, spec.get("Default"))
+            self.values[name] = str(raw).split(",") if spec["Type"] == "CommaDelimitedList" else raw
+        self.conditions = {name: self.truth(spec) for name, spec in template.get("Conditions", {}).items()}
+
+    def truth(self, node: Any) -> Any:
+        if isinstance(node, dict) and len(node) == 1:
+            [(key, argument)] = node.items()
+            if key == "Ref" and argument in self.values:
+                return self.values[argument]
+            if key == "Condition":
+                return self.truth(self.template["Conditions"][argument])
+            if key == "Fn::Equals":
+                return self.truth(argument[0]) == self.truth(argument[1])
+            if key == "Fn::Not":
+                return not self.truth(argument[0])
+            if key == "Fn::Join":
+                return argument[0].join(str(part) for part in self.truth(argument[1]))
+        if isinstance(node, list):
+            flat: list[Any] = []
+            for item in node:
+                value = self.truth(item)
+                flat += value if isinstance(value, list) else [value]
+            return flat
+        return node
+
+    def resources(self) -> dict[str, Any]:
+        return {
+            name: self.resolve(resource)
+            for name, resource in self.template["Resources"].items()
+            if "Condition" not in resource or self.conditions[resource["Condition"]]
+        }
+
+    def resolve(self, node: Any) -> Any:
+        if isinstance(node, dict):
+            if set(node) == {"Fn::If"}:
+                condition, then, otherwise = node["Fn::If"]
+                return self.resolve(then if self.conditions[condition] else otherwise)
+            return {key: self.resolve(value) for key, value in node.items() if value != {"Ref": "AWS::NoValue"}}
+        if isinstance(node, list):
+            return [self.resolve(item) for item in node if self.resolve(item) != {"Ref": "AWS::NoValue"}]
+        return node
+
+
+def _layerless(name: str) -> str:
+    return "SharedLayer" if name.startswith("SharedLayer") else name
+
+
+def test_without_a_fallback_provider_the_stack_has_exactly_the_resources_it_had_before() -> None:
+    deployed = _Deployment(_translated(REQUIRED), REQUIRED).resources()
+    assert {_layerless(name): resource["Type"] for name, resource in deployed.items()} == RESOURCES_WITHOUT_FALLBACK
+    assert "sms-voice" not in json.dumps(deployed)
+
+
+def test_with_the_fallback_provider_the_stack_adds_its_resources_and_only_those() -> None:
+    deployed = _Deployment(_translated(WITH_FALLBACK), WITH_FALLBACK).resources()
+    kinds = {_layerless(name): resource["Type"] for name, resource in deployed.items()}
+    assert kinds == {**RESOURCES_WITHOUT_FALLBACK, **FALLBACK_RESOURCES}
+
+
+def test_only_the_send_function_may_send_through_the_fallback_and_only_from_its_identity() -> None:
+    deployed = _Deployment(_translated(WITH_FALLBACK), WITH_FALLBACK).resources()
+    statements = [
+        statement
+        for policy in deployed["SendFunctionRole"]["Properties"]["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+        if "sms-voice" in json.dumps(statement)
+    ]
+    assert statements == [
+        {
+            "Effect": "Allow",
+            "Action": ["sms-voice:SendTextMessage"],
+            "Resource": [
+                {
+                    "Fn::Sub": [
+                        "arn:${AWS::Partition}:sms-voice:${AWS::Region}:${AWS::AccountId}:${Identity}",
+                        {"Identity": {"Fn::Select": [5, {"Fn::Split": [":", {"Ref": "FallbackOriginationIdentity"}]}]}},
+                    ]
+                },
+                {"Fn::GetAtt": ["FallbackConfigurationSet", "Arn"]},
+            ],
+        }
+    ]
+    assert "sms-voice:" not in json.dumps(deployed["StatusFunctionRole"])
+    # The rebuilt ARN is the parameter's, for each kind of identity the parameter allows.
+    index = statements[0]["Resource"][0]["Fn::Sub"][1]["Identity"]["Fn::Select"][0]
+    for identity in ("phone-number/phone-0123abcd", "sender-id/ACME/DE", "pool/pool-0123abcd"):
+        arn = f"arn:aws:sms-voice:eu-central-1:123456789012:{identity}"
+        assert f"arn:aws:sms-voice:eu-central-1:123456789012:{arn.split(':')[index]}" == arn

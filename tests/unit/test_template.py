@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from itertools import accumulate
 from typing import Any
 
 import pytest
+from test_config import ENV as CONFIG_ENV
+from test_config import FALLBACK as CONFIG_FALLBACK
 
 from local.stack import load_template
+from sms_pipeline.config import FALLBACK_PROVIDERS, ConfigError, Settings
 from sms_pipeline.request import CONTRACT_DEFAULTS, MAX_VALIDITY_SECONDS, Defaults
 from sms_pipeline.retry import JITTER
 from support import policy_statements
@@ -156,3 +161,118 @@ def test_functions_read_resources_from_the_environment_the_template_sets() -> No
     assert env["REQUEST_QUEUE_URL"] == {"Ref": "RequestQueue"}
     assert env["DEFAULT_VALIDITY_SECONDS"] == {"Ref": "DefaultValiditySeconds"}
     assert env["RETRY_DELAYS_SECONDS"] == {"Ref": "RetryDelaysSeconds"}
+
+
+# --- FallbackProvider (contract §12) ------------------------------------------------------------
+
+FALLBACK_ONLY = "HasFallbackProvider"
+
+
+def test_fallback_parameters_and_defaults() -> None:
+    parameters = TEMPLATE["Parameters"]
+    assert parameters["FallbackProvider"]["Default"] == "none"
+    assert parameters["FallbackProvider"]["AllowedValues"] == list(FALLBACK_PROVIDERS)
+    assert parameters["FallbackOriginationIdentity"]["Default"] == ""
+    assert parameters["FailoverAfterSeconds"]["Default"] == 60
+    assert TEMPLATE["Conditions"][FALLBACK_ONLY] == {"Fn::Equals": [{"Ref": "FallbackProvider"}, "aws-sms"]}
+    [assertion] = TEMPLATE["Rules"]["FallbackNeedsAnOriginationIdentity"]["Assertions"]
+    assert assertion["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "FallbackOriginationIdentity"}, ""]}]}
+
+
+@pytest.mark.parametrize(
+    ("identity", "allowed"),
+    [
+        ("", True),
+        ("arn:aws:sms-voice:eu-central-1:123456789012:phone-number/phone-0123abcd", True),
+        ("arn:aws:sms-voice:eu-central-1:123456789012:sender-id/ACME/DE", True),
+        ("arn:aws:sms-voice:eu-central-1:123456789012:pool/pool-0123abcd", True),
+        ("+12065550100", False),  # the API takes it, but IAM needs the ARN
+        ("arn:aws:sms-voice:eu-central-1:123456789012:configuration-set/x", False),
+    ],
+)
+def test_the_origination_identity_is_an_arn_iam_can_name(identity: str, allowed: bool) -> None:
+    pattern = TEMPLATE["Parameters"]["FallbackOriginationIdentity"]["AllowedPattern"]
+    assert bool(re.fullmatch(pattern, identity)) is allowed
+
+
+def test_every_resource_of_the_fallback_exists_only_with_it() -> None:
+    fallback = {name for name, resource in RESOURCES.items() if resource.get("Condition") == FALLBACK_ONLY}
+    assert {name for name in RESOURCES if "Fallback" in name or "Failover" in name} == fallback
+    # Nothing that exists without the fallback refers to one of its resources, except through Fn::If.
+    for name, resource in RESOURCES.items():
+        if name in fallback:
+            continue
+        text = json.dumps(_without_if(resource))
+        assert not [other for other in fallback if f'"{other}"' in text or "${" + other in text], name
+    outputs = {name for name, output in TEMPLATE["Outputs"].items() if output.get("Condition") == FALLBACK_ONLY}
+    assert outputs == {name for name in TEMPLATE["Outputs"] if "Fallback" in name}
+
+
+def _without_if(node: Any) -> Any:
+    if isinstance(node, dict):
+        if set(node) == {"Fn::If"} and node["Fn::If"][0] == FALLBACK_ONLY:
+            return None
+        return {key: _without_if(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_without_if(item) for item in node]
+    return node
+
+
+def test_the_configuration_sets_events_reach_the_consumers_queue_and_nothing_else() -> None:
+    [destination] = RESOURCES["FallbackConfigurationSet"]["Properties"]["EventDestinations"]
+    assert destination["Enabled"] is True and destination["MatchingEventTypes"] == ["TEXT_ALL"]
+    assert destination["SnsDestination"] == {"TopicArn": {"Ref": "FallbackEventsTopic"}}
+    subscription = RESOURCES["FallbackEventsSubscription"]["Properties"]
+    assert subscription["TopicArn"] == {"Ref": "FallbackEventsTopic"} and subscription["Protocol"] == "sqs"
+    assert subscription["Endpoint"] == {"Fn::GetAtt": ["FallbackEventsQueue", "Arn"]}
+    assert subscription["RawMessageDelivery"] is True  # aws_sms.events reads both forms; the raw one is smaller
+    [to_queue] = RESOURCES["FallbackEventsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert to_queue["Principal"] == {"Service": "sns.amazonaws.com"}
+    assert to_queue["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Ref": "FallbackEventsTopic"}}}
+    [to_topic] = RESOURCES["FallbackEventsTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert to_topic["Principal"] == {"Service": "sms-voice.amazonaws.com"} and to_topic["Action"] == "sns:Publish"
+    assert to_topic["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    configuration_set = RESOURCES["FallbackConfigurationSet"]["Properties"]["ConfigurationSetName"]
+    assert to_topic["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::Sub"].endswith(
+        ":configuration-set/" + configuration_set["Fn::Sub"]
+    )
+    assert RESOURCES["FallbackConfigurationSet"]["DependsOn"] == "FallbackEventsTopicPolicy"
+    queue = RESOURCES["FallbackEventsQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["FallbackEventsDeadLetterQueue", "Arn"]}
+
+
+def test_the_events_hold_full_numbers_and_are_encrypted_at_rest() -> None:
+    assert RESOURCES["FallbackEventsTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "FallbackEventsKey"}
+    key = RESOURCES["FallbackEventsKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    [service] = [s for s in key["KeyPolicy"]["Statement"] if s["Principal"] == {"Service": "sms-voice.amazonaws.com"}]
+    assert service["Action"] == ["kms:GenerateDataKey*", "kms:Decrypt"]
+    assert service["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    for queue in ("FallbackEventsQueue", "FallbackEventsDeadLetterQueue"):
+        assert RESOURCES[queue]["Properties"]["SqsManagedSseEnabled"] is True
+
+
+def test_failover_sends_raise_an_alarm() -> None:
+    alarm = RESOURCES["FailoverSendsAlarm"]
+    assert alarm["Condition"] == FALLBACK_ONLY
+    assert (alarm["Properties"]["Namespace"], alarm["Properties"]["MetricName"]) == ("SmsPipeline", "FailoverSends")
+    assert alarm["Properties"]["Threshold"] == 0 and alarm["Properties"]["ComparisonOperator"] == "GreaterThanThreshold"
+
+
+def test_the_fallback_settings_come_from_the_template() -> None:
+    env = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["FALLBACK_PROVIDER"] == {"Ref": "FallbackProvider"}
+    assert env["FALLBACK_ORIGINATION_IDENTITY"] == {"Ref": "FallbackOriginationIdentity"}
+    assert env["FAILOVER_AFTER_SECONDS"] == {"Ref": "FailoverAfterSeconds"}
+    # The configuration set's name, as the set itself is named.
+    assert (
+        env["FALLBACK_CONFIGURATION_SET"] == RESOURCES["FallbackConfigurationSet"]["Properties"]["ConfigurationSetName"]
+    )
+    # The settings need exactly these names (values as the template would give them with aws-sms).
+    names = {name for name in env if name.startswith(("FALLBACK_", "FAILOVER_"))}
+    given = {**CONFIG_ENV, **{name: value for name, value in CONFIG_FALLBACK.items() if name in names}}
+    assert set(CONFIG_FALLBACK) == names
+    assert Settings.from_env(given).has_fallback
+    for name in names - {"FALLBACK_PROVIDER"}:
+        with pytest.raises(ConfigError, match=name):
+            Settings.from_env({key: value for key, value in given.items() if key != name})

@@ -16,6 +16,9 @@ from sms_pipeline.request import MAX_SEGMENTS, MAX_VALIDITY_SECONDS, MIN_VALIDIT
 
 # SQS refuses a visibility timeout beyond 12 hours from a message's receipt.
 MAX_VISIBILITY_SECONDS = 43_200
+# Template parameter FallbackProvider (contract §12).
+NO_FALLBACK = "none"
+FALLBACK_PROVIDERS = (NO_FALLBACK, "aws-sms")
 
 
 class ConfigError(RuntimeError):
@@ -46,10 +49,23 @@ class Settings:
     retry_delays: tuple[int, ...]
     max_segments: int
     smart_encoding: bool
+    fallback_provider: str  # one of FALLBACK_PROVIDERS
+    # The three below are None without a fallback provider: nothing reads them then.
+    fallback_origination_identity: str | None
+    fallback_configuration_set: str | None
+    failover_after_seconds: int | None
+    fallback_connect_timeout: float
+    fallback_read_timeout: float
+
+    @property
+    def has_fallback(self) -> bool:
+        return self.fallback_provider != NO_FALLBACK
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         reader = _Reader(os.environ if environ is None else environ)
+        provider = reader.choice("FALLBACK_PROVIDER", "parameter FallbackProvider", FALLBACK_PROVIDERS)
+        fallback = provider in FALLBACK_PROVIDERS and provider != NO_FALLBACK
         settings = cls(
             table_name=reader.text("JOBS_TABLE_NAME", "the JobsTable resource"),
             topic_arn=reader.text("OUTCOMES_TOPIC_ARN", "the OutcomesTopic resource"),
@@ -74,6 +90,24 @@ class Settings:
             ),
             max_segments=reader.integer("MAX_SEGMENTS", "parameter MaxSegments", minimum=1, maximum=MAX_SEGMENTS),
             smart_encoding=reader.boolean("SMART_ENCODING", "parameter SmartEncoding"),
+            fallback_provider=provider,
+            # Only a deployment with a fallback needs these (FallbackProvider=none leaves the identity
+            # empty and names a configuration set that is not created).
+            fallback_origination_identity=reader.text(
+                "FALLBACK_ORIGINATION_IDENTITY", "parameter FallbackOriginationIdentity"
+            )
+            if fallback
+            else None,
+            fallback_configuration_set=reader.text(
+                "FALLBACK_CONFIGURATION_SET", "the FallbackConfigurationSet resource"
+            )
+            if fallback
+            else None,
+            failover_after_seconds=reader.integer(
+                "FAILOVER_AFTER_SECONDS", "parameter FailoverAfterSeconds", maximum=MAX_VALIDITY_SECONDS
+            )
+            if fallback
+            else None,
             # Tuning knobs, not resource names: these have defaults.
             send_concurrency=reader.integer("SEND_CONCURRENCY", "SendFunction", default=10, minimum=1),
             status_concurrency=reader.integer(
@@ -81,6 +115,8 @@ class Settings:
             ),
             connect_timeout=reader.seconds("RETARUS_CONNECT_TIMEOUT", default=3.05),
             read_timeout=reader.seconds("RETARUS_READ_TIMEOUT", default=10.0),
+            fallback_connect_timeout=reader.seconds("FALLBACK_CONNECT_TIMEOUT", default=3.05),
+            fallback_read_timeout=reader.seconds("FALLBACK_READ_TIMEOUT", default=10.0),
             secret_max_age=reader.integer("RETARUS_SECRET_MAX_AGE", "secret cache", default=300, minimum=0),
             publish_lease_seconds=reader.integer("PUBLISH_LEASE_SECONDS", "publish lease", default=60, minimum=1),
             status_max_jobs=reader.integer(
@@ -136,6 +172,12 @@ class _Reader:
         if value <= 0:
             self._problems.append(f"{name} must be positive")
         return value
+
+    def choice(self, name: str, source: str, allowed: tuple[str, ...]) -> str:
+        raw = self._raw(name, source) or ""
+        if raw and raw not in allowed:
+            self._problems.append(f"{name}={raw!r} must be one of {', '.join(allowed)} ({source})")
+        return raw
 
     def boolean(self, name: str, source: str) -> bool:
         raw = (self._raw(name, source) or "").lower()
