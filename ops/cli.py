@@ -20,6 +20,7 @@ from typing import Any
 import boto3
 
 from ops.where import NotFound, OperatorError, Where, call, resolve
+from sms_pipeline.cancel import InvalidCancel, cancel_from
 from sms_pipeline.outcomes import iso
 from sms_pipeline.phone import mask
 from sms_pipeline.request import InvalidRequest, echo, validate
@@ -27,7 +28,12 @@ from sms_pipeline.request import InvalidRequest, echo, validate
 EXAMPLES = {
     "send": """examples:
   sms --stack sms-pipeline send --to "+49 170 1234567" --text "Your code is 123456" --validity 300
+  sms --stack sms-pipeline send --to "+49 170 1234567" --text "See you at 10:00" --send-at 2026-12-24T08:00:00+01:00
   SMS_QUEUE_URL=https://sqs.eu-central-1.amazonaws.com/123456789012/requests sms send --to 0170… --text hi""",
+    "cancel": """examples:
+  sms --stack sms-pipeline cancel order-4711:reminder
+The request ends CANCELED if it is still waiting for its sendAt; otherwise nothing changes (the send
+function logs why). `sms status ID` shows which.""",
     "status": """examples:
   sms --stack sms-pipeline status order-4711:otp
   sms --table sms-pipeline-JobsTable-ABC status order-4711:otp --json""",
@@ -84,6 +90,7 @@ def send(where: Where, args: argparse.Namespace) -> int:
         "priority": args.priority,
         "validitySeconds": args.validity,
         "maxSegments": args.max_segments,
+        "sendAt": args.send_at,
     }
     document.update({key: value for key, value in optional.items() if value is not None})
     if args.delivery_report:
@@ -99,6 +106,25 @@ def send(where: Where, args: argparse.Namespace) -> int:
     queue_url = where.need("queue_url")
     sent = call(lambda: sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(document, ensure_ascii=False)))
     print(document.get("id") or sent["MessageId"])
+    return 0
+
+
+# --- cancel ----------------------------------------------------------------------------------------
+
+
+def cancel(where: Where, args: argparse.Namespace) -> int:
+    """A cancel message on the request queue: the send function applies it, in order with the
+    requests it reads, with the conditional write that also decides a race with the send."""
+    document = {"cancel": args.id}
+    try:
+        cancel_from(document)  # the send function's own rules
+    except InvalidCancel as invalid:
+        print(f"sms: invalid cancel, not enqueued: {invalid}", file=sys.stderr)
+        return 2
+    sqs = where.client("sqs")
+    queue_url = where.need("queue_url")
+    call(lambda: sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(document)))
+    print(f"cancel of {args.id} enqueued: it ends CANCELED if it is still waiting for its sendAt", file=sys.stderr)
     return 0
 
 
@@ -341,6 +367,7 @@ def _depth(sqs: Any, queue_url: str) -> dict[str, int]:
 
 COMMANDS: dict[str, Callable[[Where, argparse.Namespace], int]] = {
     "send": send,
+    "cancel": cancel,
     "status": status,
     "outcomes": outcomes,
     "dlq": dlq,
@@ -351,7 +378,7 @@ COMMANDS: dict[str, Callable[[Where, argparse.Namespace], int]] = {
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sms",
-        description="Operate the SMS pipeline: send, follow outcomes, look a request up, the DLQ, figures.",
+        description="Operate the SMS pipeline: send, cancel, follow outcomes, look a request up, the DLQ, figures.",
         epilog=__doc__.split("\n\n", 1)[1] if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -360,7 +387,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--topic-arn", help="the outcomes topic (or SMS_TOPIC_ARN)")
     parser.add_argument("--table", help="the jobs table (or SMS_TABLE)")
     parser.add_argument("--dlq-url", help="the dead-letter queue (or SMS_DLQ_URL; default: the queue's redrive target)")
-    commands = parser.add_subparsers(dest="command", metavar="{send,status,outcomes,dlq,stats,local}")
+    commands = parser.add_subparsers(dest="command", metavar="{send,cancel,status,outcomes,dlq,stats,local}")
 
     def command(name: str, text: str) -> argparse.ArgumentParser:
         return commands.add_parser(
@@ -382,6 +409,11 @@ def _parser() -> argparse.ArgumentParser:
     sending.add_argument("--validity", type=int, help="validitySeconds (5-345600)")
     sending.add_argument("--max-segments", type=int, help="maxSegments (1-30)")
     sending.add_argument("--smart-encoding", action="store_true")
+    sending.add_argument(
+        "--send-at", help="sendAt: not before this time, ISO 8601 with its offset or Z (at most 35 days ahead)"
+    )
+    cancelling = command("cancel", "cancel a request that waits for its sendAt: it ends CANCELED")
+    cancelling.add_argument("id")
     looking = command("status", "the request as the table knows it")
     looking.add_argument("id")
     looking.add_argument("--json", action="store_true")

@@ -50,6 +50,52 @@ def test_an_invalid_request_is_not_enqueued(pipeline: Pipeline, capsys: pytest.C
     assert pipeline.deliver(pipeline.handler("SendFunction")).received == 0
 
 
+def queued_bodies(pipeline: Pipeline) -> list[Any]:
+    """What the request queue holds, as the send function would read it (the messages stay there)."""
+    received = pipeline.sqs.receive_message(QueueUrl=pipeline.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+    return [json.loads(message["Body"]) for message in received.get("Messages", [])]
+
+
+def test_send_at_is_validated_and_enqueued(pipeline: Pipeline, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = sms(
+        pipeline,
+        capsys,
+        "send",
+        "--to",
+        "+4917012345677",
+        "--text",
+        "hi",
+        "--id",
+        "later",
+        "--send-at",
+        "2020-01-01T09:00:00+01:00",
+    )
+    assert (code, out.strip()) == (0, "later")
+    assert queued_bodies(pipeline) == [
+        {"id": "later", "to": "+4917012345677", "text": "hi", "sendAt": "2020-01-01T09:00:00+01:00"}
+    ]
+    for bad, problem in (
+        ("2020-01-01T09:00:00", "must be an ISO 8601 date and time with a UTC offset or Z"),
+        ("2999-01-01T00:00:00Z", "more than 35 days"),
+    ):
+        code, out, err = sms(pipeline, capsys, "send", "--to", "+4917012345677", "--text", "hi", "--send-at", bad)
+        assert (code, out) == (2, "")
+        assert f"invalid request, not enqueued: sendAt: {problem}" in err
+    assert len(queued_bodies(pipeline)) == 1
+
+
+def test_cancel_puts_a_cancel_message_on_the_request_queue(
+    pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = sms(pipeline, capsys, "cancel", "order-4711:reminder")
+    assert code == 0 and "cancel of order-4711:reminder enqueued" in err
+    assert queued_bodies(pipeline) == [{"cancel": "order-4711:reminder"}]
+    code, out, err = sms(pipeline, capsys, "cancel", "not an id")
+    assert (code, out) == (2, "")
+    assert "invalid cancel, not enqueued: cancel: must be 1-128 characters" in err
+    assert len(queued_bodies(pipeline)) == 1
+
+
 def test_status_shows_the_request_as_the_table_knows_it(pipeline: Pipeline, capsys: pytest.CaptureFixture[str]) -> None:
     pipeline.enqueue({"id": "looked-up", "to": "+4917012345677", "text": "hi"})
     pipeline.deliver(pipeline.handler("SendFunction"))
@@ -133,7 +179,7 @@ def test_no_region_says_what_to_set(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_every_subcommand_has_help_with_examples(capsys: pytest.CaptureFixture[str]) -> None:
-    for command in ("send", "status", "outcomes", "dlq", "stats"):
+    for command in ("send", "cancel", "status", "outcomes", "dlq", "stats"):
         with pytest.raises(SystemExit) as done:
             main([command, "--help"])
         assert done.value.code == 0
