@@ -21,7 +21,7 @@ from sms_pipeline.config import Settings
 from sms_pipeline.dynamodb.store import JobStore, query_threads
 from sms_pipeline.publisher import SnsPublisher
 from sms_pipeline.request import Defaults
-from sms_pipeline.request_queue import RequestQueue
+from sms_pipeline.request_queue import RequestPutBack, RequestQueue
 from sms_pipeline.retarus.client import RetarusClient
 from sms_pipeline.retarus.credentials import SecretCredentials
 from sms_pipeline.sending import Sender
@@ -92,7 +92,14 @@ def sender() -> Sender:
         retry_delays=config.retry_delays,
         request_defaults=Defaults(max_segments=config.max_segments, smart_encoding=config.smart_encoding),
         on_auth_failure=credentials().forget,
+        requeue=_put_back(config),
+        schedule_lead_seconds=config.schedule_lead_seconds,
     )
+
+
+def _put_back(config: Settings) -> RequestPutBack:
+    """The put-back of scheduled requests (§11); its SQS client is made on first use."""
+    return RequestPutBack(lambda: boto3.client("sqs", config=_AWS_CONFIG), config.request_queue_url)
 
 
 @cache
@@ -118,4 +125,6 @@ def tracker() -> Tracker:
         concurrency=config.status_concurrency,
         max_jobs=config.status_max_jobs,
         on_auth_failure=credentials().forget,
+        requeue=_put_back(config),
+        schedule_lead_seconds=config.schedule_lead_seconds,
     )
