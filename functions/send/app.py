@@ -48,6 +48,6 @@ def _handle(batch: Batch, record: SQSRecord) -> Result:
         body=record.body,
         sent_at=int(attributes.sent_timestamp) / 1000,
         receive_count=int(attributes.approximate_receive_count),
-        request_id=put_back.string_value if put_back is not None else None,
+        request_id=put_back.get("stringValue") if put_back is not None else None,
     )
     return batch.handle(incoming)
