@@ -8,9 +8,12 @@ function's policy statements.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
+from sms_pipeline.job import Origin
 from support import Pipeline, aws_hook, policy_statements
 
 FAST = {"STATUS_CHECK_DELAYS_SECONDS": "0"}
@@ -23,6 +26,10 @@ RESOURCE = {
     "secretsmanager": str({"Ref": "RetarusSecretArn"}),
     "sqs": str({"Fn::GetAtt": ["RequestQueue", "Arn"]}),
 }
+
+
+def _in_seconds(seconds: float) -> str:
+    return datetime.fromtimestamp(time.time() + seconds, tz=UTC).isoformat()
 
 
 def allowed(function: str) -> set[tuple[str, str]]:
@@ -68,6 +75,11 @@ def test_every_call_of_either_function_is_allowed_by_its_role(pipeline: Pipeline
         failing = pipeline.handler("SendFunction", RETRY_DELAYS_SECONDS="60")
         pipeline.enqueue({"id": "down", "to": "+4917012345650", "text": "x"})
         assert pipeline.deliver(failing).failed
+        # A request scheduled a minute ahead, put back by the send function itself, then cancelled.
+        pipeline.enqueue({"id": "soon", "to": "+4917012345677", "text": "x", "sendAt": _in_seconds(60)})
+        pipeline.deliver(send)
+        pipeline.enqueue({"cancel": "soon"})
+        pipeline.deliver(send)
 
     def checks() -> None:
         status = pipeline.handler("StatusFunction", **FAST)
@@ -75,10 +87,14 @@ def test_every_call_of_either_function_is_allowed_by_its_role(pipeline: Pipeline
             status({"source": "aws.scheduler"}, pipeline.context("StatusFunction"))
 
     send_calls = calls_of(sends)
+    # A scheduled request due now: the status run puts it back on the request queue.
+    origin = Origin("due", "+49170*****77", None, {}, time.time(), send_at=time.time() + 5)
+    pipeline.job_store().schedule(origin, body="{}", due_at=time.time(), validity_seconds=300, now=time.time())
     status_calls = calls_of(checks)
 
-    assert {event["id"] for event in pipeline.outcomes()} == {"ok", "bad", "late"}  # every path was taken
+    assert {event["id"] for event in pipeline.outcomes()} == {"ok", "bad", "late", "soon"}  # every path was taken
     assert {action for action, _ in status_calls} >= {"dynamodb:Query", "dynamodb:BatchWriteItem", "sns:Publish"}
     assert ("sqs:ChangeMessageVisibility", RESOURCE["sqs"]) in send_calls
+    assert ("sqs:SendMessage", RESOURCE["sqs"]) in send_calls and ("sqs:SendMessage", RESOURCE["sqs"]) in status_calls
     assert send_calls <= allowed("SendFunction"), send_calls - allowed("SendFunction")
     assert status_calls <= allowed("StatusFunction"), status_calls - allowed("StatusFunction")

@@ -323,3 +323,13 @@ def make_tracker(
         **overrides,
     }
     return Tracker(store, publisher or FakePublisher(), provider, **settings)
+
+
+class FakeRequeue:
+    """The request queue's put-back: what was put back, in order (request id, body, delay)."""
+
+    def __init__(self) -> None:
+        self.copies: list[tuple[str, str, int]] = []
+
+    def put_back(self, request_id: str, body: str, *, delay_seconds: int) -> None:
+        self.copies.append((request_id, body, delay_seconds))
