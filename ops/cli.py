@@ -155,6 +155,7 @@ def status(where: Where, args: argparse.Namespace) -> int:
         "encoding": job.origin.encoding,
         "segments": job.origin.segments,
         "requestedAt": iso(job.origin.requested_at),
+        "sendAt": iso(job.origin.send_at),
         "submittedAt": iso(job.submitted_at),
         "completedAt": iso(final.completed_at) if final else None,
         "nextCheckAt": iso(job.due_at / 1000) if job.state is State.TRACKING and job.due_shard is not None else None,
@@ -325,37 +326,45 @@ def _dlq_row(message: dict[str, Any]) -> dict[str, Any]:
 
 
 def stats(where: Where, args: argparse.Namespace) -> int:
-    from sms_pipeline.dynamodb.codec import DUE_AT, DUE_INDEX
+    """The index holds what is due and what waits (TRACKING's next checks, SCHEDULED's put-backs):
+    a scan reads all of it either way (a filter is applied after the read), so it is read whole and
+    the scheduled requests are counted apart from the due jobs."""
+    from sms_pipeline.dynamodb.codec import DUE_AT, DUE_INDEX, STATE
+    from sms_pipeline.job import State
 
     sqs, dynamodb = where.client("sqs"), where.client("dynamodb")
     queue_url, dlq_url, table = where.need("queue_url"), where.need("dlq_url"), where.need("table")
     now = time.time()
-    due, oldest = 0, None
+    due, scheduled, oldest = 0, 0, None
     paginator = dynamodb.get_paginator("scan")
     pages = call(
         lambda: list(
             paginator.paginate(
                 TableName=table,
                 IndexName=DUE_INDEX,
-                FilterExpression=f"{DUE_AT} <= :now",
-                ExpressionAttributeValues={":now": {"N": str(int(now * 1000))}},
-                ProjectionExpression=DUE_AT,
+                ProjectionExpression=f"{DUE_AT}, #state",
+                ExpressionAttributeNames={"#state": STATE},
             )
         )
     )
     for page in pages:
         for item in page.get("Items", []):
-            due += 1
             due_at = int(item[DUE_AT]["N"]) / 1000
-            oldest = due_at if oldest is None else min(oldest, due_at)
+            if item.get(STATE, {}).get("S") == State.SCHEDULED.value:
+                scheduled += 1
+            elif due_at <= now:
+                due += 1
+                oldest = due_at if oldest is None else min(oldest, due_at)
     queue, dead = _depth(sqs, queue_url), _depth(sqs, dlq_url)
     age = round(now - oldest, 1) if oldest is not None else None
     if args.json:
-        print(json.dumps({"queue": queue, "deadLetterQueue": dead, "dueJobs": due, "oldestDueSeconds": age}))
+        figures = {"queue": queue, "deadLetterQueue": dead, "dueJobs": due, "oldestDueSeconds": age}
+        print(json.dumps({**figures, "scheduled": scheduled}))
     else:
         print(f"request queue      {queue['waiting']} waiting, {queue['inFlight']} in flight or waiting a retry delay")
         print(f"dead-letter queue  {dead['waiting']} waiting")
         print(f"due jobs           {due}" + (f", the oldest due {age} s ago" if age is not None else ""))
+        print(f"scheduled          {scheduled} waiting for their sendAt")
     return 0
 
 
@@ -425,7 +434,7 @@ def _parser() -> argparse.ArgumentParser:
     dead.add_argument("action", choices=["list", "redrive"])
     dead.add_argument("--json", action="store_true")
     dead.add_argument("--yes", action="store_true", help="redrive: yes, move every message back")
-    figures = command("stats", "queue depth, DLQ depth, due jobs and the oldest due job's age")
+    figures = command("stats", "queue depth, DLQ depth, due jobs, the oldest due job's age, scheduled requests")
     figures.add_argument("--json", action="store_true")
     commands.add_parser(
         "local",

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,43 @@ def test_status_shows_the_request_as_the_table_knows_it(pipeline: Pipeline, caps
     assert (record["encoding"], record["segments"]) == ("GSM-7", 1)
     code, out, _ = sms(pipeline, capsys, "status", "looked-up")
     assert "state" in out and "TRACKING" in out and "hi" not in out.split()
+
+
+def _ahead(*, days: int) -> str:
+    """A whole second that many days ahead, written with a +01:00 offset."""
+    moment = datetime.now(timezone(timedelta(hours=1))) + timedelta(days=days)
+    return moment.replace(microsecond=0).isoformat()
+
+
+def test_a_scheduled_request_shows_its_send_at_counts_in_stats_and_is_cancelled(
+    pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    send = pipeline.handler("SendFunction")
+    args = ("send", "--to", "+4917012345677", "--text", "See you", "--id", "appointment", "--send-at")
+    assert sms(pipeline, capsys, *args, _ahead(days=36))[0] == 2  # more than 35 days ahead
+    send_at = _ahead(days=10)
+    code, out, _ = sms(pipeline, capsys, *args, send_at)
+    assert (code, out.strip()) == (0, "appointment")
+    pipeline.deliver(send)
+
+    code, out, _ = sms(pipeline, capsys, "status", "appointment", "--json")
+    record = json.loads(out)
+    expected = datetime.fromisoformat(send_at).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    assert record["state"] == "SCHEDULED" and record["sendAt"] == expected
+    assert record["nextCheckAt"] is None and "See you" not in out
+    figures = json.loads(sms(pipeline, capsys, "stats", "--json")[1])
+    assert figures["scheduled"] == 1 and figures["dueJobs"] == 0
+    assert "scheduled          1 waiting for their sendAt" in sms(pipeline, capsys, "stats")[1]
+
+    assert sms(pipeline, capsys, "cancel", "appointment")[0] == 0
+    pipeline.deliver(send)
+
+    record = json.loads(sms(pipeline, capsys, "status", "appointment", "--json")[1])
+    assert record["state"] == "DONE" and record["outcome"] == "CANCELED"
+    assert record["reason"] == "cancelled before sending" and record["jobId"] is None
+    assert json.loads(sms(pipeline, capsys, "stats", "--json")[1])["scheduled"] == 0
+    [event] = pipeline.outcomes()
+    assert event["id"] == "appointment" and event["outcome"] == "CANCELED"
 
 
 def test_status_of_an_unknown_id_says_so(pipeline: Pipeline, capsys: pytest.CaptureFixture[str]) -> None:
