@@ -48,7 +48,7 @@ from local.stack import load_template
 from sms_pipeline.outcomes import CLAIM_EXPIRED_REASON
 from sms_pipeline.retry import JITTER
 
-# Last two digits → what the simulator does (local/simulator.py).
+# Last two digits → what the simulator does (local/simulator/jobs.py).
 NUMBER_MIX = ["77"] * 60 + ["10", "11", "14", "15", "16", "18", "19", "20", "25"] * 4 + ["40"] * 2
 RETRY_DELAYS = (1, 2, 4)  # RetryDelaysSeconds, scaled: the template's default is minutes
 DEFAULT_VALIDITY_SECONDS = int(load_template()["Parameters"]["DefaultValiditySeconds"]["Default"])
