@@ -297,22 +297,7 @@ class JobStore:
             expires_at=self._expires_at(now),
             null_unknowns=False,
         )
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=serialize(codec.item(rejected)),
-                ConditionExpression=f"attribute_not_exists({ID})",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            if not _conditional_failure(error):
-                raise
-            returned: Any = error.response.get("Item")
-            existing = returned or self._get(origin.id)
-            if existing is None:
-                raise RuntimeError(f"{origin.id!r} conflicted with an item that is gone; retrying") from None
-            return codec.decode(existing)
-        return None
+        return self._put_new(rejected)
 
     # --- scheduled sending (contract §11) ---------------------------------------------------------
 
@@ -329,35 +314,12 @@ class JobStore:
             attempts=0,
             expires_at=self._expires_at(max(now, origin.validity_start + validity_seconds)),
         )
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=serialize(codec.item(scheduled)),
-                ConditionExpression=f"attribute_not_exists({ID})",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            if not _conditional_failure(error):
-                raise
-            returned: Any = error.response.get("Item")
-            existing = returned or self._get(origin.id)
-            if existing is None:
-                raise RuntimeError(f"{origin.id!r} conflicted with an item that is gone; retrying") from None
-            return codec.decode(existing)
-        return None
+        return self._put_new(scheduled)
 
     def lease_scheduled(self, job: Job, *, lease_until: float) -> Job | None:
         """Take a due SCHEDULED request to put it back on the queue; one run at a time. The job
         with its new `due_at` (the lease's end), or None when another run or a claim was first."""
-        due = millis(lease_until)
-        if not self._update(
-            job.origin.id,
-            f"SET {DUE_AT} = :due",
-            f"#state = :scheduled AND {DUE_AT} = :seen",
-            {":due": due, ":scheduled": State.SCHEDULED.value, ":seen": job.due_at},
-        ):
-            return None
-        return replace(job, due_at=due)
+        return self._lease(job, State.SCHEDULED, lease_until)
 
     def cancel(self, request_id: str, final: Final, *, publish_lease_until: float) -> tuple[bool, Job | None]:
         """SCHEDULED or RELEASED (surely not sent) → PUBLISHING with the cancel's outcome, in one
@@ -444,15 +406,7 @@ class JobStore:
     def lease_publish(self, job: Job, *, publish_lease_until: float) -> Job | None:
         """Take an outcome whose earlier publish failed or was interrupted; one run at a time. The
         job as it now stands, or None when another run holds the lease."""
-        due = millis(publish_lease_until)
-        if not self._update(
-            job.origin.id,
-            f"SET {DUE_AT} = :due",
-            f"#state = :publishing AND {DUE_AT} = :seen",
-            {":due": due, ":publishing": State.PUBLISHING.value, ":seen": job.due_at},
-        ):
-            return None
-        return replace(job, due_at=due)
+        return self._lease(job, State.PUBLISHING, publish_lease_until)
 
     def publish_failed(self, request_id: str, *, retry_at: float) -> None:
         """Give up the publish lease early, so the next status run retries the publish at once."""
@@ -532,6 +486,39 @@ class JobStore:
                 {**_placeholders(attributes), f":{REQUESTED_AT}": num(origin.requested_at), **values}
             ),
         }
+
+    def _lease(self, job: Job, state: State, until: float) -> Job | None:
+        """Move a due job's `dueAt` to `until`, conditional on its state and on the `dueAt` it was
+        read with: of two overlapping runs, one gets the lease."""
+        due = millis(until)
+        if not self._update(
+            job.origin.id,
+            f"SET {DUE_AT} = :due",
+            f"#state = :state AND {DUE_AT} = :seen",
+            {":due": due, ":state": state.value, ":seen": job.due_at},
+        ):
+            return None
+        return replace(job, due_at=due)
+
+    def _put_new(self, job: Job) -> Job | None:
+        """Put the first record of an id: None when written; the record that already holds the id
+        (a duplicate delivery, or another request with that id) when not."""
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=serialize(codec.item(job)),
+                ConditionExpression=f"attribute_not_exists({ID})",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if not _conditional_failure(error):
+                raise
+            returned: Any = error.response.get("Item")
+            existing = returned or self._get(job.origin.id)
+            if existing is None:
+                raise RuntimeError(f"{job.origin.id!r} conflicted with an item that is gone; retrying") from None
+            return codec.decode(existing)
+        return None
 
     def _expires_at(self, now: float) -> int:
         return int(now) + self._lifetime
