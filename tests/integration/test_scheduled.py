@@ -203,8 +203,8 @@ def test_a_cancel_after_the_send_or_for_an_unknown_id_changes_nothing(pipeline: 
     assert pipeline.item("sent")["state"] == "TRACKING" and pipeline.outcomes() == []
     lines = [json.loads(line) for line in logs.getvalue().splitlines()]
     messages = {line["message"] for line in lines}
-    assert "cancel too late: the request is being sent or was sent (TRACKING); nothing changed" in messages
-    assert any(message.startswith("cancel for an unknown id") for message in messages)
+    assert "cancel changes nothing: already sent (TRACKING)" in messages
+    assert any(message.startswith("cancel changes nothing: no such request") for message in messages)
     invalid = [line for line in lines if line["message"].startswith("invalid cancel message")]
     assert {line["field"] for line in invalid} == {"cancel", "to"}
 

@@ -62,9 +62,9 @@ def put_back(store: StatusStore, requeue: Requeue, job: Job, *, now: float, lead
 
 
 def not_cancelled(job: Job | None) -> str:
-    """Why a cancel changed nothing, for the log line (contract §11: it says so)."""
+    """Why a cancel changed nothing, for its log line (contract §11: it says so; docs/contract.md)."""
     if job is None:
-        return "cancel for an unknown id (never received, or its record expired; a cancel before its request)"
+        return "cancel changes nothing: no such request (never received, its record expired, or not yet)"
     if job.final is not None:
-        return f"cancel too late: the request has ended ({job.final.outcome.value})"
-    return f"cancel too late: the request is being sent or was sent ({job.state.value})"
+        return f"cancel changes nothing: already ended ({job.final.outcome.value})"
+    return f"cancel changes nothing: already sent ({job.state.value})"

@@ -293,10 +293,7 @@ class Batch:
         log = {"request_id": cancel.id, "message_id": incoming.message_id}
         cancelled, job = s.store.cancel(cancel.id, final, publish_lease_until=now + s.publish_lease_seconds)
         if not cancelled or job is None:
-            logger.info(
-                scheduling.not_cancelled(job) + "; nothing changed",
-                extra={**log, "state": job.state.value if job else None},
-            )
+            logger.info(scheduling.not_cancelled(job), extra={**log, "state": job.state.value if job else None})
             count("CancelsIgnored")
             return Result.IGNORED
         logger.info("request cancelled before sending", extra={**log, "to": job.origin.masked_to})
