@@ -7,26 +7,45 @@ layer after it, as /var/task and /opt/python, and no bytecode written (both are 
 Lambda). The layer is built here the way `sam build` builds it, for this machine's platform,
 twice: as BuildMethod python3.13 shipped it (no bytecode, botocore's data for every AWS service)
 and by layers/common/Makefile itself (bytecode, botocore's data trimmed to the services the
-functions call). The baseline is `import boto3` alone, as a function without our layer would
-pay it. Rounds alternate between the measures so a busy moment of the machine hits them all; the
-median is kept.
+functions call). The target's baseline is bench/bare_init.py: the init of the same libraries
+with nothing of ours, on the built layer; `import boto3` alone, as a function without our layer
+would pay it, is a second baseline for information. Rounds alternate between the measures so a
+busy moment of the machine hits them all; each line is the median of the rounds' ratios of CPU
+time. An import is CPU work in one thread, and Lambda gives init a full vCPU, so there its wall
+time is its CPU time; here the wall time also holds whatever else the shared machine ran (the
+figures print it too), and CPU time does not.
+
+Every module outside the BuildMethod layer is precompiled before the rounds (this environment sets
+PYTHONDONTWRITEBYTECODE, so an import from a folder without bytecode compiles at every run), and a
+sample whose import still compiled a module is refused (bench/bytecode.py): a baseline that
+compiles measures the compiler, and made the ratios move from run to run.
 """
 
 from __future__ import annotations
 
+import compileall
+import json
 import os
 import platform
+import py_compile
 import shutil
-import statistics
 import subprocess
 import sys
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYER_SOURCE = ROOT / "layers" / "common"
-_TIMER = "import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+# The import timed, then (untimed) the modules it compiled from source (bench/bytecode.py).
+_TIMER = (
+    "import json, sys, time; before = set(sys.modules); began = time.time();"
+    " t, c = time.perf_counter(), time.process_time(); import {module};"
+    " seconds, cpu = time.perf_counter() - t, time.process_time() - c; new = set(sys.modules) - before;"
+    " from bench.bytecode import compiled;"
+    " print(json.dumps({{'seconds': seconds, 'cpu': cpu, 'compiled': compiled(new, since=began)}}))"
+)
 
 # What each function's init needs at the least (bench/bare_init.py): its clients, and for the send
 # function the batch utility. The send function's SNS client is made on first use, so not here.
@@ -58,8 +77,16 @@ def build_layer(artifacts: Path, *, makefile: bool) -> Path:
     return target
 
 
-def import_seconds(module: str, code_dir: Path, layer: Path | None, env: Mapping[str, str]) -> float:
-    """Seconds to import `module` in a fresh interpreter set up as Lambda sets up the function."""
+@dataclass(frozen=True)
+class Sample:
+    seconds: float  # wall
+    cpu: float  # the process's CPU seconds: what a container with its own vCPU waits for
+    compiled: tuple[str, ...]  # source files the timed import compiled (bench/bytecode.py)
+
+
+def import_seconds(module: str, code_dir: Path, layer: Path | None, env: Mapping[str, str]) -> Sample:
+    """Seconds to import `module` in a fresh interpreter set up as Lambda sets up the function,
+    and the modules that import compiled."""
     path = [str(code_dir)] + ([str(layer)] if layer else []) + [str(ROOT)]
     environment = {
         **{key: value for key, value in os.environ.items() if not key.startswith(("POWERTOOLS_", "AWS_"))},
@@ -80,32 +107,73 @@ def import_seconds(module: str, code_dir: Path, layer: Path | None, env: Mapping
         text=True,
         check=True,
     )
-    return float(output.stdout.strip().splitlines()[-1])
+    result = json.loads(output.stdout.strip().splitlines()[-1])
+    return Sample(float(result["seconds"]), float(result["cpu"]), tuple(result["compiled"]))
 
 
-def cold_start(
-    functions: Mapping[str, tuple[Path, str, Mapping[str, str]]], layers: Mapping[str, Path], rounds: int
-) -> dict[str, float]:
-    """Median import seconds: "boto3" alone; "<function> <layer>" for each function's handler
+# Each measure: the module imported, the function it belongs to, the layer build, the extra env.
+Measure = tuple[str, str, str, Mapping[str, str]]
+
+
+def measures(functions: Mapping[str, tuple[Path, str, Mapping[str, str]]], builds: Iterable[str]) -> dict[str, Measure]:
+    """Every import timed, by name: "boto3" alone; "<function> <build>" for each function's handler
     module with each layer build; "<function> bare" for bench/bare_init.py on the built layer,
     "<function> clients" for its boto3 and clients alone, and "<function> libraries" for its
     libraries with no client made."""
-    samples: dict[str, list[float]] = {}
-    any_dir, _, any_env = next(iter(functions.values()))
+    first = next(iter(functions))
+    found: dict[str, Measure] = {"boto3": ("boto3", first, "", {})}
+    for name, (_, module, _) in functions.items():
+        for build in builds:
+            found[f"{name} {build}"] = (module, name, build, {})
+        found[f"{name} bare"] = ("bench.bare_init", name, "built", BARE[name])
+        found[f"{name} clients"] = ("bench.bare_init", name, "built", {**BARE[name], "BENCH_LIBRARIES": "0"})
+        found[f"{name} libraries"] = ("bench.bare_init", name, "built", {**BARE[name], "BENCH_CLIENTS": ""})
+    return found
+
+
+def precompile(paths: Iterable[Path]) -> None:
+    """Bytecode for every module the measures import from outside the layers, as the built layer
+    has it for its own: the function folders, bench/ (bare_init), and any module of this worktree
+    or a layer that a trial import compiled (a shared interpreter's site-packages is not written
+    to: a module there without its .pyc gets its measure refused). Timestamp invalidation, which
+    the source files next to them keep valid."""
+    for path in paths:
+        if path.is_dir():
+            compileall.compile_dir(path, quiet=1)
+        else:
+            py_compile.compile(str(path), doraise=True)
+
+
+def cold_start(
+    functions: Mapping[str, tuple[Path, str, Mapping[str, str]]],
+    layers: Mapping[str, Path],
+    rounds: int,
+    *,
+    may_compile: Iterable[str] = (),
+) -> dict[str, list[Sample]]:
+    """Every round's sample of every measure (see `measures`); the rounds alternate between the
+    measures so a busy moment of the machine hits them all. Before the timed rounds, everything
+    is precompiled and each measure is imported once untimed, and what that import still compiled
+    (outside the layers `may_compile` names, built without bytecode on purpose) is compiled too."""
+    todo = measures(functions, layers)
+    allowed = set(may_compile)
+
+    def run(measure: Measure) -> Sample:
+        module, function, build, extra = measure
+        code_dir, _, env = functions[function]
+        return import_seconds(module, code_dir, layers[build] if build else None, {**env, **extra})
+
+    precompile([ROOT / "bench", *(code_dir for code_dir, _, _ in functions.values())])
+    ours = [ROOT, *layers.values()]  # a shared interpreter's site-packages is left as it is
+    for measure in todo.values():
+        if measure[2] not in allowed:
+            compiled = (Path(source) for source in run(measure).compiled)
+            precompile(path for path in compiled if any(path.is_relative_to(root) for root in ours))
+    samples: dict[str, list[Sample]] = {name: [] for name in todo}
     for _ in range(rounds):
-        samples.setdefault("boto3", []).append(import_seconds("boto3", any_dir, None, any_env))
-        for name, (code_dir, module, env) in functions.items():
-            for build, layer in layers.items():
-                samples.setdefault(f"{name} {build}", []).append(import_seconds(module, code_dir, layer, env))
-            bare = import_seconds("bench.bare_init", code_dir, layers["built"], {**env, **BARE[name]})
-            samples.setdefault(f"{name} bare", []).append(bare)
-            clients_only = {**env, **BARE[name], "BENCH_LIBRARIES": "0"}
-            clients = import_seconds("bench.bare_init", code_dir, layers["built"], clients_only)
-            samples.setdefault(f"{name} clients", []).append(clients)
-            no_clients = {**env, **BARE[name], "BENCH_CLIENTS": ""}
-            libraries = import_seconds("bench.bare_init", code_dir, layers["built"], no_clients)
-            samples.setdefault(f"{name} libraries", []).append(libraries)
-    return {name: statistics.median(values) for name, values in samples.items()}
+        for name, measure in todo.items():
+            samples[name].append(run(measure))
+    return samples
 
 
 def sizes(layer: Path, archive: Path) -> dict[str, int]:

@@ -6,6 +6,11 @@ the visibility it was received with; the queue's redrive policy moves a record t
 to the DLQ, as in AWS. A handler that raises, or a function process that dies, fails the whole
 batch, as in AWS.
 
+With a batching window (the mapping's MaximumBatchingWindowInSeconds, the template's
+`SendBatchingWindowSeconds`) a batch that came back short is filled for up to that long after its
+first record before the invocation, as Lambda does; at 0 the invocation takes what one receive
+returned, at once.
+
 Lambda receives with the queue's own visibility timeout (180 s in template.yaml: six times the
 function's timeout). `visibility_seconds` scales that down for a local run, which must still keep
 its promise: a batch whose invocation died comes back only after whatever that invocation claimed
@@ -14,6 +19,8 @@ has expired, so the pipeline sets it to the function's timeout plus more than th
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +45,7 @@ class SqsEventSource:
         batch_size: int = 10,
         wait_seconds: int = 1,
         visibility_seconds: int | None = None,
+        batching_window_seconds: float = 0,
     ) -> None:
         self._sqs = sqs
         self._queue_url = queue_url
@@ -45,20 +53,40 @@ class SqsEventSource:
         self._batch_size = batch_size
         self._wait_seconds = wait_seconds
         self._visibility = visibility_seconds
+        self._window = batching_window_seconds
         attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]
         self.queue_arn: str = attributes["QueueArn"]
 
-    def poll_once(self, invoke: Callable[[dict[str, Any]], Any]) -> PollResult:
+    def _receive(self, count: int, wait_seconds: int) -> list[dict[str, Any]]:
         visibility = {} if self._visibility is None else {"VisibilityTimeout": self._visibility}
         response = self._sqs.receive_message(
             QueueUrl=self._queue_url,
-            MaxNumberOfMessages=self._batch_size,
-            WaitTimeSeconds=self._wait_seconds,
+            MaxNumberOfMessages=count,
+            WaitTimeSeconds=wait_seconds,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
             **visibility,
         )
-        messages = response.get("Messages", [])
+        messages: list[dict[str, Any]] = response.get("Messages", [])
+        return messages
+
+    def _batch(self) -> list[dict[str, Any]]:
+        """One receive, and with a batching window more until the batch is full or the window,
+        counted from the first record, has passed. A long poll ends as soon as a record is there,
+        so the wait within the window is the poll's own (in whole seconds, rounded up)."""
+        messages = self._receive(self._batch_size, self._wait_seconds)
+        if not messages or self._window <= 0:
+            return messages
+        deadline = time.monotonic() + self._window
+        while len(messages) < self._batch_size:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            messages += self._receive(self._batch_size - len(messages), min(20, math.ceil(left)))
+        return messages
+
+    def poll_once(self, invoke: Callable[[dict[str, Any]], Any]) -> PollResult:
+        messages = self._batch()
         result = PollResult(received=len(messages))
         if not messages:
             return result

@@ -165,6 +165,7 @@ class LocalPipeline:
             mapping.queue_url,
             region=REGION,
             batch_size=mapping.batch_size,
+            batching_window_seconds=mapping.maximum_batching_window,
             wait_seconds=1,
             visibility_seconds=self.stack.function_timeout("SendFunction") + CRASH_RETRY_MARGIN_SECONDS,
         )

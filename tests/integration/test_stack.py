@@ -133,7 +133,7 @@ def test_send_function_sqs_event_source(stack: LocalStack) -> None:
     assert event.queue_url == stack.ref("RequestQueue")
     assert event.queue_arn == stack.resources["RequestQueue"].attributes["Arn"]
     assert event.batch_size == 10
-    assert event.maximum_batching_window == 1
+    assert event.maximum_batching_window == 0  # SendBatchingWindowSeconds' default (contract §13)
     assert event.report_batch_item_failures is True
     assert event.maximum_concurrency == 5
     assert stack.sqs_event("StatusFunction") is None

@@ -44,6 +44,18 @@ def test_contract_parameters_and_defaults() -> None:
     )
 
 
+def test_the_send_batching_window_is_a_parameter_that_waits_for_nothing_by_default() -> None:
+    """Contract §13: a request is sent at once unless the deployment chooses to wait. AWS accepts
+    a window of 0 only for a batch of at most 10 (a larger batch size needs a window of 1 s or
+    more), so the batch size and the parameter's least value must stay compatible."""
+    parameter = TEMPLATE["Parameters"]["SendBatchingWindowSeconds"]
+    assert parameter["Default"] == 0
+    assert (parameter["MinValue"], parameter["MaxValue"]) == (0, 300)  # SQS event sources allow 0–300 s
+    event = RESOURCES["SendFunction"]["Properties"]["Events"]["Requests"]["Properties"]
+    assert event["MaximumBatchingWindowInSeconds"] == {"Ref": "SendBatchingWindowSeconds"}
+    assert event["BatchSize"] <= 10
+
+
 def _receives_to_outlast(delays: list[int], seconds: int) -> int:
     """Receives of a request whose attempts all fail, while its retries span `seconds`, with every
     delay at its shortest (all the jitter taken off), plus the receive that ends it EXPIRED."""
