@@ -316,3 +316,23 @@ def test_a_status_run_killed_between_its_lease_and_its_put_back_loses_nothing(pi
     # A second copy (a put-back whose first copy was merely slow) is a duplicate: still one send.
     put_back_copy(pipeline, body)
     assert pipeline.deliver(send).failed == [] and len(pipeline.simulator.sms_posts()) == 1
+
+
+def test_a_redelivered_or_redriven_copy_of_a_scheduled_request_is_a_duplicate_and_it_is_sent_once(
+    pipeline: Pipeline,
+) -> None:
+    """The producer's message again (a redelivery, a producer's retry, a DLQ redrive: each a message
+    without the put-back's attribute): while the request waits, and after it was sent."""
+    send = pipeline.handler("SendFunction")
+    body = request("again", time.time() + 2)
+    pipeline.enqueue(body)
+    assert pipeline.deliver(send).failed == []
+    pipeline.enqueue(body)  # while it waits
+    assert pipeline.deliver(send).failed == [] and pipeline.item("again")["state"] == "SCHEDULED"
+
+    assert deliver_until_received(pipeline, send, within=8).failed == []  # the one put-back copy
+    pipeline.enqueue(body)  # after it was sent
+    assert pipeline.deliver(send).failed == []
+
+    assert len(pipeline.simulator.sms_posts()) == 1 and pipeline.item("again")["state"] == "TRACKING"
+    assert pipeline.deliver(send, wait_seconds=1).received == 0  # nothing left, nothing put back twice

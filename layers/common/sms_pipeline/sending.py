@@ -7,6 +7,10 @@ says after how many seconds SQS should deliver it again: the next of the retry d
 to the end of the request's validity, after which the request ends EXPIRED instead of being sent.
 A record that fails unexpectedly (a bug, AWS failing) keeps the queue's own visibility timeout;
 if that keeps happening SQS moves it to the DLQ.
+
+A request with a future sendAt (§11) is stored SCHEDULED and acknowledged (scheduling.py: the
+status run, or this function when it is due within the lead, puts it back on the queue); its copy
+is claimed like any request. A cancel message ends a request that is surely not sent, CANCELED.
 """
 
 from __future__ import annotations
