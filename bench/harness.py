@@ -32,7 +32,14 @@ _ids = itertools.count()
 
 
 class Harness:
-    def __init__(self, *, polls_to_final: int = 1, check_delays: str = "0", workdir: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        polls_to_final: int = 1,
+        check_delays: str = "0",
+        workdir: Path | None = None,
+        parameters: dict[str, str] | None = None,
+    ) -> None:
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="sms-bench-"))
         self.moto = MotoProcess(self.workdir / "moto.log").start()
         self.simulator = SimulatorProcess(PASSWORD, polls_to_final=polls_to_final)
@@ -62,6 +69,7 @@ class Harness:
                 "RetarusSecretArn": secret["ARN"],
                 "RetarusBaseUrl": self.simulator.base_url,
                 "StatusCheckDelaysSeconds": check_delays,
+                **(parameters or {}),
             },
         )
         self.table = self.stack.output("JobsTableName")

@@ -360,30 +360,21 @@ def soak(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
-    parser.add_argument("--requests", type=int, default=5000)
-    parser.add_argument("--fault-rate", type=float, default=0.22, help="share of provider calls that fail")
-    parser.add_argument("--kill-rate", type=float, default=0.002)
-    parser.add_argument("--throttle-rate", type=float, default=0.02)
-    parser.add_argument("--sns-outage-seconds", type=float, default=10.0)
-    parser.add_argument("--provider-outage-at", type=float, default=60.0, help="seconds into the run")
-    parser.add_argument("--provider-outage-seconds", type=float, default=6.0 * max(RETRY_DELAYS))
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--timeout", type=float, default=1800.0)
-    parser.add_argument("--schedule", type=float, default=2.0, help="seconds between status runs")
-    args = parser.parse_args(argv)
-    result = soak(
-        args.requests,
-        fault_rate=args.fault_rate,
-        kill_rate=args.kill_rate,
-        throttle_rate=args.throttle_rate,
-        sns_outage_seconds=args.sns_outage_seconds,
-        provider_outage_at=args.provider_outage_at,
-        provider_outage_seconds=args.provider_outage_seconds,
-        seed=args.seed,
-        timeout=args.timeout,
-        schedule_seconds=args.schedule,
+    # The options are soak()'s keywords; one left out keeps soak()'s default.
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0] if __doc__ else None, argument_default=argparse.SUPPRESS
     )
+    parser.add_argument("--requests", type=int)
+    parser.add_argument("--fault-rate", type=float, help="share of provider calls that fail")
+    parser.add_argument("--kill-rate", type=float)
+    parser.add_argument("--throttle-rate", type=float)
+    parser.add_argument("--sns-outage-seconds", type=float)
+    parser.add_argument("--provider-outage-at", type=float, help="seconds into the run")
+    parser.add_argument("--provider-outage-seconds", type=float)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--timeout", type=float)
+    parser.add_argument("--schedule", type=float, dest="schedule_seconds", help="seconds between status runs")
+    result = soak(**vars(parser.parse_args(argv)))
     print(result.report())
     return 0 if result.ok else 1
 

@@ -15,7 +15,7 @@ import signal
 import sys
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,17 @@ from local.pipeline import LocalPipeline, Notice, Options
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "events" / "sample-requests.jsonl"
+# The protection rules (contract §10) the samples run under, so that each rule blocks one of them
+# whatever order the records are handled in: +7 is not among the prefixes; +4917012345697 is opted
+# out; +4917012345695 had an SMS just before the run, so sample-blocked-rate is one more than
+# MaxPerNumberPerWindow allows; sample-blocked-spend's 24 parts are more than the day's limit,
+# which leaves room for the other samples' 13 parts (the ones sent, or possibly sent) and for the
+# moments a duplicate or a request a rule refuses holds its parts before it gives them back.
+SAMPLE_RULES = {"AllowedDestinationPrefixes": "+49,+44", "MaxPerNumberPerWindow": "1", "DailySegmentLimit": "20"}
+SAMPLE_OPT_OUTS = ("+4917012345697",)
+SAMPLE_RECENT_SMS = ("+4917012345695",)
+# What the outcome table says of a request a rule refused: the rule, by its reason.
+_BLOCKED_BY = (("destination prefix", "prefix"), ("opted out", "opt-out"), ("to this number", "rate"), ("day's", "day"))
 
 
 @dataclass
@@ -75,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         request["metadata"] = {"expect": "DELIVERED" if args.delivery_report else "SENT|DELIVERED"}
         return run([request], options, timeout=args.timeout, follow=False)
     requests = list(_read_jsonl(Path(args.file) if args.file else SAMPLES))
+    if not args.file:
+        options = replace(options, parameters=SAMPLE_RULES, opt_outs=SAMPLE_OPT_OUTS, recent_sms=SAMPLE_RECENT_SMS)
     return run(requests, options, timeout=args.timeout, follow=args.follow)
 
 
@@ -95,6 +108,9 @@ def run(requests: list[dict[str, Any] | str], options: Options, *, timeout: floa
         target = options.retarus_url or (pipeline.simulator.base_url if pipeline.simulator else "?")
         console.print(f"Retarus: {'simulator at ' if pipeline.simulator else ''}{target}")
         console.print(f"Function logs: {pipeline.log_dir}")
+        if options.parameters:
+            rules = ", ".join(f"{name}={value}" for name, value in options.parameters.items())
+            console.print(f"Protection rules: {rules}; opted out: {', '.join(options.opt_outs) or 'none'}")
         if follow:  # what `sms` needs to operate this local stack from another shell
             assert pipeline.stack is not None
             operate = {
@@ -106,6 +122,7 @@ def run(requests: list[dict[str, Any] | str], options: Options, *, timeout: floa
                 "SMS_TOPIC_ARN": pipeline.stack.output("OutcomesTopicArn"),
                 "SMS_TABLE": pipeline.stack.output("JobsTableName"),
                 "SMS_DLQ_URL": pipeline.dlq_url,
+                "SMS_OPT_OUT_TABLE": pipeline.stack.output("OptOutTableName"),
             }
             console.print("Operate it from another shell with `sms`:", markup=False)
             console.print(
@@ -203,6 +220,9 @@ def _drain(
             entry.early = datetime.fromisoformat(submitted).timestamp() < entry.send_at
             if entry.early:
                 entry.reason = f"sent at {submitted}, before its sendAt"
+        if entry.outcome == "BLOCKED":
+            rule = next((rule for words, rule in _BLOCKED_BY if words in entry.reason), "a rule")
+            entry.provider_status = f"never sent ({rule})"
         if entry.expected is None and isinstance(body.get("metadata"), dict):
             entry.expected = body["metadata"].get("expect")
     if console:

@@ -1,7 +1,8 @@
 """What the local test doubles' HTTP servers share: a threaded HTTP/1.1 server on loopback that
 knows its open connections (so stop() can release them), binds without a reverse DNS lookup,
-counts handler errors instead of printing them, and can answer with a connection reset; and the
-foreground loop of their `python -m` entry points."""
+counts handler errors instead of printing them, and can answer with a connection reset; its life
+cycle on a daemon thread (start, stop, restart on the same port); and the foreground loop of
+their `python -m` entry points."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ import signal
 import socket
 import socketserver
 import struct
+import sys
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import FrameType
-from typing import Any
+from types import FrameType, TracebackType
+from typing import Any, Self
 
 
 class LoopbackServer(ThreadingHTTPServer):
@@ -74,7 +76,8 @@ class LoopbackHandler(BaseHTTPRequestHandler):
         pass
 
     def reset(self) -> None:
-        """Close with SO_LINGER 0: the peer gets a RST, no response."""
+        """Close with SO_LINGER 0: the peer gets a RST, no response. The descriptor is really closed
+        when the handler's files are (in finish()); the server's later shutdown() of it then fails quietly."""
         self.close_connection = True
         with contextlib.suppress(OSError):
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -82,8 +85,74 @@ class LoopbackHandler(BaseHTTPRequestHandler):
             self.connection.close()
 
 
-def serve_in_foreground(server: AbstractContextManager[Any], banner: Callable[[], str]) -> int:
-    """Run `server` (a started-on-enter context manager) until SIGTERM or Ctrl-C, printing `banner()`."""
+class LoopbackService:
+    """A test double served by a LoopbackServer on a daemon thread, and a context manager.
+
+    Port 0 picks a free port, and a restart after stop() reuses it: a client's URL stays valid.
+    stop() sets `_stopping` first, so that a handler that hangs on purpose (waiting on it) returns
+    at once, then closes every connection. A subclass makes its server in `_new_server`.
+    """
+
+    thread_name = "loopback"
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self._port = port
+        self._server: LoopbackServer | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    def _new_server(self, address: tuple[str, int]) -> LoopbackServer:
+        raise NotImplementedError
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the simulator is not running: call start() first")
+        return int(self._server.server_address[1])
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def start(self) -> Self:
+        """Serve on a daemon thread."""
+        if self._server is not None:
+            raise RuntimeError("the simulator is already running")
+        self._stopping = threading.Event()
+        self._server = self._new_server((self.host, self._port))
+        self._port = self.port
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=self.thread_name, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving: releases hanging handlers and closes every open connection. Idempotent."""
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        self._stopping.set()
+        server.shutdown()
+        server.server_close()
+        server.close_connections()
+        if thread is not None:
+            thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def serve_in_foreground(server: AbstractContextManager[Any], banner: Callable[[], str], note: str = "") -> int:
+    """Run `server` (a started-on-enter context manager) until SIGTERM or Ctrl-C, printing `banner()`
+    (its address, for a script: stdout) and `note` (for the person at the terminal: stderr)."""
     done = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -93,6 +162,8 @@ def serve_in_foreground(server: AbstractContextManager[Any], banner: Callable[[]
     signal.signal(signal.SIGINT, on_signal)
     with server:
         print(banner(), flush=True)
+        if note:
+            print(note, file=sys.stderr, flush=True)
         while not done.wait(0.5):
             pass
     return 0

@@ -27,6 +27,7 @@ from local.moto_process import MotoProcess
 from local.simulator import RetarusSimulator
 from local.stack import LocalStack, provision
 from local.worker import FunctionError, FunctionSpec, FunctionWorker
+from sms_pipeline.protection_store import DynamoCounters, DynamoOptOuts
 
 REGION = "eu-central-1"
 SIM_USER = "local-user"
@@ -52,6 +53,12 @@ class Options:
     function_env: dict[str, str] = field(default_factory=dict)
     send_instances: int = 1  # concurrent send-function instances (capped by MaximumConcurrency)
     simulator: RetarusSimulator | None = None  # bring your own (e.g. with fault rates set)
+    # Template parameters on top of the ones above (the protection rules of `make run`'s samples),
+    # numbers put on the opt-out list once the stack is up, and numbers whose per-number rate
+    # counts one SMS sent just before the run (as if another request had gone to each).
+    parameters: dict[str, str] = field(default_factory=dict)
+    opt_outs: tuple[str, ...] = ()
+    recent_sms: tuple[str, ...] = ()
 
 
 @dataclass
@@ -145,8 +152,18 @@ class LocalPipeline:
                 "RetarusBaseUrl": base_url,
                 "StatusCheckDelaysSeconds": self.options.check_delays,
                 "RetryDelaysSeconds": self.options.retry_delays,
+                **self.options.parameters,
             },
         )
+        dynamodb = self._session.client("dynamodb", endpoint_url=endpoint)
+        opt_outs = DynamoOptOuts(dynamodb, self.stack.output("OptOutTableName"))
+        for number in self.options.opt_outs:
+            opt_outs.add(number)
+        counters = DynamoCounters(dynamodb, self.stack.ref("CountersTable"))
+        per_number = int(self.stack.parameters["MaxPerNumberPerWindow"]) or 1
+        window = int(self.stack.parameters["NumberWindowSeconds"])
+        for number in self.options.recent_sms:
+            counters.take_rate(number, "before-the-run", limit=per_number, now=time.time(), window_seconds=window)
         self.queue_url = self.stack.output("RequestQueueUrl")
         self.dlq_url = self.stack.output("DeadLetterQueueUrl")
         self._subscribe_outcomes()

@@ -22,7 +22,9 @@ import boto3
 from ops.where import NotFound, OperatorError, Where, call, resolve
 from sms_pipeline.cancel import InvalidCancel, cancel_from
 from sms_pipeline.outcomes import iso
-from sms_pipeline.phone import mask
+from sms_pipeline.phone import clean, mask
+from sms_pipeline.protection import number_key
+from sms_pipeline.protection_store import DynamoOptOuts
 from sms_pipeline.request import InvalidRequest, echo, validate
 
 EXAMPLES = {
@@ -40,12 +42,19 @@ function logs why). `sms status ID` shows which.""",
     "outcomes": """examples:
   sms --stack sms-pipeline outcomes --follow
   sms --stack sms-pipeline outcomes --follow --outcome FAILED,EXPIRED,UNDELIVERED --json
+  sms --stack sms-pipeline outcomes --outcome BLOCKED     # what the protection rules refuse
 Ctrl-C (or SIGTERM) removes the temporary queue and its subscription.""",
     "dlq": """examples:
   sms --stack sms-pipeline dlq list
   sms --stack sms-pipeline dlq redrive --yes""",
     "stats": """examples:
   sms --stack sms-pipeline stats --json""",
+    "optout": """examples:
+  sms --stack sms-pipeline optout add "+49 170 1234567"
+  sms --stack sms-pipeline optout list                  # every number on the list
+  sms --stack sms-pipeline optout list 00491701234567   # is this one on it? (exit 1: no)
+  sms --stack sms-pipeline optout remove +491701234567
+A number is kept as the pipeline sends it, without separators and with a leading 00 written +.""",
     "local": """examples:
   sms local run                      # make run
   sms local send --to "+49 170 1234567" --text hello""",
@@ -374,6 +383,47 @@ def _depth(sqs: Any, queue_url: str) -> dict[str, int]:
     return {"waiting": int(attributes[names[0]]), "inFlight": int(attributes[names[1]])}
 
 
+# --- optout ----------------------------------------------------------------------------------------
+
+
+def optout(where: Where, args: argparse.Namespace) -> int:
+    """The opt-out list (contract §10): a number on it is BLOCKED, never sent."""
+    number = None
+    if args.number is not None:
+        cleaned = clean(args.number)
+        if cleaned is None:
+            print(f"sms: {args.number!r} is not a phone number", file=sys.stderr)
+            return 2
+        number = number_key(cleaned)
+    elif args.action != "list":
+        print(f"sms: optout {args.action} needs a NUMBER", file=sys.stderr)
+        return 2
+    table = DynamoOptOuts(where.client("dynamodb"), where.need("opt_out_table"))
+    if args.action == "add":
+        assert number is not None
+        added = call(lambda: table.add(number))
+        print(f"{number} {'added to' if added else 'is already on'} the opt-out list")
+        return 0
+    if args.action == "remove":
+        assert number is not None
+        if not call(lambda: table.remove(number)):
+            raise NotFound(f"{number} is not on the opt-out list")
+        print(f"{number} removed from the opt-out list")
+        return 0
+    rows = [
+        {"number": found, "addedAt": iso(added)}
+        for found, added in call(lambda: sorted(table.numbers()))
+        if number is None or found == number
+    ]
+    if number is not None and not rows:
+        raise NotFound(f"{number} is not on the opt-out list")
+    for row in rows:
+        print(json.dumps(row) if args.json else f"{row['number']}  added {row['addedAt'] or '?'}")
+    if number is None and not args.json:
+        print(f"{len(rows)} number(s) on the opt-out list", file=sys.stderr)
+    return 0
+
+
 COMMANDS: dict[str, Callable[[Where, argparse.Namespace], int]] = {
     "send": send,
     "cancel": cancel,
@@ -381,13 +431,15 @@ COMMANDS: dict[str, Callable[[Where, argparse.Namespace], int]] = {
     "outcomes": outcomes,
     "dlq": dlq,
     "stats": stats,
+    "optout": optout,
 }
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sms",
-        description="Operate the SMS pipeline: send, cancel, follow outcomes, look a request up, the DLQ, figures.",
+        description="Operate the SMS pipeline: send, cancel, follow outcomes, look a request up, the DLQ, figures, "
+        "opt-outs.",
         epilog=__doc__.split("\n\n", 1)[1] if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -396,7 +448,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--topic-arn", help="the outcomes topic (or SMS_TOPIC_ARN)")
     parser.add_argument("--table", help="the jobs table (or SMS_TABLE)")
     parser.add_argument("--dlq-url", help="the dead-letter queue (or SMS_DLQ_URL; default: the queue's redrive target)")
-    commands = parser.add_subparsers(dest="command", metavar="{send,cancel,status,outcomes,dlq,stats,local}")
+    parser.add_argument("--opt-out-table", help="the opt-out list's table (or SMS_OPT_OUT_TABLE)")
+    commands = parser.add_subparsers(dest="command", metavar="{send,cancel,status,outcomes,dlq,stats,optout,local}")
 
     def command(name: str, text: str) -> argparse.ArgumentParser:
         return commands.add_parser(
@@ -436,6 +489,10 @@ def _parser() -> argparse.ArgumentParser:
     dead.add_argument("--yes", action="store_true", help="redrive: yes, move every message back")
     figures = command("stats", "queue depth, DLQ depth, due jobs, the oldest due job's age, scheduled requests")
     figures.add_argument("--json", action="store_true")
+    opting = command("optout", "the opt-out list: numbers that are BLOCKED, never sent (add, remove, list)")
+    opting.add_argument("action", choices=["add", "remove", "list"])
+    opting.add_argument("number", nargs="?", help="a phone number, written as in a request's `to`")
+    opting.add_argument("--json", action="store_true", help="list: one JSON object per line")
     commands.add_parser(
         "local",
         help="the local pipeline (sms-local): sms local run, sms local send …",

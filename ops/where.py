@@ -1,4 +1,4 @@
-"""Where a deployment's queue, topic, table and dead-letter queue are: a stack's outputs, or given
+"""Where a deployment's queue, topic, tables and dead-letter queue are: a stack's outputs, or given
 one by one (flags, then the environment). The endpoint and region come as boto3 reads them
 (AWS_ENDPOINT_URL, AWS_REGION), so the same commands work on a deployed stack and on the local
 moto one."""
@@ -30,14 +30,22 @@ OUTPUTS = {
     "topic_arn": "OutcomesTopicArn",
     "table": "JobsTableName",
     "dlq_url": "DeadLetterQueueUrl",
+    "opt_out_table": "OptOutTableName",
 }
 ENVIRONMENT = {
     "queue_url": "SMS_QUEUE_URL",
     "topic_arn": "SMS_TOPIC_ARN",
     "table": "SMS_TABLE",
     "dlq_url": "SMS_DLQ_URL",
+    "opt_out_table": "SMS_OPT_OUT_TABLE",
 }
-FLAGS = {"queue_url": "--queue-url", "topic_arn": "--topic-arn", "table": "--table", "dlq_url": "--dlq-url"}
+FLAGS = {
+    "queue_url": "--queue-url",
+    "topic_arn": "--topic-arn",
+    "table": "--table",
+    "dlq_url": "--dlq-url",
+    "opt_out_table": "--opt-out-table",
+}
 
 
 @dataclass

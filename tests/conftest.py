@@ -138,7 +138,14 @@ def simulator() -> Iterator[RetarusSimulator]:
 
 
 @pytest.fixture
-def pipeline(moto_endpoint: str, simulator: RetarusSimulator) -> Pipeline:
+def template_parameters() -> dict[str, str]:
+    """Template parameters of the test's deployment on top of the fixture's own; a test sets them
+    with `@pytest.mark.parametrize("template_parameters", [{...}])`."""
+    return {}
+
+
+@pytest.fixture
+def pipeline(moto_endpoint: str, simulator: RetarusSimulator, template_parameters: dict[str, str]) -> Pipeline:
     secretsmanager = boto3.client("secretsmanager", region_name=REGION)
     prefix = f"t{next(_stack_numbers)}"
     secret = secretsmanager.create_secret(
@@ -151,7 +158,12 @@ def pipeline(moto_endpoint: str, simulator: RetarusSimulator) -> Pipeline:
         name_prefix=prefix,
         # A request that could not be sent comes straight back: a test's next delivery takes it.
         # The tests of the delays themselves set RETRY_DELAYS_SECONDS on the handler.
-        parameters={"RetarusSecretArn": secret["ARN"], "RetarusBaseUrl": simulator.base_url, "RetryDelaysSeconds": "0"},
+        parameters={
+            "RetarusSecretArn": secret["ARN"],
+            "RetarusBaseUrl": simulator.base_url,
+            "RetryDelaysSeconds": "0",
+            **template_parameters,
+        },
     )
     sqs = boto3.client("sqs", region_name=REGION)
     sns = boto3.client("sns", region_name=REGION)

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import sys
-import threading
-from types import FrameType
 
+from local.loopback import serve_in_foreground
 from local.simulator.bodies import BODY_FORMS
 from local.simulator.server import DEFAULT_PASSWORD, RetarusSimulator
 
@@ -35,32 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--polls-to-final", type=int, default=2)
     parser.add_argument("--body-form", choices=BODY_FORMS, default="rotate")
     parser.add_argument("--seed", type=int, default=0)
-    options = parser.parse_args(argv)
+    settings = vars(parser.parse_args(argv))  # the simulator's keywords, but the password's file
     try:
-        password = _read_password(options.password_file)
+        password = _read_password(settings.pop("password_file"))
     except OSError as error:
         parser.error(f"cannot read the password file: {error.strerror}")
-    simulator = RetarusSimulator(
-        options.user,
-        password,
-        host=options.host,
-        port=options.port,
-        base_path=options.base_path,
-        latency=options.latency,
-        polls_to_final=options.polls_to_final,
-        body_form=options.body_form,
-        seed=options.seed,
-    )
-    done = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        done.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    with simulator:
-        print(simulator.base_url, flush=True)
-        print(f"user {simulator.user!r}; Ctrl-C stops", file=sys.stderr, flush=True)
-        while not done.wait(0.5):
-            pass
-    return 0
+    simulator = RetarusSimulator(password=password, **settings)
+    return serve_in_foreground(simulator, lambda: simulator.base_url, f"user {simulator.user!r}; Ctrl-C stops")

@@ -9,18 +9,14 @@ from __future__ import annotations
 import collections
 import contextlib
 import secrets
-import socket
-import socketserver
-import struct
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Final
+from typing import Final
 from urllib.parse import urlsplit
 
+from local.loopback import LoopbackHandler, LoopbackServer, LoopbackService
 from local.simulator.bodies import Bodies, params, valid_sms
 from local.simulator.faults import HANG_SECONDS, Faults
 from local.simulator.jobs import JobIds, SimJob
@@ -40,49 +36,15 @@ class ReceivedRequest:
     fault: str | None  # the fault injected into this request, if any
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
-    request_queue_size = 128
-
-    def __init__(self, address: tuple[str, int], simulator: RetarusSimulator, stopping: threading.Event) -> None:
+class _Server(LoopbackServer):
+    def __init__(self, address: tuple[str, int], simulator: RetarusSimulator) -> None:
         self.simulator = simulator
-        self.stopping = stopping
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def server_bind(self) -> None:
-        """As HTTPServer's, without its reverse DNS lookup of the address (slow where DNS is absent)."""
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name, self.server_port = str(host), int(port)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:  # quiet: count, never print
-        self.simulator._count_handler_error()
+        super().__init__(address, _Handler, simulator._count_handler_error)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(LoopbackHandler):
     server_version = "RetarusSimulator/1.0"
-    sys_version = ""
-    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
     server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        with self.server.connections_lock:
-            self.server.connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server.connections_lock:
-            self.server.connections.discard(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def do_GET(self) -> None:
         self._dispatch()
@@ -148,18 +110,11 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         return body
 
-    def reset(self) -> None:
-        """Close with SO_LINGER 0: the peer gets a RST, no response. The descriptor is really closed
-        when the handler's files are (in finish()); the server's later shutdown() of it then fails quietly."""
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        with contextlib.suppress(OSError):
-            self.connection.close()
 
-
-class RetarusSimulator:
+class RetarusSimulator(LoopbackService):
     """The simulated provider. See the package docstring for its behaviour."""
+
+    thread_name = "retarus-simulator"
 
     def __init__(
         self,
@@ -179,9 +134,9 @@ class RetarusSimulator:
             raise ValueError("polls_to_final must be at least 1")
         if odd_job_ids < 0:
             raise ValueError("odd_job_ids must be 0 (never) or positive (every n-th job id)")
+        super().__init__(host, port)
         self.user = user
         self.password = password
-        self.host = host
         self.base_path = "/" + base_path.strip("/") if base_path.strip("/") else ""
         self.latency = latency
         self.polls_to_final = polls_to_final
@@ -195,16 +150,15 @@ class RetarusSimulator:
         self._faults = Faults(seed)
         self.faults_injected = self._faults.injected
         self.handler_errors = 0
-        self._port = port
         self._lock = threading.Lock()
         self._job_ids = JobIds(seed)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
         self._gate: threading.Barrier | None = None
         self.gate_broken = False
 
-    # -- life cycle -------------------------------------------------------------------------------
+    # -- life cycle (port, running, start, stop: LoopbackService's) -------------------------------
+
+    def _new_server(self, address: tuple[str, int]) -> _Server:
+        return _Server(address, self)
 
     @property
     def body_form(self) -> str:
@@ -216,58 +170,9 @@ class RetarusSimulator:
             self._bodies.form = value
 
     @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("the simulator is not running: call start() first")
-        return int(self._server.server_address[1])
-
-    @property
     def base_url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}{self.base_path}"
-
-    @property
-    def running(self) -> bool:
-        return self._server is not None
-
-    def start(self) -> RetarusSimulator:
-        """Serve on a daemon thread. Port 0 picks a free port; a restart after stop() reuses the port."""
-        if self._server is not None:
-            raise RuntimeError("the simulator is already running")
-        self._stopping = threading.Event()
-        server = _Server((self.host, self._port), self, self._stopping)
-        self._port = int(server.server_address[1])
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="retarus-simulator", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving: releases hanging handlers and closes every open connection. Idempotent."""
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        self._stopping.set()
-        server.shutdown()
-        server.server_close()
-        with server.connections_lock:
-            connections = list(server.connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-        if thread is not None:
-            thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> RetarusSimulator:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # -- faults -----------------------------------------------------------------------------------
 

@@ -46,8 +46,12 @@ def test_default_run_gives_every_sample_its_expected_outcome() -> None:
     # Every outcome of the contract shows up, and none waits in the DLQ (contract §8): one request
     # waited out the provider's refusals and was sent, the other's validity ended first.
     assert {row[1] for row in table.values()} == {
-        "DELIVERED", "SENT", "UNDELIVERED", "FAILED", "EXPIRED", "CANCELED", "UNKNOWN", "REJECTED",
+        "DELIVERED", "SENT", "UNDELIVERED", "FAILED", "EXPIRED", "CANCELED", "UNKNOWN", "REJECTED", "BLOCKED",
     }  # fmt: skip
+    # Each protection rule (contract §10) refused one sample, which was never sent.
+    assert [table[f"sample-blocked-{rule}"][2] for rule in ("prefix", "opt-out", "rate", "spend")] == [
+        "never sent (prefix)", "never sent (opt-out)", "never sent (rate)", "never sent (day)",
+    ]  # fmt: skip
     assert "0 in the DLQ" in done.stdout
     assert table["sample-outage-expired"][2] == "never sent (validity)"
     assert table["sample-expired"][2] == "DONE TIMEOUT"

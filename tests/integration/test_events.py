@@ -64,6 +64,9 @@ def test_sample_outcome_event_has_the_fields_the_publisher_writes() -> None:
     written = OutcomeEvent(request_id="x", outcome=Outcome.SENT, reason="r", masked_to=None).body()
     assert list(sample) == list(written)
     assert sample["outcome"] in {outcome.value for outcome in Outcome}
+    blocked = json.loads((EVENTS / "outcome-event-blocked.json").read_text())
+    assert list(blocked) == list(written) and blocked["outcome"] == Outcome.BLOCKED.value
+    assert blocked["eventId"] == OutcomeEvent(blocked["id"], Outcome.BLOCKED, "", None).event_id
 
 
 def test_a_record_that_cannot_be_read_fails_alone(pipeline: Pipeline) -> None:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sms_pipeline.job import Origin
+from sms_pipeline.protection_store import DynamoOptOuts
 from support import Pipeline, aws_hook, policy_statements
 
 FAST = {"STATUS_CHECK_DELAYS_SECONDS": "0"}
@@ -40,15 +41,21 @@ def allowed(function: str) -> set[tuple[str, str]]:
     return pairs
 
 
-def calls_of(run: Callable[[], None]) -> set[tuple[str, str]]:
+def calls_of(pipeline: Pipeline, run: Callable[[], None]) -> set[tuple[str, str]]:
     """(IAM action, the template's name of the resource) of every AWS call made while `run` runs."""
     calls: set[tuple[str, str]] = set()
+    tables = {  # each table of the template by its physical name
+        resource.ref: str({"Fn::GetAtt": [logical_id, "Arn"]})
+        for logical_id, resource in pipeline.stack.resources.items()
+        if resource.type == "AWS::DynamoDB::Table"
+    }
 
     def record(model: Any, params: dict[str, Any], **_: Any) -> None:
         service = model.service_model.signing_name
         action = ACTION.get(f"{service}:{model.name}", f"{service}:{model.name}")
         if service == "dynamodb":
-            calls.add((action, INDEX if "IndexName" in params else TABLE))
+            table = params.get("TableName") or next(iter(params["RequestItems"]))  # BatchWriteItem: its one table
+            calls.add((action, INDEX if "IndexName" in params else tables[table]))
         else:
             calls.add((action, RESOURCE[service]))
 
@@ -59,6 +66,7 @@ def calls_of(run: Callable[[], None]) -> set[tuple[str, str]]:
 
 def test_every_call_of_either_function_is_allowed_by_its_role(pipeline: Pipeline) -> None:
     topic = pipeline.stack.output("OutcomesTopicArn")
+    DynamoOptOuts(pipeline.dynamodb, pipeline.stack.output("OptOutTableName")).add("+4917012345699")
 
     def sends() -> None:
         send = pipeline.handler("SendFunction", **FAST)
@@ -80,19 +88,28 @@ def test_every_call_of_either_function_is_allowed_by_its_role(pipeline: Pipeline
         pipeline.deliver(send)
         pipeline.enqueue({"cancel": "soon"})
         pipeline.deliver(send)
+        # The protection rules (§10), every one on: a request sent, one the rate refuses (its
+        # parts given back), one sent, one the day refuses (the rate read for the reason), one opted out.
+        protected = pipeline.handler(
+            "SendFunction", ALLOWED_DESTINATION_PREFIXES="+49", MAX_PER_NUMBER_PER_WINDOW="1", DAILY_SEGMENT_LIMIT="2"
+        )
+        for request_id, number in (("p1", "01"), ("p2", "01"), ("p3", "02"), ("p4", "03"), ("p5", "99")):
+            pipeline.enqueue({"id": request_id, "to": f"+49170123456{number}", "text": "x"})
+            pipeline.deliver(protected)
 
     def checks() -> None:
         status = pipeline.handler("StatusFunction", **FAST)
         for _ in range(3):  # a check that finds nothing final, then the outcome, its publish, its record
             status({"source": "aws.scheduler"}, pipeline.context("StatusFunction"))
 
-    send_calls = calls_of(sends)
+    send_calls = calls_of(pipeline, sends)
     # A scheduled request due now: the status run puts it back on the request queue.
     origin = Origin("due", "+49170*****77", None, {}, time.time(), send_at=time.time() + 5)
     pipeline.job_store().schedule(origin, body="{}", due_at=time.time(), validity_seconds=300, now=time.time())
-    status_calls = calls_of(checks)
+    status_calls = calls_of(pipeline, checks)
 
-    assert {event["id"] for event in pipeline.outcomes()} == {"ok", "bad", "late", "soon"}  # every path was taken
+    # every path was taken
+    assert {event["id"] for event in pipeline.outcomes()} == {"ok", "bad", "late", "p2", "p4", "p5", "soon"}
     assert {action for action, _ in status_calls} >= {"dynamodb:Query", "dynamodb:BatchWriteItem", "sns:Publish"}
     assert ("sqs:ChangeMessageVisibility", RESOURCE["sqs"]) in send_calls
     assert ("sqs:SendMessage", RESOURCE["sqs"]) in send_calls and ("sqs:SendMessage", RESOURCE["sqs"]) in status_calls

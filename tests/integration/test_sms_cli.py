@@ -25,6 +25,7 @@ def where(pipeline: Pipeline) -> dict[str, str]:
         "SMS_QUEUE_URL": pipeline.queue_url,
         "SMS_TOPIC_ARN": pipeline.stack.output("OutcomesTopicArn"),
         "SMS_TABLE": pipeline.table,
+        "SMS_OPT_OUT_TABLE": pipeline.stack.output("OptOutTableName"),
     }
 
 
@@ -196,6 +197,43 @@ def test_stats(pipeline: Pipeline, capsys: pytest.CaptureFixture[str]) -> None:
     assert figures["queue"]["waiting"] == 0 and figures["dueJobs"] == 1 and figures["oldestDueSeconds"] >= 0
 
 
+def test_the_opt_out_list_round_trips_and_blocks_what_is_on_it(
+    pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = sms(pipeline, capsys, "optout", "add", "0049 170 123-4567")
+    assert (code, out.strip()) == (0, "+491701234567 added to the opt-out list")  # the key: 00 written +
+    code, out, _ = sms(pipeline, capsys, "optout", "add", "+491701234567")
+    assert (code, out.strip()) == (0, "+491701234567 is already on the opt-out list")
+    assert sms(pipeline, capsys, "optout", "add", "+44 7700 900188")[0] == 0
+    code, out, err = sms(pipeline, capsys, "optout", "list", "--json")
+    assert code == 0 and [json.loads(line)["number"] for line in out.splitlines()] == ["+447700900188", "+491701234567"]
+    assert all(json.loads(line)["addedAt"].endswith("Z") for line in out.splitlines())
+    code, out, _ = sms(pipeline, capsys, "optout", "list", "+49 170 1234567")  # is this one on it?
+    assert code == 0 and out.startswith("+491701234567  added ") and len(out.splitlines()) == 1
+
+    pipeline.enqueue({"id": "to-opted-out", "to": "+49 170 1234567", "text": "hi"})
+    pipeline.deliver(pipeline.handler("SendFunction"))
+    [event] = pipeline.outcomes()
+    assert (event["outcome"], event["reason"], event["jobId"]) == ("BLOCKED", "blocked: opted out", None)
+    code, out, _ = sms(pipeline, capsys, "status", "to-opted-out", "--json")
+    assert json.loads(out)["outcome"] == "BLOCKED"
+
+    code, out, _ = sms(pipeline, capsys, "optout", "remove", "+491701234567")
+    assert (code, out.strip()) == (0, "+491701234567 removed from the opt-out list")
+    code, _, err = sms(pipeline, capsys, "optout", "remove", "+491701234567")
+    assert code == 1 and "not on the opt-out list" in err
+    code, _, err = sms(pipeline, capsys, "optout", "list", "+491701234567")
+    assert code == 1 and "not on the opt-out list" in err
+    code, out, _ = sms(pipeline, capsys, "optout", "list")
+    assert code == 0 and out.split()[0] == "+447700900188" and len(out.splitlines()) == 1
+    assert sms(pipeline, capsys, "optout", "add", "call me")[0] == 2
+    assert sms(pipeline, capsys, "optout", "remove")[0] == 2
+
+    pipeline.enqueue({"id": "after-removal", "to": "+49 170 1234567", "text": "hi"})
+    pipeline.deliver(pipeline.handler("SendFunction"))
+    assert pipeline.item("after-removal")["state"] == "TRACKING"
+
+
 def test_operator_errors_say_what_to_fix(pipeline: Pipeline, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["--stack", "no-such-stack", "stats"], environ=dict(os.environ))
     err = capsys.readouterr().err
@@ -217,7 +255,7 @@ def test_no_region_says_what_to_set(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_every_subcommand_has_help_with_examples(capsys: pytest.CaptureFixture[str]) -> None:
-    for command in ("send", "cancel", "status", "outcomes", "dlq", "stats"):
+    for command in ("send", "cancel", "status", "outcomes", "dlq", "stats", "optout"):
         with pytest.raises(SystemExit) as done:
             main([command, "--help"])
         assert done.value.code == 0

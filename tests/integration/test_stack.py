@@ -72,6 +72,19 @@ def test_table_has_the_templates_keys_due_index_and_ttl(
     assert stack.output("JobsTableName") == table["TableName"]
 
 
+def test_the_protection_tables_are_created_as_declared(endpoint: str, stack: LocalStack) -> None:
+    """Contract §10: the opt-out list (an output) and the counters, whose items expire."""
+    dynamodb = client(endpoint, "dynamodb")
+    opt_out = dynamodb.describe_table(TableName=stack.output("OptOutTableName"))["Table"]
+    assert opt_out["KeySchema"] == [{"AttributeName": "number", "KeyType": "HASH"}]
+    counters = stack.ref("CountersTable")
+    assert dynamodb.describe_table(TableName=counters)["Table"]["KeySchema"] == [
+        {"AttributeName": "id", "KeyType": "HASH"}
+    ]
+    ttl = dynamodb.describe_time_to_live(TableName=counters)["TimeToLiveDescription"]
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expiresAt"}
+
+
 def test_request_queue_redrives_to_the_dead_letter_queue(
     endpoint: str, stack: LocalStack, template: dict[str, Any]
 ) -> None:
@@ -161,6 +174,7 @@ def test_function_code_and_timeout(stack: LocalStack) -> None:
 
 def test_resources_that_are_not_created_resolve_to_their_logical_id(stack: LocalStack) -> None:
     created = {"RequestDeadLetterQueue", "RequestQueue", "JobsTable", "OutcomesTopic", "AlarmsTopic"}
+    created |= {"OptOutTable", "CountersTable"}  # the protection rules' (contract §10)
     assert set(stack.resources) == created
     assert stack.resolve({"Ref": "SendFunction"}) == "SendFunction"
     with pytest.raises(StackError, match=r"SendFunction\.Arn"):

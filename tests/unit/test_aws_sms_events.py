@@ -58,22 +58,27 @@ def sns_notification(document: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# The final event types of each outcome.
+FINAL_EVENTS = {
+    Outcome.DELIVERED: ["TEXT_DELIVERED"],
+    Outcome.SENT: ["TEXT_SUCCESSFUL"],
+    Outcome.EXPIRED: ["TEXT_TTL_EXPIRED"],
+    Outcome.UNKNOWN: ["TEXT_UNKNOWN"],
+    Outcome.FAILED: [
+        "TEXT_BLOCKED",
+        "TEXT_CARRIER_BLOCKED",
+        "TEXT_SPAM",
+        "TEXT_INVALID",
+        "TEXT_INVALID_MESSAGE",
+        "TEXT_PROTECT_BLOCKED",
+    ],
+    Outcome.UNDELIVERED: ["TEXT_UNREACHABLE", "TEXT_CARRIER_UNREACHABLE"],
+}
+
+
 @pytest.mark.parametrize(
     ("event_type", "outcome"),
-    [
-        ("TEXT_DELIVERED", Outcome.DELIVERED),
-        ("TEXT_SUCCESSFUL", Outcome.SENT),
-        ("TEXT_TTL_EXPIRED", Outcome.EXPIRED),
-        ("TEXT_UNKNOWN", Outcome.UNKNOWN),
-        ("TEXT_BLOCKED", Outcome.FAILED),
-        ("TEXT_CARRIER_BLOCKED", Outcome.FAILED),
-        ("TEXT_SPAM", Outcome.FAILED),
-        ("TEXT_INVALID", Outcome.FAILED),
-        ("TEXT_INVALID_MESSAGE", Outcome.FAILED),
-        ("TEXT_PROTECT_BLOCKED", Outcome.FAILED),
-        ("TEXT_UNREACHABLE", Outcome.UNDELIVERED),
-        ("TEXT_CARRIER_UNREACHABLE", Outcome.UNDELIVERED),
-    ],
+    [(event_type, outcome) for outcome, event_types in FINAL_EVENTS.items() for event_type in event_types],
 )
 def test_a_final_event_maps_to_the_contracts_outcome(event_type: str, outcome: Outcome) -> None:
     decided = events.verdict(events.parse(event(event_type)))

@@ -24,6 +24,12 @@ ENV = {
     "RETRY_DELAYS_SECONDS": "10,30,60",
     "MAX_SEGMENTS": "10",
     "SMART_ENCODING": "false",
+    "COUNTERS_TABLE_NAME": "counters",
+    "OPT_OUT_TABLE_NAME": "opt-out",
+    "ALLOWED_DESTINATION_PREFIXES": "",
+    "MAX_PER_NUMBER_PER_WINDOW": "0",
+    "NUMBER_WINDOW_SECONDS": "3600",
+    "DAILY_SEGMENT_LIMIT": "0",
     "FALLBACK_PROVIDER": "none",
 }
 FALLBACK = {
@@ -55,6 +61,33 @@ def test_valid_environment() -> None:
 def test_validity_and_retry_settings_are_checked(name: str, value: str, problem: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(problem)):
         Settings.from_env({**ENV, name: value})
+
+
+def test_protection_rules_are_read_and_checked() -> None:
+    """Contract §10: off by default (empty, 0); set, each is checked and named by its parameter."""
+    rules = Settings.from_env(ENV).protection
+    assert (rules.allowed_prefixes, rules.max_per_number, rules.daily_segment_limit) == ((), 0, 0)
+    rules = Settings.from_env(
+        {**ENV, "ALLOWED_DESTINATION_PREFIXES": "+49, +43,+4179", "MAX_PER_NUMBER_PER_WINDOW": "3"}
+    ).protection
+    assert rules.allowed_prefixes == ("+49", "+43", "+4179") and rules.max_per_number == 3
+    env = {
+        **ENV,
+        "ALLOWED_DESTINATION_PREFIXES": "+49,0043",
+        "MAX_PER_NUMBER_PER_WINDOW": "51",
+        "NUMBER_WINDOW_SECONDS": "0",
+        "DAILY_SEGMENT_LIMIT": "-1",
+    }
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env(env)
+    message = str(raised.value)
+    assert "0043 not an E.164 prefix such as +49 (parameter AllowedDestinationPrefixes)" in message
+    assert "MAX_PER_NUMBER_PER_WINDOW=51 must be at most 50 (parameter MaxPerNumberPerWindow)" in message
+    assert "NUMBER_WINDOW_SECONDS=0 must be at least 1 (parameter NumberWindowSeconds)" in message
+    assert "DAILY_SEGMENT_LIMIT=-1 must be at least 0 (parameter DailySegmentLimit)" in message
+    del env["ALLOWED_DESTINATION_PREFIXES"]
+    with pytest.raises(ConfigError, match="ALLOWED_DESTINATION_PREFIXES is not set"):
+        Settings.from_env(env)
 
 
 def test_every_problem_is_listed_with_its_template_source() -> None:

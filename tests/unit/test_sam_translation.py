@@ -163,6 +163,8 @@ def test_the_dashboard_shows_what_an_operator_looks_at(resources: dict[str, Any]
 # with FallbackProvider none, a deployment must get exactly these, and no other.
 RESOURCES_WITHOUT_FALLBACK = {
     "AlarmsTopic": "AWS::SNS::Topic",
+    "CountersTable": "AWS::DynamoDB::Table",  # the protection rules (contract §10)
+    "OptOutTable": "AWS::DynamoDB::Table",
     "AuthFailuresAlarm": "AWS::CloudWatch::Alarm",
     "Dashboard": "AWS::CloudWatch::Dashboard",
     "DeadLetterAlarm": "AWS::CloudWatch::Alarm",

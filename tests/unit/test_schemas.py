@@ -42,6 +42,7 @@ def test_the_sample_requests_validate_but_the_one_meant_to_be_rejected() -> None
 
 def test_the_sample_outcome_event_and_every_kind_of_event_validate() -> None:
     EVENT.validate(json.loads((ROOT / "events" / "outcome-event.json").read_text()))
+    EVENT.validate(json.loads((ROOT / "events" / "outcome-event-blocked.json").read_text()))
     for outcome in Outcome:
         EVENT.validate(
             OutcomeEvent(

@@ -1,16 +1,21 @@
 """Smart encoding's coverage (contract §9 and §10): at least every look-alike that the industry's
-published table replaces (Twilio's segment calculator, twilio_smart_encoding.py), each to GSM-7 text
+published table replaces (Twilio's segment calculator, twilio_smart_encoding.json), each to GSM-7 text
 a reader sees as the same; most of ours derived from Unicode's decompositions, and what reads
 differently (superscripts, enclosed forms, combining marks) left as it is."""
 
 from __future__ import annotations
 
+import json
 import unicodedata
+from pathlib import Path
 
 import pytest
-from twilio_smart_encoding import TWILIO_SMART_ENCODING
 
 from sms_pipeline.segments import GSM7, UCS2, look_alike, parts, smart_encoded
+
+# Their table as published, with its source and licence beside the entries.
+TWILIO_TABLE = json.loads(Path(__file__).with_name("twilio_smart_encoding.json").read_text(encoding="utf-8"))
+TWILIO_SMART_ENCODING: dict[str, str] = {entry["character"]: entry["replacement"] for entry in TWILIO_TABLE["entries"]}
 
 COMBINING_MARKS = "\u0302\u0303\u0313\u0314\u0326\u0330\u0332\u0334\u0337\u0338\u0347\u1dcd\u20d2\u20d3\u20e5"
 SPACES = "\u00a0\u2000\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"

@@ -34,6 +34,11 @@ def test_contract_parameters_and_defaults() -> None:
     assert parameters["DefaultValiditySeconds"]["Default"] == 14400
     assert parameters["RetryDelaysSeconds"]["Default"] == "10,30,60,120,300,600,900"
     assert parameters["MaxSegments"]["Default"] == 10 and parameters["SmartEncoding"]["Default"] == "false"
+    # §10: every protection rule is off by default.
+    assert parameters["AllowedDestinationPrefixes"]["Default"] == ""
+    assert parameters["MaxPerNumberPerWindow"]["Default"] == 0
+    assert parameters["NumberWindowSeconds"]["Default"] == 3600
+    assert parameters["DailySegmentLimit"]["Default"] == 0
     # What parsing assumes when no deployment is given (local tools) is the template's default.
     assert (
         Defaults(
@@ -114,8 +119,9 @@ def test_status_function_runs_on_a_schedule() -> None:
 @pytest.mark.parametrize(
     ("function", "allowed"),
     [
-        ("SendFunction", {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "sns:Publish",
-                          "secretsmanager:GetSecretValue", "sqs:ChangeMessageVisibility", "sqs:SendMessage"}),
+        ("SendFunction", {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem",
+                          "sns:Publish", "secretsmanager:GetSecretValue", "sqs:ChangeMessageVisibility",
+                          "sqs:SendMessage"}),
         ("StatusFunction", {"dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem", "sns:Publish",
                             "secretsmanager:GetSecretValue", "sqs:SendMessage"}),
     ],
@@ -123,6 +129,8 @@ def test_status_function_runs_on_a_schedule() -> None:
 def test_each_function_gets_only_the_actions_it_uses_on_its_own_resources(function: str, allowed: set[str]) -> None:
     own = {
         str({"Fn::GetAtt": ["JobsTable", "Arn"]}),
+        str({"Fn::GetAtt": ["OptOutTable", "Arn"]}),  # the send function's, for the protection rules
+        str({"Fn::GetAtt": ["CountersTable", "Arn"]}),
         str({"Fn::Sub": "${JobsTable.Arn}/index/due"}),
         str({"Ref": "OutcomesTopic"}),
         str({"Ref": "RetarusSecretArn"}),
@@ -146,6 +154,8 @@ def test_storage_and_messaging_are_encrypted_at_rest() -> None:
     assert RESOURCES["RequestQueue"]["Properties"]["SqsManagedSseEnabled"] is True
     assert RESOURCES["RequestDeadLetterQueue"]["Properties"]["SqsManagedSseEnabled"] is True
     assert RESOURCES["JobsTable"]["Properties"]["SSESpecification"]["SSEEnabled"] is True
+    assert RESOURCES["OptOutTable"]["Properties"]["SSESpecification"]["SSEEnabled"] is True
+    assert RESOURCES["CountersTable"]["Properties"]["SSESpecification"]["SSEEnabled"] is True
     assert RESOURCES["OutcomesTopic"]["Properties"]["KmsMasterKeyId"]
 
 
@@ -161,11 +171,12 @@ def test_alarms_cover_each_silent_failure() -> None:
         "StatusLagSeconds",
         "Errors",
         "PublishFailures",
+        "DailySegmentLimitUsed",  # §10: the day's parts past 80 % of DailySegmentLimit
     } <= metrics
 
 
 def test_outputs() -> None:
-    assert {"RequestQueueUrl", "OutcomesTopicArn", "JobsTableName"} <= set(TEMPLATE["Outputs"])
+    assert {"RequestQueueUrl", "OutcomesTopicArn", "JobsTableName", "OptOutTableName"} <= set(TEMPLATE["Outputs"])
 
 
 def test_functions_read_resources_from_the_environment_the_template_sets() -> None:
@@ -176,6 +187,22 @@ def test_functions_read_resources_from_the_environment_the_template_sets() -> No
     assert env["REQUEST_QUEUE_URL"] == {"Ref": "RequestQueue"}
     assert env["DEFAULT_VALIDITY_SECONDS"] == {"Ref": "DefaultValiditySeconds"}
     assert env["RETRY_DELAYS_SECONDS"] == {"Ref": "RetryDelaysSeconds"}
+    assert env["OPT_OUT_TABLE_NAME"] == {"Ref": "OptOutTable"}
+    assert env["COUNTERS_TABLE_NAME"] == {"Ref": "CountersTable"}
+    assert env["ALLOWED_DESTINATION_PREFIXES"] == {"Ref": "AllowedDestinationPrefixes"}
+    assert env["MAX_PER_NUMBER_PER_WINDOW"] == {"Ref": "MaxPerNumberPerWindow"}
+    assert env["NUMBER_WINDOW_SECONDS"] == {"Ref": "NumberWindowSeconds"}
+    assert env["DAILY_SEGMENT_LIMIT"] == {"Ref": "DailySegmentLimit"}
+
+
+def test_counters_expire_and_the_day_alarm_watches_80_percent() -> None:
+    """§10: counter items cannot grow the table without bound; the alarm fires past 80 %."""
+    counters = RESOURCES["CountersTable"]["Properties"]
+    assert counters["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    alarm = RESOURCES["DailySegmentLimitAlarm"]
+    assert alarm["Condition"] == "HasDailySegmentLimit"
+    assert alarm["Properties"]["Threshold"] == 80
+    assert alarm["Properties"]["ComparisonOperator"] == "GreaterThanThreshold"
 
 
 # --- FallbackProvider (contract §12) ------------------------------------------------------------

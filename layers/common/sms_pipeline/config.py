@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from sms_pipeline.protection import E164_PREFIX, MAX_PER_NUMBER_LIMIT, MAX_WINDOW_SECONDS, Rules
 from sms_pipeline.request import MAX_SEGMENTS, MAX_VALIDITY_SECONDS, MIN_VALIDITY_SECONDS
 
 # SQS refuses a visibility timeout beyond 12 hours from a message's receipt.
@@ -51,6 +52,9 @@ class Settings:
     retry_delays: tuple[int, ...]
     max_segments: int
     smart_encoding: bool
+    counters_table_name: str
+    opt_out_table_name: str
+    protection: Rules
     fallback_provider: str  # one of FALLBACK_PROVIDERS
     # The three below are None without a fallback provider: nothing reads them then.
     fallback_origination_identity: str | None
@@ -93,6 +97,9 @@ class Settings:
             ),
             max_segments=reader.integer("MAX_SEGMENTS", "parameter MaxSegments", minimum=1, maximum=MAX_SEGMENTS),
             smart_encoding=reader.boolean("SMART_ENCODING", "parameter SmartEncoding"),
+            counters_table_name=reader.text("COUNTERS_TABLE_NAME", "the CountersTable resource"),
+            opt_out_table_name=reader.text("OPT_OUT_TABLE_NAME", "the OptOutTable resource"),
+            protection=reader.rules(),
             fallback_provider=provider,
             # Only a deployment with a fallback needs these (FallbackProvider=none leaves the identity
             # empty and names a configuration set that is not created).
@@ -172,6 +179,29 @@ class _Reader:
         if raw is not None and maximum is not None and value > maximum:
             self._problems.append(f"{name}={value} must be at most {maximum} ({source})")
         return value
+
+    def rules(self) -> Rules:
+        """The protection rules (contract §10); AllowedDestinationPrefixes may be empty (every
+        destination), but the variable must be set."""
+        name, source = "ALLOWED_DESTINATION_PREFIXES", "parameter AllowedDestinationPrefixes"
+        raw = self._environ.get(name)
+        if raw is None:
+            self._problems.append(f"{name} is not set (it comes from {source} in template.yaml)")
+        prefixes = Rules.parse_prefixes(raw or "")
+        bad = [prefix for prefix in prefixes if not E164_PREFIX.match(prefix)]
+        if bad:
+            self._problems.append(f"{name}={raw!r}: {', '.join(bad)} not an E.164 prefix such as +49 ({source})")
+        per_number = self.integer(
+            "MAX_PER_NUMBER_PER_WINDOW", "parameter MaxPerNumberPerWindow", maximum=MAX_PER_NUMBER_LIMIT
+        )
+        window = self.integer(
+            "NUMBER_WINDOW_SECONDS", "parameter NumberWindowSeconds", minimum=1, maximum=MAX_WINDOW_SECONDS
+        )
+        daily = self.integer("DAILY_SEGMENT_LIMIT", "parameter DailySegmentLimit")
+        try:
+            return Rules(tuple(p for p in prefixes if p not in bad), per_number, window, daily)
+        except ValueError:  # each problem is listed above
+            return Rules()
 
     def seconds(self, name: str, *, default: float) -> float:
         raw = self._environ.get(name, "").strip()

@@ -30,6 +30,7 @@ class Outcome(StrEnum):
     CANCELED = "CANCELED"
     UNKNOWN = "UNKNOWN"
     REJECTED = "REJECTED"
+    BLOCKED = "BLOCKED"  # refused by a protection rule (contract §10): never sent
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ UNCONFIRMED_REASON = "The provider did not answer the send in time; the SMS may 
 CLAIM_EXPIRED_REASON = "The send was interrupted; the SMS may or may not have been sent."
 CANCELLED_REASON = "cancelled before sending"  # contract §11, word for word
 PROVIDER_REJECTED_REASON = "The provider rejected the request (HTTP 400: a parameter is invalid)."
+# BLOCKED reasons are protection.py's: each names its rule in the contract's words (§10).
 
 
 def event_id(request_id: str, outcome: Outcome) -> str:

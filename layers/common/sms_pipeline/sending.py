@@ -1,16 +1,18 @@
 """The send use case: one SQS record in, at most one POST /sms out (contract §1–§3, §8).
 
-Pure orchestration over three ports (ports.py: job store, publisher, provider); the handler owns the
-event plumbing and the concurrency. Each record either ends well (sent, duplicate, or a published
-REJECTED/UNKNOWN/EXPIRED outcome) or raises RetryLater, which fails it in the batch response and
-says after how many seconds SQS should deliver it again: the next of the retry delays, cut short
-to the end of the request's validity, after which the request ends EXPIRED instead of being sent.
-A record that fails unexpectedly (a bug, AWS failing) keeps the queue's own visibility timeout;
-if that keeps happening SQS moves it to the DLQ.
+Pure orchestration over three ports (ports.py: job store, publisher, provider) and the protection
+rules (protection.py); the handler owns the event plumbing and the concurrency. Each record either
+ends well (sent, duplicate, or a published REJECTED/BLOCKED/UNKNOWN/EXPIRED outcome) or raises
+RetryLater, which fails it in the batch response and says after how many seconds SQS should
+deliver it again: the next of the retry delays, cut short to the end of the request's validity,
+after which the request ends EXPIRED instead of being sent. A record that fails unexpectedly (a
+bug, AWS failing) keeps the queue's own visibility timeout; if that keeps happening SQS moves it
+to the DLQ.
 
 A request with a future sendAt (§11) is stored SCHEDULED and acknowledged (scheduling.py: the
 status run, or this function when it is due within the lead, puts it back on the queue); its copy
-is claimed like any request. A cancel message ends a request that is surely not sent, CANCELED.
+is claimed like any request, and the rules of §10 are checked then. A cancel message ends a
+request that is surely not sent, CANCELED.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ from enum import StrEnum
 from sms_pipeline import request as requests_
 from sms_pipeline import scheduling
 from sms_pipeline.cancel import Cancel, InvalidCancel, parse_message
-from sms_pipeline.job import ClaimResult, Final, Job, Origin
-from sms_pipeline.observability import count, logger
+from sms_pipeline.job import ClaimResult, Final, Job, Origin, State
+from sms_pipeline.observability import MetricUnit, count, logger
 from sms_pipeline.outcomes import (
     CANCELLED_REASON,
     CLAIM_EXPIRED_REASON,
@@ -47,6 +49,7 @@ from sms_pipeline.ports import (
     SendStore,
     UnknownResult,
 )
+from sms_pipeline.protection import Admission, Block, Protection
 from sms_pipeline.retry import expired_reason, retry_delay
 
 CLAIM_MARGIN_SECONDS = 10.0
@@ -72,6 +75,7 @@ class Result(StrEnum):
     REJECTED = "rejected"
     UNKNOWN = "unknown"
     EXPIRED = "expired"
+    BLOCKED = "blocked"
     SCHEDULED = "scheduled"  # stored to wait for its sendAt (§11); acknowledged
     CANCELED = "canceled"
     IGNORED = "ignored"  # a cancel that changed nothing, or an invalid one: logged, acknowledged
@@ -109,6 +113,7 @@ class Sender:
     clock: Callable[[], float] = time.time
     monotonic: Callable[[], float] = time.monotonic
     jitter: Callable[[], float] = random.random
+    protection: Protection | None = None  # the rules of contract §10 (None: none)
     requeue: Requeue | None = None  # puts a request due within the lead back on the queue (§11)
     schedule_lead_seconds: int = 900
 
@@ -186,6 +191,26 @@ class Batch:
                 s.store.note_failure(attempt.origin, error=fault.reason, now=s.clock())
                 raise self._retry_later(attempt, str(fault)) from None
 
+        # --- protection (contract §10): the rules, after validation and before the claim --------
+        admission = Admission.NOTHING
+        if s.protection is not None and not attempt.expired(s.clock()):
+            checked = s.protection.admit(sms.id, sms.to, sms.parts.segments if sms.parts else 1)
+            if isinstance(checked, Block):
+                return self._block(attempt, checked, log)
+            admission = checked
+            if admission.used_percent:
+                count("DailySegmentLimitUsed", admission.used_percent, MetricUnit.Percent)
+        try:
+            result = self._claim_and_send(incoming, sms, attempt, log)
+        finally:
+            if not attempt.maybe_sent:  # certainly not handed to the provider: the parts go back
+                _give_back(admission, log)
+        return result
+
+    def _claim_and_send(
+        self, incoming: Incoming, sms: requests_.SmsRequest, attempt: _Attempt, log: dict[str, str]
+    ) -> Result:
+        s = self._s
         token = uuid.uuid4().hex  # this delivery's own: two copies of one message must not share a claim
         now = s.clock()
         claim, job = s.store.claim(
@@ -221,6 +246,7 @@ class Batch:
                 raise self._retry_later(attempt, _LOST_RACE)
             logger.warning("an earlier send of this request was interrupted; sending again (policy)", extra=log)
 
+        attempt.maybe_sent = True  # the POST may reach the provider from here on
         try:
             job_id = s.provider.send(
                 sms,
@@ -230,9 +256,11 @@ class Batch:
                 retries=incoming.receive_count <= 1,
             )
         except Rejected:
+            attempt.maybe_sent = False
             logger.info("provider rejected the request (400)", extra=log)
             return self._finish(attempt.origin, Outcome.REJECTED, PROVIDER_REJECTED_REASON)
         except ConfigurationFault as fault:
+            attempt.maybe_sent = False
             s.store.release(sms.id, token=token, error=fault.reason)
             self._open_circuit(fault, log)
             raise self._retry_later(attempt, str(fault)) from None
@@ -247,6 +275,7 @@ class Batch:
             logger.warning("send result unknown; ending as UNKNOWN", extra={**log, "error": str(unknown)})
             return self._finish(attempt.origin, Outcome.UNKNOWN, UNCONFIRMED_REASON)
         except ProviderError as error:
+            attempt.maybe_sent = False
             s.store.release(sms.id, token=token, error=error.reason)
             retry = self._retry_later(attempt, str(error))
             logger.warning(
@@ -364,6 +393,25 @@ class Batch:
         self._publish(origin, final)
         return Result.REJECTED
 
+    def _block(self, attempt: _Attempt, block: Block, log: dict[str, str]) -> Result:
+        """A rule refused the request (§10): BLOCKED, never sent, recorded as an invalid request
+        is; a request that earlier attempts left RELEASED (a 5xx, then an opt-out), or that waited
+        SCHEDULED for its sendAt (§11: the rules count at the send), ends from there."""
+        s = self._s
+        now = s.clock()
+        final = Final(Outcome.BLOCKED, block.reason, completed_at=now)
+        lease = now + s.publish_lease_seconds
+        existing = s.store.put_rejected(attempt.origin, final, now=now, publish_lease_until=lease)
+        if existing is not None:
+            attempt.learn(existing)
+            released = existing.state in (State.RELEASED, State.SCHEDULED)  # never sent: it ends here
+            if not released or not s.store.finish_released(attempt.origin.id, final, publish_lease_until=lease):
+                return self._duplicate(attempt.origin, existing, log)
+        logger.info("request blocked by a protection rule", extra={**log, "rule": block.rule.metric})
+        count(block.rule.metric)
+        self._publish(attempt.origin, final)
+        return Result.BLOCKED
+
     def _finish(self, origin: Origin, outcome: Outcome, reason: str, *, claimed: bool = True) -> Result:
         """An outcome the send itself decided (never sent, or sent with no job id): the claim, or a
         released request past its validity (`claimed=False`) → PUBLISHING."""
@@ -395,6 +443,7 @@ class _Attempt:
         self.origin = origin
         self.validity_seconds = validity_seconds
         self.last_error: str | None = None
+        self.maybe_sent = False  # this delivery's POST may have reached the provider
 
     def learn(self, job: Job) -> None:
         """The stored record's first requestedAt wins: a message redriven from the DLQ, or enqueued
@@ -431,3 +480,11 @@ def _origin(
         smart_encoded=smart_encoded,
         send_at=request.send_at if isinstance(request, requests_.SmsRequest) else None,
     )
+
+
+def _give_back(admission: Admission, log: dict[str, str]) -> None:
+    """A give-back that fails leaves the day's count high: the limit is reached early, never passed."""
+    try:
+        admission.give_back()
+    except Exception as error:
+        logger.warning("the day's parts of a request not sent were not given back", extra={**log, "error": str(error)})

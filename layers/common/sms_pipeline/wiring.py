@@ -19,6 +19,8 @@ from botocore.config import Config
 
 from sms_pipeline.config import Settings
 from sms_pipeline.dynamodb.store import JobStore, query_threads
+from sms_pipeline.protection import Protection
+from sms_pipeline.protection_store import DynamoCounters, DynamoOptOuts
 from sms_pipeline.publisher import SnsPublisher
 from sms_pipeline.retarus.client import RetarusClient
 from sms_pipeline.retarus.credentials import SecretCredentials
@@ -31,6 +33,9 @@ if TYPE_CHECKING:
     from sms_pipeline.request_queue import RequestPutBack
     from sms_pipeline.sending import Sender
     from sms_pipeline.tracking import Tracker
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
 
 # Standard retry mode backs off on throttling; a short connect timeout keeps a stuck call from
 # eating the invocation.
@@ -56,9 +61,9 @@ def credentials() -> SecretCredentials:
     return SecretCredentials(settings().retarus_secret_arn, max_age=settings().secret_max_age, provider=provider)
 
 
-def _store(config: Settings, threads: int) -> JobStore:
+def _store(config: Settings, threads: int, client: DynamoDBClient | None = None) -> JobStore:
     return JobStore(
-        boto3.client("dynamodb", config=_aws_config(threads)),
+        client or boto3.client("dynamodb", config=_aws_config(threads)),
         config.table_name,
         index_name=config.due_index_name,
         shards=config.due_index_shards,
@@ -83,14 +88,23 @@ def _provider(config: Settings, pool_size: int) -> RetarusClient:
     )
 
 
+def _protection(config: Settings, client: DynamoDBClient) -> Protection:
+    """The rules of contract §10, on the job store's client; a rule that is off has no port."""
+    counters = None
+    if config.protection.max_per_number or config.protection.daily_segment_limit:
+        counters = DynamoCounters(client, config.counters_table_name)
+    return Protection(config.protection, counters=counters, opt_outs=DynamoOptOuts(client, config.opt_out_table_name))
+
+
 @cache
 def sender() -> Sender:
     from sms_pipeline.request import Defaults
     from sms_pipeline.sending import Sender
 
     config = settings()
+    dynamodb = boto3.client("dynamodb", config=_aws_config(config.send_concurrency))
     return Sender(
-        _store(config, config.send_concurrency),
+        _store(config, config.send_concurrency, dynamodb),
         _publisher(config, config.send_concurrency, lazy=True),
         _provider(config, config.send_concurrency),
         resend_unconfirmed=config.resend_unconfirmed,
@@ -102,6 +116,7 @@ def sender() -> Sender:
         on_auth_failure=credentials().forget,
         requeue=_put_back(config),
         schedule_lead_seconds=config.schedule_lead_seconds,
+        protection=_protection(config, dynamodb),
     )
 
 
