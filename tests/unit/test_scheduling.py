@@ -12,6 +12,7 @@ from fakes import FakeProvider, FakePublisher, FakeRequeue, FakeStore, make_send
 
 from sms_pipeline.job import State
 from sms_pipeline.outcomes import Outcome
+from sms_pipeline.protection import Protection, Rules
 from sms_pipeline.sending import Incoming, Result, RetryLater
 
 NOW = 1_800_000_000.0
@@ -31,8 +32,10 @@ class World:
         self.publisher = FakePublisher()
         self.requeue = FakeRequeue()
 
-    def handle(self, text: str, *, message_id: str = "m-1", request_id: str | None = None) -> Result:
-        sender = make_sender(self.store, self.provider, self.publisher, clock=lambda: self.now, requeue=self.requeue)
+    def handle(self, text: str, *, message_id: str = "m-1", request_id: str | None = None, **settings: Any) -> Result:
+        sender = make_sender(
+            self.store, self.provider, self.publisher, clock=lambda: self.now, requeue=self.requeue, **settings
+        )
         return sender.batch(30).handle(Incoming(message_id, text, sent_at=NOW, request_id=request_id))
 
     def status_run(self) -> Any:
@@ -143,3 +146,19 @@ def test_a_cancel_after_the_send_changes_nothing() -> None:
     world.handle(json.dumps({"id": "r", "to": "+4917012345678", "text": "x"}))
     assert world.handle(json.dumps({"cancel": "r"}), message_id="c") is Result.IGNORED
     assert world.store.items["r"]["state"] is State.TRACKING and world.publisher.events == []
+
+
+def test_the_protection_rules_count_at_the_send_and_a_blocked_one_ends_from_scheduled() -> None:
+    """Stored while the rules would let it through, blocked when its sendAt comes (the prefixes
+    changed meanwhile): BLOCKED, never sent, and not put back again."""
+    world = World()
+    world.handle(body("r", NOW + 3600))
+    only_43 = Protection(Rules(allowed_prefixes=("+43",)), counters=None, opt_outs=None)
+
+    world.now = NOW + 3600
+    copy = world.handle(body("r", NOW + 3600), message_id="copy", request_id="r", protection=only_43)
+
+    assert copy is Result.BLOCKED and world.provider.sent == []
+    [event] = world.publisher.events
+    assert event.outcome is Outcome.BLOCKED and world.store.items["r"]["state"] is State.DONE
+    assert world.status_run().put_back == 0
