@@ -2,8 +2,8 @@
 
 Imported (and timed) by bench/coldstart.py as the floor to compare a handler's import with: boto3,
 requests, Powertools' Logger, Metrics, Tracer (X-Ray, patching botocore and requests), Parameters,
-the batch utility for the send function, and the clients each function uses on every invocation.
-BENCH_CLIENTS names the clients, BENCH_BATCH=1 adds the batch utility. BENCH_LIBRARIES=0 leaves
+the batch utility for a function on an SQS event source, and the clients each function uses on
+every invocation. BENCH_CLIENTS names the clients, BENCH_BATCH=1 adds the batch utility. BENCH_LIBRARIES=0 leaves
 out everything but boto3 and the clients: the least any function that makes its clients at init
 pays, whatever else it is built on. An empty BENCH_CLIENTS makes no client (and so no
 SecretsProvider, which would make one of its own): the least a function built on these libraries

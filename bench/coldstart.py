@@ -47,11 +47,12 @@ _TIMER = (
     " print(json.dumps({{'seconds': seconds, 'cpu': cpu, 'compiled': compiled(new, since=began)}}))"
 )
 
-# What each function's init needs at the least (bench/bare_init.py): its clients, and for the send
-# function the batch utility. The send function's SNS client is made on first use, so not here.
+# What each function's init needs at the least (bench/bare_init.py): its clients, and the batch
+# utility (the send function's requests, the status function's check timers). The send function's
+# SNS client and both functions' SQS clients are made on first use, so not here.
 BARE = {
     "send": {"BENCH_CLIENTS": "dynamodb,secretsmanager", "BENCH_BATCH": "1"},
-    "status": {"BENCH_CLIENTS": "dynamodb,sns,secretsmanager", "BENCH_BATCH": "0"},
+    "status": {"BENCH_CLIENTS": "dynamodb,sns,secretsmanager", "BENCH_BATCH": "1"},
 }
 
 

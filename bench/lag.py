@@ -8,8 +8,8 @@ time is when the simulator answered its POST /sms, its check time when its first
 arrived (bench/simulator_process.py notes both), at provider latency 0. The same harness measures
 any other design of the status path: only how the checks are started differs.
 
-`python -m bench lag` runs this measure alone (under three minutes) and prints
-`status lag p95 <seconds> s`.
+bench/lag_designs.py runs it for the check timers and for the run-and-return design side by side;
+`python -m bench lag` runs that alone (under three minutes) and prints `status lag p95 <seconds> s`.
 """
 
 from __future__ import annotations
@@ -96,19 +96,6 @@ def status_lag(
         ticker.join(timeout=30)
     lags = [checked - (posted + delay) for _, posted, checked in checks if checked is not None]
     return Lag(lags, period, template_period(h.stack.schedule("StatusFunction")), delay)
-
-
-def measure_lag(*, delay: int = 5, period: float = 15.0, periods: int = 4, interval: float = 0.25) -> Lag:
-    """The measure in a harness of its own: its check delays are `delay`, the main bench's are 0."""
-    from bench.run import drain, quiet  # run.py imports this module: its plumbing comes at call time
-
-    with Harness(check_delays=str(delay)) as h:
-        send, status = h.load("SendFunction"), h.load("StatusFunction")
-        with quiet():  # after the loads: the functions' environment sets up their logger
-            h.send(send, [h.request() for _ in range(10)])  # warm: connections, secret, first batch
-            time.sleep(delay)  # the warm-up's jobs come due, and are checked before the measure
-            drain(h, status)
-            return status_lag(h, send, status, delay=delay, period=period, periods=periods, interval=interval)
 
 
 def describe(lag: Lag) -> str:

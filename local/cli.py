@@ -170,7 +170,8 @@ def run(requests: list[dict[str, Any] | str], options: Options, *, timeout: floa
     console.print(
         f"{len(tracked) - len(missing)}/{len(tracked)} with an outcome, {in_dlq} in the DLQ, "
         f"{counters['batches']} batches ({counters['failed_records']} failed records), "
-        f"{counters['status_runs']} status runs, in {time.monotonic() - started:.1f} s"
+        f"{counters['status_runs']} status runs, {counters['check_batches']} batches of check timers "
+        f"({counters['failed_check_timers']} failed), in {time.monotonic() - started:.1f} s"
     )
     if missing and not follow:
         console.print(f"[red]no outcome within {timeout:.0f} s[/red]: {', '.join(missing)}")

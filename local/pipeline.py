@@ -1,5 +1,6 @@
 """The whole pipeline on one machine: moto, the simulator, the template's resources, both
-functions in warm worker processes, the SQS event source, the schedule and an outcome subscriber.
+functions in warm worker processes, the SQS event sources (the request queue's into the send
+function, the check queue's into the status function), the schedule and an outcome subscriber.
 
 Everything the functions see is what AWS would give them: the template's environment (resource
 names resolved from the resources created from template.yaml), the handler strings, a Lambda-like
@@ -25,7 +26,7 @@ import boto3
 from local.event_source import SqsEventSource
 from local.moto_process import MotoProcess
 from local.simulator import RetarusSimulator
-from local.stack import LocalStack, provision
+from local.stack import LocalStack, SqsEventMapping, provision
 from local.worker import FunctionError, FunctionSpec, FunctionWorker
 from sms_pipeline.protection_store import DynamoCounters, DynamoOptOuts
 
@@ -36,6 +37,9 @@ SIM_USER = "local-user"
 # more than the send function's claim margin (sms_pipeline.sending.CLAIM_MARGIN_SECONDS; a test
 # keeps them apart).
 CRASH_RETRY_MARGIN_SECONDS = 15
+# Status workers fed by the check queue's event source: two are what AWS's smallest
+# MaximumConcurrency allows, and enough for a local run's timers.
+CHECK_INSTANCES = 2
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,8 @@ class LocalPipeline:
             "batches": 0,
             "failed_records": 0,
             "status_runs": 0,
+            "check_batches": 0,
+            "failed_check_timers": 0,
             "errors": 0,
             "restarts": 0,
         }
@@ -177,19 +183,12 @@ class LocalPipeline:
             self.workers[f"StatusFunction#{instance}"] = self._worker("StatusFunction")
         mapping = self.stack.sqs_event("SendFunction")
         assert mapping is not None, "the template's SendFunction has no SQS event"
-        self.event_source = SqsEventSource(
-            self.sqs,
-            mapping.queue_url,
-            region=REGION,
-            batch_size=mapping.batch_size,
-            batching_window_seconds=mapping.maximum_batching_window,
-            wait_seconds=1,
-            visibility_seconds=self.stack.function_timeout("SendFunction") + CRASH_RETRY_MARGIN_SECONDS,
-        )
+        self.event_source = self._event_source("SendFunction", mapping)
         for instance in range(self.send_instances):
             self._loop(f"event-source-{instance}", functools.partial(self._poll_requests, instance))
         for instance, event in enumerate(self.schedule_events):
             self._loop(f"schedule-{instance}", functools.partial(self._run_status, event, instance))
+        self._feed_check_queue()
         self._loop("subscriber", self._poll_outcomes)
         self._loop("dlq", self._poll_dlq)
         return self
@@ -237,6 +236,40 @@ class LocalPipeline:
         return state
 
     # --- internals -----------------------------------------------------------------------------------
+
+    def _feed_check_queue(self) -> None:
+        """The status function's SQS event source: check timers, received once their DelaySeconds
+        has run out, into status workers of their own (in AWS, containers apart from the
+        schedule's), as many as its MaximumConcurrency allows up to CHECK_INSTANCES."""
+        assert self.stack is not None
+        mapping = self.stack.sqs_event("StatusFunction")
+        if mapping is None:
+            return
+        self.check_source = self._event_source("StatusFunction", mapping)
+        first = len(self.schedule_events)
+        for instance in range(first, first + min(CHECK_INSTANCES, mapping.maximum_concurrency or 1)):
+            self.workers[f"StatusFunction#{instance}"] = self._worker("StatusFunction")
+            self._loop(f"check-source-{instance}", functools.partial(self._poll_checks, instance))
+
+    def _event_source(self, logical_id: str, mapping: SqsEventMapping) -> SqsEventSource:
+        """The function's SQS event source as the template sets it up, its visibility scaled down."""
+        assert self.stack is not None
+        return SqsEventSource(
+            self.sqs,
+            mapping.queue_url,
+            region=REGION,
+            batch_size=mapping.batch_size,
+            batching_window_seconds=mapping.maximum_batching_window,
+            wait_seconds=1,
+            visibility_seconds=self.stack.function_timeout(logical_id) + CRASH_RETRY_MARGIN_SECONDS,
+        )
+
+    def _poll_checks(self, instance: int) -> None:
+        result = self.check_source.poll_once(lambda event: self.invoke("StatusFunction", event, instance))
+        if result.received:
+            self._count(check_batches=1, failed_check_timers=len(result.failed))
+        if result.error:
+            self.notices.put(Notice("note", "", {"text": f"status function failed on check timers: {result.error}"}))
 
     def _worker(self, logical_id: str) -> FunctionWorker:
         assert self.stack is not None

@@ -89,22 +89,46 @@ class Pipeline:
             text = body if isinstance(body, str) else json.dumps(body)
             self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=text)
 
-    def deliver(self, send: Any, *, wait_seconds: int = 0, visibility_seconds: int | None = None) -> Any:
-        """One poll of the event source: a batch from the queue into the send handler, received
-        with the queue's own visibility timeout unless told otherwise."""
+    def deliver(
+        self,
+        send: Any,
+        *,
+        wait_seconds: int = 0,
+        visibility_seconds: int | None = None,
+        queue_url: str | None = None,
+        logical_id: str = "SendFunction",
+    ) -> Any:
+        """One poll of the event source: a batch from the queue (the request queue unless told
+        otherwise) into the handler, received with the queue's own visibility timeout unless told
+        otherwise."""
         source = SqsEventSource(
-            self.sqs, self.queue_url, region=REGION, wait_seconds=wait_seconds, visibility_seconds=visibility_seconds
+            self.sqs,
+            queue_url or self.queue_url,
+            region=REGION,
+            wait_seconds=wait_seconds,
+            visibility_seconds=visibility_seconds,
         )
         last: dict[str, Any] = {}
 
         def invoke(event: dict[str, Any]) -> Any:
             last["event"] = event
-            last["response"] = send(event, self.context("SendFunction"))
+            last["response"] = send(event, self.context(logical_id))
             return last["response"]
 
         result = source.poll_once(invoke)
         result.response = last.get("response")  # type: ignore[attr-defined]
         return result
+
+    def deliver_checks(self, status: Any, *, wait_seconds: int = 0, visibility_seconds: int | None = None) -> Any:
+        """One poll of the status function's SQS event source: a batch of check timers (those
+        whose DelaySeconds has run out) into the status handler."""
+        return self.deliver(
+            status,
+            wait_seconds=wait_seconds,
+            visibility_seconds=visibility_seconds,
+            queue_url=self.stack.output("CheckQueueUrl"),
+            logical_id="StatusFunction",
+        )
 
     def outcomes(self) -> list[dict[str, Any]]:
         """Every outcome event delivered so far to the test subscriber (raw delivery queue)."""

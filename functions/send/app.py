@@ -3,7 +3,8 @@
 The batch's records run concurrently (a batch of ten costs about one provider round trip, not
 ten), and a record the use case fails comes back after the retry delay it asked for: both are the
 batch processor's (sms_pipeline/batch_processor.py), so the handler is Powertools' plain
-`process_partial_response`.
+`process_partial_response`. After the batch, the first status checks' timers of the SMS it sent
+are started (timers.py).
 """
 
 from __future__ import annotations
@@ -35,9 +36,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     def record_handler(record: SQSRecord) -> str:
         return str(_handle(batch, record))
 
-    return process_partial_response(  # type: ignore[return-value]
+    response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )
+    batch.start_timers()  # the first checks of the SMS it sent, in one call per ten
+    return response  # type: ignore[return-value]
 
 
 def _handle(batch: Batch, record: SQSRecord) -> Result:

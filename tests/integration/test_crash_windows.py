@@ -87,7 +87,14 @@ def test_a_send_claims_after_reading_the_secret_and_right_before_its_post(pipeli
         pipeline.enqueue(REQUEST)
         pipeline.deliver(pipeline.handler("SendFunction"))
 
-    # The opt-out list is read before the claim (contract §10), then the claim, the POST, the record.
-    assert calls == [("GetSecretValue", 0), ("BatchGetItem", 0), ("PutItem", 0), ("UpdateItem", 1)]
+    # The opt-out list is read before the claim (contract §10), then the claim, the POST, the record,
+    # and after the batch the first check's timer.
+    assert calls == [
+        ("GetSecretValue", 0),
+        ("BatchGetItem", 0),
+        ("PutItem", 0),
+        ("UpdateItem", 1),
+        ("SendMessageBatch", 1),
+    ]
     item = pipeline.item("crashed")
     assert item["state"] == "TRACKING" and not {"claimUntil", "claimToken"} & set(item)

@@ -19,7 +19,12 @@ from support import Pipeline, aws_hook, policy_statements
 
 FAST = {"STATUS_CHECK_DELAYS_SECONDS": "0"}
 # IAM actions not named after their API operation
-ACTION = {"sns:PublishBatch": "sns:Publish", "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility"}
+ACTION = {
+    "sns:PublishBatch": "sns:Publish",
+    "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+    "sqs:SendMessageBatch": "sqs:SendMessage",
+}
+CHECK_QUEUE = str({"Fn::GetAtt": ["CheckQueue", "Arn"]})
 TABLE = str({"Fn::GetAtt": ["JobsTable", "Arn"]})
 INDEX = str({"Fn::Sub": "${JobsTable.Arn}/index/due"})
 RESOURCE = {
@@ -49,6 +54,11 @@ def calls_of(pipeline: Pipeline, run: Callable[[], None]) -> set[tuple[str, str]
         for logical_id, resource in pipeline.stack.resources.items()
         if resource.type == "AWS::DynamoDB::Table"
     }
+    queues = {  # and each queue by its URL
+        resource.ref: str({"Fn::GetAtt": [logical_id, "Arn"]})
+        for logical_id, resource in pipeline.stack.resources.items()
+        if resource.type == "AWS::SQS::Queue"
+    }
 
     def record(model: Any, params: dict[str, Any], **_: Any) -> None:
         service = model.service_model.signing_name
@@ -56,6 +66,8 @@ def calls_of(pipeline: Pipeline, run: Callable[[], None]) -> set[tuple[str, str]
         if service == "dynamodb":
             table = params.get("TableName") or next(iter(params["RequestItems"]))  # BatchWriteItem: its one table
             calls.add((action, INDEX if "IndexName" in params else tables[table]))
+        elif service == "sqs":
+            calls.add((action, queues[params["QueueUrl"]]))
         else:
             calls.add((action, RESOURCE[service]))
 
@@ -102,16 +114,26 @@ def test_every_call_of_either_function_is_allowed_by_its_role(pipeline: Pipeline
         for _ in range(3):  # a check that finds nothing final, then the outcome, its publish, its record
             status({"source": "aws.scheduler"}, pipeline.context("StatusFunction"))
 
-    send_calls = calls_of(pipeline, sends)
+    def timed_send() -> None:  # a first check due in a second: its timer goes on the check queue
+        pipeline.enqueue({"id": "timed", "to": "+4917012345677", "text": "x"})
+        pipeline.deliver(pipeline.handler("SendFunction", STATUS_CHECK_DELAYS_SECONDS="1"))
+
+    def timed_checks() -> None:  # the timer's check finds the job open and starts the next timer
+        status = pipeline.handler("StatusFunction", STATUS_CHECK_DELAYS_SECONDS="1")
+        assert pipeline.deliver_checks(status, wait_seconds=3).received == 1
+
+    send_calls = calls_of(pipeline, sends) | calls_of(pipeline, timed_send)
     # A scheduled request due now: the status run puts it back on the request queue.
     origin = Origin("due", "+49170*****77", None, {}, time.time(), send_at=time.time() + 5)
     pipeline.job_store().schedule(origin, body="{}", due_at=time.time(), validity_seconds=300, now=time.time())
-    status_calls = calls_of(pipeline, checks)
+    status_calls = calls_of(pipeline, checks) | calls_of(pipeline, timed_checks)
 
     # every path was taken
     assert {event["id"] for event in pipeline.outcomes()} == {"ok", "bad", "late", "p2", "p4", "p5", "soon"}
     assert {action for action, _ in status_calls} >= {"dynamodb:Query", "dynamodb:BatchWriteItem", "sns:Publish"}
     assert ("sqs:ChangeMessageVisibility", RESOURCE["sqs"]) in send_calls
     assert ("sqs:SendMessage", RESOURCE["sqs"]) in send_calls and ("sqs:SendMessage", RESOURCE["sqs"]) in status_calls
+    assert ("sqs:SendMessage", CHECK_QUEUE) in send_calls and ("sqs:SendMessage", CHECK_QUEUE) in status_calls
+    assert ("dynamodb:BatchGetItem", TABLE) in status_calls
     assert send_calls <= allowed("SendFunction"), send_calls - allowed("SendFunction")
     assert status_calls <= allowed("StatusFunction"), status_calls - allowed("StatusFunction")

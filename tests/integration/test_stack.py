@@ -149,7 +149,11 @@ def test_send_function_sqs_event_source(stack: LocalStack) -> None:
     assert event.maximum_batching_window == 0  # SendBatchingWindowSeconds' default (contract §13)
     assert event.report_batch_item_failures is True
     assert event.maximum_concurrency == 5
-    assert stack.sqs_event("StatusFunction") is None
+    # The status function's own SQS event is the check queue's, not the requests' (issue #24).
+    checks = stack.sqs_event("StatusFunction")
+    assert checks is not None and checks.queue_url == stack.ref("CheckQueue") != event.queue_url
+    assert checks.maximum_batching_window == 0 and checks.report_batch_item_failures is True
+    assert checks.maximum_concurrency == 5  # CheckMaxConcurrency's default
 
 
 def test_status_function_schedule(stack: LocalStack) -> None:
@@ -173,7 +177,15 @@ def test_function_code_and_timeout(stack: LocalStack) -> None:
 
 
 def test_resources_that_are_not_created_resolve_to_their_logical_id(stack: LocalStack) -> None:
-    created = {"RequestDeadLetterQueue", "RequestQueue", "JobsTable", "OutcomesTopic", "AlarmsTopic"}
+    created = {
+        "RequestDeadLetterQueue",
+        "RequestQueue",
+        "CheckDeadLetterQueue",
+        "CheckQueue",
+        "JobsTable",
+        "OutcomesTopic",
+        "AlarmsTopic",
+    }
     created |= {"OptOutTable", "CountersTable"}  # the protection rules' (contract §10)
     assert set(stack.resources) == created
     assert stack.resolve({"Ref": "SendFunction"}) == "SendFunction"

@@ -11,6 +11,7 @@ from sms_pipeline.job import ClaimResult, Final, Job, Origin, State
 from sms_pipeline.outcomes import OutcomeEvent, Verdict
 from sms_pipeline.request import CONTRACT_DEFAULTS, SmsRequest
 from sms_pipeline.sending import Sender
+from sms_pipeline.timers import Timer
 from sms_pipeline.tracking import Tracker
 
 
@@ -94,11 +95,15 @@ class FakeStore:
             item.update(state=State.RELEASED, lastError=error)
             _drop(item, "claimUntil", "claimToken")
 
-    def record_sent(self, request_id: str, job_id: str, *, submitted_at: float, first_check_at: float) -> None:
+    def record_sent(
+        self, request_id: str, job_id: str, *, submitted_at: float, first_check_at: float, timer: bool = False
+    ) -> None:
         item = self.items[request_id]
         if item["state"] == State.SENDING:
             item.update(state=State.TRACKING, jobId=job_id, submittedAt=submitted_at, checks=0)
             item["dueAt"] = _millis(first_check_at)
+            if timer:
+                item["timerAt"] = item["dueAt"]
             _drop(item, "claimUntil", "claimToken")
 
     def finish_claimed(self, request_id: str, final: Final, *, publish_lease_until: float) -> bool:
@@ -184,11 +189,20 @@ class FakeStore:
         ]
         return sorted(jobs, key=lambda job: job.due_at)[:limit]
 
-    def reschedule(self, job: Job, *, next_check_at: float) -> bool:
+    def get(self, request_ids: Sequence[str]) -> list[Job]:
+        return [
+            self._job(self.items[request_id]) for request_id in dict.fromkeys(request_ids) if request_id in self.items
+        ]
+
+    def reschedule(self, job: Job, *, next_check_at: float, timer: bool = False) -> bool:
         item = self.items[job.origin.id]
         if item["state"] != State.TRACKING or item.get("dueAt") != job.due_at:
             return False
         item.update(dueAt=_millis(next_check_at), checks=job.checks + 1)
+        if timer:
+            item["timerAt"] = item["dueAt"]
+        else:
+            _drop(item, "timerAt")
         return True
 
     def finish_tracked(self, job: Job, final: Final, *, publish_lease_until: float) -> Job | None:
@@ -196,6 +210,7 @@ class FakeStore:
         if item["state"] != State.TRACKING or item.get("dueAt") != job.due_at:
             return None
         item.update(state=State.PUBLISHING, checks=job.checks + 1, dueAt=_millis(publish_lease_until), final=final)
+        _drop(item, "timerAt")
         return self._job(item)
 
     def lease_publish(self, job: Job, *, publish_lease_until: float) -> Job | None:
@@ -238,6 +253,7 @@ class FakeStore:
             message_id=item.get("messageId"),
             claim_token=item.get("claimToken"),
             body=item.get("body"),
+            timer_at=item.get("timerAt"),
         )
 
 
@@ -261,6 +277,22 @@ class FakePublisher:
     def publish(self, events: Sequence[OutcomeEvent]) -> set[str]:
         self.events.extend(events)
         return {event.request_id for event in events}
+
+
+class FakeCheckTimers:
+    """Check timers kept in a list, as the check queue would hold them; `fail` makes start() fail
+    as the adapter does (it reports the number not started)."""
+
+    def __init__(self, reach_seconds: int = 900) -> None:
+        self.reach_seconds = reach_seconds
+        self.started: list[Timer] = []
+        self.fail = False
+
+    def start(self, timers: Sequence[Timer]) -> int:
+        if self.fail:
+            return len(timers)
+        self.started.extend(timers)
+        return 0
 
 
 class FakeProvider:

@@ -20,6 +20,9 @@ ENV = {
     "DUE_INDEX_SHARDS": "4",
     "RECORD_RETENTION_DAYS": "30",
     "REQUEST_QUEUE_URL": "https://sqs.eu-central-1.amazonaws.com/123456789012/requests",
+    "CHECK_QUEUE_URL": "https://sqs.eu-central-1.amazonaws.com/123456789012/checks",
+    "CHECK_TIMER_MARGIN_SECONDS": "60",
+    "CHECK_TIMER_MAX_DELAY_SECONDS": "900",
     "DEFAULT_VALIDITY_SECONDS": "14400",
     "RETRY_DELAYS_SECONDS": "10,30,60",
     "MAX_SEGMENTS": "10",
@@ -56,6 +59,9 @@ def test_valid_environment() -> None:
         ("RETRY_DELAYS_SECONDS", "10,x", "must be comma-separated whole seconds (parameter RetryDelaysSeconds)"),
         ("RETRY_DELAYS_SECONDS", "10,43201", "longer than 43200 s (parameter RetryDelaysSeconds)"),
         ("REQUEST_QUEUE_URL", "", "REQUEST_QUEUE_URL is not set (it comes from the RequestQueue resource"),
+        ("CHECK_QUEUE_URL", "", "CHECK_QUEUE_URL is not set (it comes from the CheckQueue resource"),
+        ("CHECK_TIMER_MARGIN_SECONDS", "soon", "is not a whole number (parameter CheckTimerMarginSeconds)"),
+        ("CHECK_TIMER_MAX_DELAY_SECONDS", "901", "must be at most 900 (parameter CheckTimerMaxDelaySeconds)"),
     ],
 )
 def test_validity_and_retry_settings_are_checked(name: str, value: str, problem: str) -> None:

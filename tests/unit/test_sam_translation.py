@@ -166,6 +166,9 @@ RESOURCES_WITHOUT_FALLBACK = {
     "CountersTable": "AWS::DynamoDB::Table",  # the protection rules (contract §10)
     "OptOutTable": "AWS::DynamoDB::Table",
     "AuthFailuresAlarm": "AWS::CloudWatch::Alarm",
+    "CheckDeadLetterAlarm": "AWS::CloudWatch::Alarm",
+    "CheckDeadLetterQueue": "AWS::SQS::Queue",
+    "CheckQueue": "AWS::SQS::Queue",
     "Dashboard": "AWS::CloudWatch::Dashboard",
     "DeadLetterAlarm": "AWS::CloudWatch::Alarm",
     "JobsTable": "AWS::DynamoDB::Table",
@@ -182,6 +185,7 @@ RESOURCES_WITHOUT_FALLBACK = {
     "SendFunctionRole": "AWS::IAM::Role",
     "SharedLayer": "AWS::Lambda::LayerVersion",
     "StatusFunction": "AWS::Lambda::Function",
+    "StatusFunctionChecks": "AWS::Lambda::EventSourceMapping",
     "StatusFunctionErrorsAlarm": "AWS::CloudWatch::Alarm",
     "StatusFunctionEventInvokeConfig": "AWS::Lambda::EventInvokeConfig",
     "StatusFunctionLogGroup": "AWS::Logs::LogGroup",

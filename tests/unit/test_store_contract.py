@@ -202,6 +202,37 @@ def test_only_one_of_two_runs_decides_a_tracked_outcome(store: Store) -> None:
     assert store.lease_publish(job, publish_lease_until=NOW + 60) is None  # a stale read of it
 
 
+def test_a_job_whose_check_timer_is_on_its_way_says_so_until_it_moves_on(store: Store) -> None:
+    claim(store, "r")
+    store.record_sent("r", "J-1", submitted_at=NOW, first_check_at=NOW + 30, timer=True)
+    [job] = store.due(now=NOW + 30, limit=10)
+    assert job.timer_at == job.due_at == int((NOW + 30) * 1000)
+
+    assert store.reschedule(job, next_check_at=NOW + 90, timer=True)
+    [again] = store.get(["r"])
+    assert again.timer_at == again.due_at == int((NOW + 90) * 1000)
+    assert store.reschedule(again, next_check_at=NOW + 1990)  # beyond a timer's reach: no timer
+    [later] = store.get(["r"])
+    assert later.timer_at is None and later.checks == 2
+
+    finished = store.finish_tracked(later, FINAL, publish_lease_until=NOW + 60)
+    assert finished is not None and finished.timer_at is None
+    assert store.get(["r"])[0].timer_at is None
+
+
+def test_jobs_are_read_by_id_as_they_stand_and_unknown_ids_are_left_out(store: Store) -> None:
+    job = tracked(store, "a")
+    tracked(store, "b")
+    store.reschedule(job, next_check_at=NOW + 60)
+
+    read = {found.origin.id: found for found in store.get(["a", "gone", "b", "a"])}
+
+    assert sorted(read) == ["a", "b"]
+    assert read["a"].checks == 1 and read["a"].due_at == int((NOW + 60) * 1000) and read["a"].job_id == "J-a"
+    assert read["b"].state is State.TRACKING and read["b"].origin == origin("b")
+    assert store.get([]) == []
+
+
 def test_a_published_outcome_is_done_and_never_due_again(store: Store) -> None:
     finished = store.finish_tracked(tracked(store, "r"), FINAL, publish_lease_until=NOW + 60)
     assert finished is not None

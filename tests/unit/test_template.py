@@ -123,7 +123,7 @@ def test_status_function_runs_on_a_schedule() -> None:
                           "sns:Publish", "secretsmanager:GetSecretValue", "sqs:ChangeMessageVisibility",
                           "sqs:SendMessage"}),
         ("StatusFunction", {"dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem", "sns:Publish",
-                            "secretsmanager:GetSecretValue", "sqs:SendMessage"}),
+                            "secretsmanager:GetSecretValue", "dynamodb:BatchGetItem", "sqs:SendMessage"}),
     ],
 )  # fmt: skip
 def test_each_function_gets_only_the_actions_it_uses_on_its_own_resources(function: str, allowed: set[str]) -> None:
@@ -140,14 +140,37 @@ def test_each_function_gets_only_the_actions_it_uses_on_its_own_resources(functi
         assert statement["Effect"] == "Allow"
         assert "*" not in str(statement["Action"]) and statement["Resource"] != "*"
         if all(action.startswith("sqs:") for action in statement["Action"]):
-            # The retry delays (the send function's) and the put-back of scheduled requests (§11),
-            # on its own queue only.
-            assert statement["Resource"] == {"Fn::GetAtt": ["RequestQueue", "Arn"]}
-            assert "sqs:ChangeMessageVisibility" not in statement["Action"] or function == "SendFunction"
+            if statement["Resource"] == {"Fn::GetAtt": ["CheckQueue", "Arn"]}:  # check timers
+                assert statement["Action"] == ["sqs:SendMessage"]
+            else:  # the retry delays (the send function's) and the put-back of scheduled requests (§11)
+                assert statement["Resource"] == {"Fn::GetAtt": ["RequestQueue", "Arn"]}
+                assert "sqs:ChangeMessageVisibility" not in statement["Action"] or function == "SendFunction"
         else:
             assert str(statement["Resource"]) in own
         actions |= set(statement["Action"])
     assert actions == allowed
+
+
+def test_the_status_function_consumes_the_check_queue_at_once_with_its_own_concurrency() -> None:
+    event = RESOURCES["StatusFunction"]["Properties"]["Events"]["Checks"]
+    assert event["Type"] == "SQS" and event["Properties"]["Queue"] == {"Fn::GetAtt": ["CheckQueue", "Arn"]}
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert event["Properties"]["MaximumBatchingWindowInSeconds"] == 0  # a timer comes when it is due
+    assert event["Properties"]["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "CheckMaxConcurrency"}
+    assert TEMPLATE["Parameters"]["CheckMaxConcurrency"]["MinValue"] == 2  # AWS's minimum
+    queue = RESOURCES["CheckQueue"]["Properties"]
+    assert queue["VisibilityTimeout"] >= 6 * RESOURCES["StatusFunction"]["Properties"]["Timeout"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["CheckDeadLetterQueue", "Arn"]}
+    assert queue["SqsManagedSseEnabled"] is True
+    alarmed = {
+        str(resource["Properties"].get("Dimensions"))
+        for resource in RESOURCES.values()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    assert str([{"Name": "QueueName", "Value": {"Fn::GetAtt": ["CheckDeadLetterQueue", "QueueName"]}}]) in alarmed
+    env = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["CHECK_QUEUE_URL"] == {"Ref": "CheckQueue"}
+    assert env["CHECK_TIMER_MARGIN_SECONDS"] == {"Ref": "CheckTimerMarginSeconds"}
 
 
 def test_storage_and_messaging_are_encrypted_at_rest() -> None:

@@ -184,10 +184,10 @@ def test_a_run_that_loses_the_race_to_another_publishes_nothing() -> None:
 class Throttled(FakeStore):
     """The store fails one job's write (throttling past botocore's retries)."""
 
-    def reschedule(self, job: Job, *, next_check_at: float) -> bool:
+    def reschedule(self, job: Job, *, next_check_at: float, timer: bool = False) -> bool:
         if job.origin.id == "r0":
             raise RuntimeError("ProvisionedThroughputExceededException")
-        return super().reschedule(job, next_check_at=next_check_at)
+        return super().reschedule(job, next_check_at=next_check_at, timer=timer)
 
 
 def test_a_storage_error_of_one_job_leaves_it_due_and_the_run_goes_on() -> None:

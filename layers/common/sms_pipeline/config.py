@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from sms_pipeline.protection import E164_PREFIX, MAX_PER_NUMBER_LIMIT, MAX_WINDOW_SECONDS, Rules
 from sms_pipeline.request import MAX_SEGMENTS, MAX_VALIDITY_SECONDS, MIN_VALIDITY_SECONDS
+from sms_pipeline.timers import TIMER_LIMIT_SECONDS
 
 # SQS refuses a visibility timeout beyond 12 hours from a message's receipt.
 MAX_VISIBILITY_SECONDS = 43_200
@@ -48,6 +49,9 @@ class Settings:
     publish_lease_seconds: int
     status_max_jobs: int
     request_queue_url: str
+    check_queue_url: str
+    check_timer_margin_seconds: int
+    check_timer_max_delay_seconds: int  # 0: no check timers, every check is the scheduled run's
     default_validity_seconds: int
     retry_delays: tuple[int, ...]
     max_segments: int
@@ -86,6 +90,13 @@ class Settings:
             record_retention_seconds=86400
             * reader.integer("RECORD_RETENTION_DAYS", "parameter RecordRetentionDays", minimum=1),
             request_queue_url=reader.text("REQUEST_QUEUE_URL", "the RequestQueue resource"),
+            check_queue_url=reader.text("CHECK_QUEUE_URL", "the CheckQueue resource"),
+            check_timer_max_delay_seconds=reader.integer(
+                "CHECK_TIMER_MAX_DELAY_SECONDS", "parameter CheckTimerMaxDelaySeconds", maximum=TIMER_LIMIT_SECONDS
+            ),
+            check_timer_margin_seconds=reader.integer(
+                "CHECK_TIMER_MARGIN_SECONDS", "parameter CheckTimerMarginSeconds", maximum=MAX_VISIBILITY_SECONDS
+            ),
             default_validity_seconds=reader.integer(
                 "DEFAULT_VALIDITY_SECONDS",
                 "parameter DefaultValiditySeconds",

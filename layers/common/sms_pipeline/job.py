@@ -93,6 +93,7 @@ class Job:
     claim_token: str | None = None  # that delivery's own token
     expires_at: int | None = None  # epoch seconds, when the store may forget it
     body: str | None = None  # SCHEDULED: the message body as received, put back on the queue when due
+    timer_at: int | None = None  # the due_at a check timer is on its way for (ports.CheckTimers)
     # How the record keeps an unknown origin value or provider status: as NULL (the send path's
     # writes) or left out (a rejection on arrival); the DONE record is written back the same way.
     null_unknowns: bool = field(default=True, repr=False, compare=False)

@@ -1,10 +1,10 @@
 """Every port of the two use cases, and the provider-neutral errors a provider raises (contract §3).
 
 The use cases (sending.py, tracking.py) know only these: a store of jobs, a publisher of outcome
-events, an SMS provider, the redelivery of a request later and the put-back of a scheduled
-request. The adapters implement them (dynamodb/, publisher.py, retarus/, request_queue.py) and
-the unit tests' fakes replace them, so a second provider is a new adapter and its wiring, not a
-change to the use cases.
+events, an SMS provider, the redelivery of a request later, the check timers and the put-back of a
+scheduled request. The adapters implement them (dynamodb/, publisher.py, retarus/,
+request_queue.py, check_queue.py) and the unit tests' fakes replace them, so a second provider is
+a new adapter and its wiring, not a change to the use cases.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from sms_pipeline.job import ClaimResult, Final, Job, Origin
     from sms_pipeline.outcomes import OutcomeEvent, Verdict
     from sms_pipeline.request import SmsRequest
+    from sms_pipeline.timers import Timer
 
 
 # --- the provider's errors: the rows of contract §3 ---------------------------------------------
@@ -82,7 +83,9 @@ class SendStore(Protocol):
         self, request_id: str, *, message_id: str, token: str, stale_claim_until: float, claim_until: float
     ) -> bool: ...
     def release(self, request_id: str, *, token: str, error: str) -> None: ...
-    def record_sent(self, request_id: str, job_id: str, *, submitted_at: float, first_check_at: float) -> None: ...
+    def record_sent(
+        self, request_id: str, job_id: str, *, submitted_at: float, first_check_at: float, timer: bool = False
+    ) -> None: ...
     def finish_claimed(self, request_id: str, final: Final, *, publish_lease_until: float) -> bool: ...
     def finish_released(self, request_id: str, final: Final, *, publish_lease_until: float) -> bool: ...
     def put_rejected(self, origin: Origin, final: Final, *, now: float, publish_lease_until: float) -> Job | None: ...
@@ -98,12 +101,25 @@ class StatusStore(Protocol):
     """The job store as the status use case uses it (due jobs, their transitions, the publishes)."""
 
     def due(self, *, now: float, limit: int, shards: Sequence[int] | None = None) -> list[Job]: ...
-    def reschedule(self, job: Job, *, next_check_at: float) -> bool: ...
+    def get(self, request_ids: Sequence[str]) -> list[Job]: ...
+    def reschedule(self, job: Job, *, next_check_at: float, timer: bool = False) -> bool: ...
     def finish_tracked(self, job: Job, final: Final, *, publish_lease_until: float) -> Job | None: ...
     def lease_publish(self, job: Job, *, publish_lease_until: float) -> Job | None: ...
     def record_published(self, jobs: Sequence[Job]) -> set[str]: ...
     def publish_failed(self, request_id: str, *, retry_at: float) -> None: ...
     def lease_scheduled(self, job: Job, *, lease_until: float) -> Job | None: ...
+
+
+class CheckTimers(Protocol):
+    """Timers that bring a job's check when it is due, instead of at the next scheduled run. The
+    store marks a job whose timer is on its way (`timer=True` above), so that the scheduled run,
+    the safety net, leaves it alone unless the timer is overdue."""
+
+    reach_seconds: int  # the longest delay a timer brings (at most timers.TIMER_LIMIT_SECONDS)
+
+    def start(self, timers: Sequence[Timer]) -> int:
+        """Start each timer (due within `reach_seconds`); the number that could not be
+        started. Failures are logged and counted, not raised: the scheduled run covers them."""
 
 
 class Publisher(Protocol):

@@ -27,6 +27,7 @@ from enum import StrEnum
 
 from sms_pipeline import request as requests_
 from sms_pipeline import scheduling
+from sms_pipeline import timers as timers_
 from sms_pipeline.cancel import Cancel, InvalidCancel, parse_message
 from sms_pipeline.job import ClaimResult, Final, Job, Origin, State
 from sms_pipeline.observability import MetricUnit, count, logger
@@ -40,6 +41,7 @@ from sms_pipeline.outcomes import (
 )
 from sms_pipeline.phone import mask
 from sms_pipeline.ports import (
+    CheckTimers,
     ConfigurationFault,
     Provider,
     ProviderError,
@@ -110,6 +112,7 @@ class Sender:
     retry_delays: Sequence[int]
     request_defaults: requests_.Defaults
     on_auth_failure: Callable[[], None] = lambda: None
+    timers: CheckTimers | None = None  # the first check's timer (timers.py); None: the scheduled run's
     clock: Callable[[], float] = time.time
     monotonic: Callable[[], float] = time.monotonic
     jitter: Callable[[], float] = random.random
@@ -133,10 +136,19 @@ class Batch:
         self._claim_until = sender.clock() + remaining_seconds + CLAIM_MARGIN_SECONDS
         self._circuit = threading.Event()
         self._fault = ""  # the configuration fault that opened the circuit
+        self._timers: list[timers_.Timer] = []  # the first checks' timers, started after the batch
+        self._timers_lock = threading.Lock()
 
     @property
     def circuit_open(self) -> bool:
         return self._circuit.is_set()
+
+    def start_timers(self) -> None:
+        """After the batch, the first checks' timers of the SMS it sent, ten to a call. A timer
+        that fails is the scheduled run's to cover: it never fails a record (the SMS is sent)."""
+        with self._timers_lock:
+            started, self._timers = self._timers, []
+        timers_.start(self._s.timers, started)
 
     def handle(self, incoming: Incoming) -> Result:
         try:
@@ -285,7 +297,13 @@ class Batch:
             raise retry from None
 
         now = s.clock()
-        s.store.record_sent(sms.id, job_id, submitted_at=now, first_check_at=now + s.first_check_delay)
+        timer = timers_.timer_after(sms.id, now, s.first_check_delay, s.timers)
+        s.store.record_sent(
+            sms.id, job_id, submitted_at=now, first_check_at=now + s.first_check_delay, timer=timer is not None
+        )
+        if timer is not None:
+            with self._timers_lock:
+                self._timers.append(timer)
         logger.info("sent", extra={**log, "job_id": job_id})
         count("SmsSent")
         if sms.parts:

@@ -5,6 +5,13 @@ parallel, and publishes outcomes in batches. It stops taking new work before the
 runs out; what is left stays due, oldest first, for the next run, so no job starves. Every write
 before a publish is conditional, so an overlapping run cannot publish an outcome twice.
 
+A check that finds a job still open makes its next check due, and when that is within a check
+timer's reach (ports.CheckTimers) starts a timer for it, so that the check comes when it is due and
+not at a later run. The scheduled run is then the safety net: it checks every due job that has no
+timer on its way (longer delays, a lost timer, a redrive), and leaves a job whose timer is not yet
+overdue by the margin to that timer. A timer's own invocation checks its jobs with the same Run
+(timed_checks.py); two checks of one job in parallel are safe, the conditional writes let one win.
+
 Pure orchestration over three ports (ports.py: job store, publisher, provider), like the send
 side: the Tracker is per container, a Run per invocation. Each check fills in its own result and
 the run counts the results once the checks are done, so nothing is shared between the checks but
@@ -20,10 +27,20 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import KW_ONLY, dataclass, field
 
 from sms_pipeline import scheduling
+from sms_pipeline import timers as timers_
 from sms_pipeline.job import Final, Job, State
 from sms_pipeline.observability import MetricUnit, count, logger
 from sms_pipeline.outcomes import TRACKING_LIMIT_REASON, Outcome, OutcomeEvent, Verdict, outcome_event
-from sms_pipeline.ports import ConfigurationFault, Provider, ProviderError, Publisher, Requeue, StatusStore
+from sms_pipeline.ports import (
+    CheckTimers,
+    ConfigurationFault,
+    Provider,
+    ProviderError,
+    Publisher,
+    Requeue,
+    StatusStore,
+)
+from sms_pipeline.timers import Timer
 
 # Stop taking new jobs when less than this is left of the invocation: one report call's worst case
 # (connect + read timeout) plus the publishes at the end must still fit.
@@ -49,12 +66,15 @@ class RunSummary:
     lag_seconds: float = 0.0
     outcomes: dict[str, int] = field(default_factory=dict)
     put_back: int = 0  # scheduled requests put back on the request queue (§11)
+    timer_in_flight: int = 0  # due jobs left to the check timer on its way for them
+    timers_started: int = 0  # check timers started for the jobs' next checks
 
 
 @dataclass
 class Check:
     """What one check of one job did; only its own thread writes it."""
 
+    request_id: str = ""
     decided: tuple[Job, OutcomeEvent] | None = None  # the job as it stands, and the event to publish
     checked: bool = False  # the provider was asked (whatever it answered)
     report_error: bool = False
@@ -63,6 +83,7 @@ class Check:
     skipped_for_time: bool = False
     failed: bool = False  # a storage error: the job stays due
     put_back: bool = False  # a scheduled request, put back on the request queue
+    timer: Timer | None = None  # the next check's timer, to start
 
 
 @dataclass(eq=False)
@@ -79,6 +100,11 @@ class Tracker:
     concurrency: int
     max_jobs: int
     on_auth_failure: Callable[[], None] = lambda: None
+    # Check timers (timers.py) for the next checks due within a timer's reach; None:
+    # the scheduled runs take every check. A due job whose timer is on its way is left to it until
+    # the timer is overdue by the margin.
+    timers: CheckTimers | None = None
+    timer_margin_seconds: float = 60.0
     safety_seconds: float = DEFAULT_SAFETY_SECONDS
     clock: Callable[[], float] = time.time
     monotonic: Callable[[], float] = time.monotonic
@@ -112,7 +138,17 @@ class Run:
     def go(self, shards: Sequence[int] | None) -> RunSummary:
         t = self._t
         now = t.clock()
-        jobs = t.store.due(now=now, limit=t.max_jobs, shards=shards)
+        due = t.store.due(now=now, limit=t.max_jobs, shards=shards)
+        overdue_after = int((now - t.timer_margin_seconds) * 1000)  # due_at is in milliseconds
+        jobs = [job for job in due if not (job.timer_at == job.due_at and job.due_at > overdue_after)]
+        return self.check(jobs, now=now, in_flight=len(due) - len(jobs))[0]
+
+    def check(
+        self, jobs: Sequence[Job], *, now: float | None = None, in_flight: int = 0
+    ) -> tuple[RunSummary, list[Check]]:
+        """Check these jobs, publish their outcomes and start their next checks' timers."""
+        t = self._t
+        now = t.clock() if now is None else now
         lag = max(0.0, now - min(_due_since(job) for job in jobs)) if jobs else 0.0
         count("StatusLagSeconds", lag, MetricUnit.Seconds)
         count("DueJobs", len(jobs))
@@ -145,6 +181,7 @@ class Run:
                 name = event.outcome.value
                 outcomes[name] = outcomes.get(name, 0) + 1
                 count(f"Outcome{name.title()}")
+        timers = [check.timer for check in checks if check.timer is not None]
         summary = RunSummary(
             due=len(jobs),
             checked=sum(check.checked for check in checks),
@@ -159,14 +196,16 @@ class Run:
             lag_seconds=lag,
             outcomes=outcomes,
             put_back=sum(check.put_back for check in checks),
+            timers_started=len(timers) - timers_.start(t.timers, timers),
+            timer_in_flight=in_flight,
         )
         if summary.report_errors:
             count("ReportErrors", summary.report_errors)
         logger.info("status run finished", extra={"summary": summary.__dict__})
-        return summary
+        return summary, checks
 
     def _work(self, job: Job) -> Check:
-        check = Check()
+        check = Check(job.origin.id)
         if self._circuit.is_set():
             return check
         if self._t.monotonic() >= self._stop_at:
@@ -225,8 +264,12 @@ class Run:
             final = Final(Outcome.UNKNOWN, TRACKING_LIMIT_REASON, completed_at=now, provider_status=status)
         else:
             check.still_tracked = True
-            if not t.store.reschedule(job, next_check_at=now + t.next_delay(job.checks + 1)):
+            delay = t.next_delay(job.checks + 1)
+            timer = timers_.timer_after(job.origin.id, now, delay, t.timers)
+            if not t.store.reschedule(job, next_check_at=now + delay, timer=timer is not None):
                 check.lost_race = True
+            else:
+                check.timer = timer
             return None
 
         finished = t.store.finish_tracked(job, final, publish_lease_until=now + t.publish_lease_seconds)

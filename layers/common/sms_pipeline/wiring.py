@@ -17,6 +17,7 @@ import boto3
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from botocore.config import Config
 
+from sms_pipeline.check_queue import SqsCheckTimers
 from sms_pipeline.config import Settings
 from sms_pipeline.dynamodb.store import JobStore, query_threads
 from sms_pipeline.protection import Protection
@@ -88,6 +89,18 @@ def _provider(config: Settings, pool_size: int) -> RetarusClient:
     )
 
 
+def _check_timers(config: Settings) -> SqsCheckTimers | None:
+    """The check queue, its SQS client made on first use (a batch that sends nothing needs none);
+    None with CheckTimerMaxDelaySeconds 0, when every check is the scheduled run's."""
+    if not config.check_timer_max_delay_seconds:
+        return None
+    return SqsCheckTimers(
+        lambda: boto3.client("sqs", config=_AWS_CONFIG),
+        config.check_queue_url,
+        reach_seconds=config.check_timer_max_delay_seconds,
+    )
+
+
 def _protection(config: Settings, client: DynamoDBClient) -> Protection:
     """The rules of contract §10, on the job store's client; a rule that is off has no port."""
     counters = None
@@ -116,6 +129,7 @@ def sender() -> Sender:
         on_auth_failure=credentials().forget,
         requeue=_put_back(config),
         schedule_lead_seconds=config.schedule_lead_seconds,
+        timers=_check_timers(config),
         protection=_protection(config, dynamodb),
     )
 
@@ -157,4 +171,6 @@ def tracker() -> Tracker:
         on_auth_failure=credentials().forget,
         requeue=_put_back(config),
         schedule_lead_seconds=config.schedule_lead_seconds,
+        timers=_check_timers(config),
+        timer_margin_seconds=config.check_timer_margin_seconds,
     )

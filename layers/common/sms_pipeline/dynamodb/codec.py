@@ -47,6 +47,7 @@ SUBMITTED_AT: Final = "submittedAt"
 CHECKS: Final = "checks"
 DUE_SHARD: Final = "dueShard"  # the due index's partition key
 DUE_AT: Final = "dueAt"  # its sort key
+TIMER_AT: Final = "timerAt"  # the dueAt a check timer is on its way for (the scheduled run skips it)
 OUTCOME: Final = "outcome"
 REASON: Final = "reason"
 COMPLETED_AT: Final = "completedAt"
@@ -76,6 +77,7 @@ def item(job: Job) -> dict[str, Any]:
         CHECKS: job.checks if job.job_id is not None else None,  # counted from the record of the send
         DUE_SHARD: str(job.due_shard) if job.due_shard is not None else None,
         DUE_AT: job.due_at if job.due_shard is not None else None,
+        TIMER_AT: job.timer_at,
         **(final_attributes(job.final) if job.final else {}),
     }
     return {
@@ -149,6 +151,7 @@ def job(values: dict[str, Any]) -> Job:
         claim_token=values.get(CLAIM_TOKEN),
         expires_at=_int(values.get(EXPIRES_AT)),
         body=values.get(BODY),
+        timer_at=_int(values.get(TIMER_AT)),
         # A decided outcome written by the send or status path sets its provider status, NULL or not.
         null_unknowns=PROVIDER_STATUS in values if final is not None else True,
     )

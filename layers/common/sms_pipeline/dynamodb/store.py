@@ -51,6 +51,7 @@ from sms_pipeline.dynamodb.codec import (
     SEND_AT,
     STATE,
     SUBMITTED_AT,
+    TIMER_AT,
     millis,
     num,
     serialize,
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
 # BatchWriteItem takes at most 25 puts; what DynamoDB leaves unprocessed (throttling) is sent again
 # this many times, after 50, 100, 200 ms.
 BATCH_WRITE_LIMIT = 25
+BATCH_GET_LIMIT = 100  # BatchGetItem takes at most 100 keys
 UNPROCESSED_RETRIES = 3
 
 
@@ -251,11 +253,14 @@ class JobStore:
             {":released": State.RELEASED.value, ":sending": State.SENDING.value, ":token": token, ":error": error},
         )
 
-    def record_sent(self, request_id: str, job_id: str, *, submitted_at: float, first_check_at: float) -> None:
+    def record_sent(
+        self, request_id: str, job_id: str, *, submitted_at: float, first_check_at: float, timer: bool = False
+    ) -> None:
+        """SENDING → TRACKING, due at its first check; `timer`: a check timer is on its way for it."""
         self._update(
             request_id,
             f"SET #state = :tracking, {JOB_ID} = :job, {SUBMITTED_AT} = :at, {CHECKS} = :zero, "
-            f"{DUE_SHARD} = :shard, {DUE_AT} = :due REMOVE {CLAIM_UNTIL}, {CLAIM_TOKEN}",
+            f"{DUE_SHARD} = :shard, {DUE_AT} = :due{_timer_set(timer)} REMOVE {CLAIM_UNTIL}, {CLAIM_TOKEN}",
             "#state = :sending",
             {
                 ":tracking": State.TRACKING.value,
@@ -369,11 +374,36 @@ class JobStore:
         jobs.sort(key=lambda job: job.due_at)
         return jobs[:limit]
 
-    def reschedule(self, job: Job, *, next_check_at: float) -> bool:
-        """A check that found nothing final: the next one is due at `next_check_at`."""
+    def get(self, request_ids: Sequence[str]) -> list[Job]:
+        """The jobs of these ids as they stand (consistent reads, one BatchGetItem per hundred ids);
+        an id the table does not hold is left out."""
+        jobs: list[Job] = []
+        unique = list(dict.fromkeys(request_ids))
+        for start in range(0, len(unique), BATCH_GET_LIMIT):
+            keys: Any = {
+                self._table: {
+                    "Keys": [serialize({ID: request_id}) for request_id in unique[start : start + BATCH_GET_LIMIT]],
+                    "ConsistentRead": True,
+                }
+            }
+            for attempt in range(UNPROCESSED_RETRIES + 1):
+                if attempt:
+                    time.sleep(0.025 * 2**attempt)
+                response = self._client.batch_get_item(RequestItems=keys)
+                jobs.extend(codec.decode(raw) for raw in response.get("Responses", {}).get(self._table, []))
+                keys = response.get("UnprocessedKeys") or {}
+                if not keys:
+                    break
+            if keys:
+                raise RuntimeError(f"{len(keys[self._table]['Keys'])} jobs could not be read (throttled)")
+        return jobs
+
+    def reschedule(self, job: Job, *, next_check_at: float, timer: bool = False) -> bool:
+        """A check that found nothing final: the next one is due at `next_check_at`; `timer`: a
+        check timer is on its way for it (else the scheduled run takes it)."""
         return self._update(
             job.origin.id,
-            f"SET {DUE_AT} = :due, {CHECKS} = :checks",
+            f"SET {DUE_AT} = :due, {CHECKS} = :checks{_timer_set(timer)}" + ("" if timer else f" REMOVE {TIMER_AT}"),
             f"#state = :tracking AND {DUE_AT} = :seen",
             {
                 ":due": millis(next_check_at),
@@ -386,10 +416,12 @@ class JobStore:
     def finish_tracked(self, job: Job, final: Final, *, publish_lease_until: float) -> Job | None:
         """TRACKING → PUBLISHING; only one of two overlapping runs wins (and publishes). The job as
         it now stands, or None for the run that lost."""
-        finished = replace(job, state=State.PUBLISHING, checks=job.checks + 1, due_at=millis(publish_lease_until))
+        finished = replace(
+            job, state=State.PUBLISHING, checks=job.checks + 1, due_at=millis(publish_lease_until), timer_at=None
+        )
         if not self._update(
             job.origin.id,
-            f"SET #state = :publishing, {CHECKS} = :checks, {DUE_AT} = :due, {_FINAL_SET}",
+            f"SET #state = :publishing, {CHECKS} = :checks, {DUE_AT} = :due, {_FINAL_SET} REMOVE {TIMER_AT}",
             f"#state = :tracking AND {DUE_AT} = :seen",
             {
                 ":publishing": finished.state.value,
@@ -573,6 +605,11 @@ _CLAIMABLE = (State.RELEASED.value, State.SCHEDULED.value)
 
 # The placeholders are the attributes' names, so `_placeholders` of the attributes fills them.
 _FINAL_SET = ", ".join(f"{name} = :{name}" for name in codec.FINAL_ATTRIBUTES)
+
+
+def _timer_set(timer: bool) -> str:
+    """The part of a SET that marks the check timer on its way for the new dueAt (`:due`)."""
+    return f", {TIMER_AT} = :due" if timer else ""
 
 
 def _placeholders(attributes: dict[str, Any]) -> dict[str, Any]:
