@@ -99,7 +99,7 @@ def run(requests: list[dict[str, Any] | str], options: Options, *, timeout: floa
     console = Console()
     live_display = console.is_terminal
     if not live_display:
-        console = Console(width=140)  # a log or a pipe: no wrapping of the final table
+        console = Console(width=170)  # a log or a pipe: no wrapping of the final table
     started = time.monotonic()
     tracked: dict[str, Tracked] = {}
     notes: list[str] = []
