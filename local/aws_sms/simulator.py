@@ -88,7 +88,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from local.loopback import LoopbackHandler, LoopbackServer, LoopbackService
+from local.loopback import LoopbackHandler, LoopbackService, SimulatorServer
 from local.simulator.faults import HANG_SECONDS, Faults
 
 # The one import of the adapter's event table (final event type -> outcome and reason).
@@ -168,15 +168,9 @@ class ReceivedCall:
     fault: str | None
 
 
-class _Server(LoopbackServer):
-    def __init__(self, address: tuple[str, int], simulator: AwsSmsSimulator) -> None:
-        self.simulator = simulator
-        super().__init__(address, _Handler, simulator._count_handler_error)
-
-
 class _Handler(LoopbackHandler):
     server_version = "AwsSmsSimulator/1.0"
-    server: _Server
+    server: SimulatorServer[AwsSmsSimulator]
 
     def do_POST(self) -> None:
         try:
@@ -239,8 +233,8 @@ class AwsSmsSimulator(LoopbackService):
 
     # -- life cycle (port, running, the server's start and stop: LoopbackService's) ---------------
 
-    def _new_server(self, address: tuple[str, int]) -> _Server:
-        return _Server(address, self)
+    def _new_server(self, address: tuple[str, int]) -> SimulatorServer[AwsSmsSimulator]:
+        return SimulatorServer(address, _Handler, self, self._count_handler_error)
 
     @property
     def endpoint_url(self) -> str:
