@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,11 +53,14 @@ class Tracked:
     seconds: float | None = None
     reason: str = ""
     parts: str = ""  # SMS parts and encoding (contract §9)
+    send_at: float | None = None  # a scheduled sample's sendAt (§11): never sent before it
+    early: bool = False
 
     @property
     def ok(self) -> bool:
         """`expected` may name alternatives: `SENT|DELIVERED`."""
-        return self.outcome is not None and (self.expected is None or self.outcome in self.expected.split("|"))
+        expected = self.expected is None or (self.outcome or "") in self.expected.split("|")
+        return self.outcome is not None and expected and not self.early
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,16 +128,26 @@ def run(requests: list[dict[str, Any] | str], options: Options, *, timeout: floa
             console.print(
                 "export " + " ".join(f"{key}={value}" for key, value in operate.items()), markup=False, soft_wrap=True
             )
+        # A cancel (§11) goes on the queue once its request is stored: sent with it, in one batch,
+        # it could be handled first, and a cancel before its request changes nothing.
+        cancels = [request for request in requests if isinstance(request, dict) and "cancel" in request]
         for request in requests:
+            if any(request is cancel for cancel in cancels):
+                continue
+            send_at = _schedule(request)
             request_id = pipeline.submit(request)
-            entry = tracked.setdefault(request_id, Tracked(request_id, submitted=time.monotonic()))
+            entry = tracked.setdefault(request_id, Tracked(request_id, submitted=time.monotonic(), send_at=send_at))
             if isinstance(request, dict):
                 entry.masked_to = _masked(request.get("to"))
                 metadata = request.get("metadata")
                 entry.expected = metadata.get("expect") if isinstance(metadata, dict) else None
-        console.print(f"Queued {len(requests)} request(s) as {len(tracked)} id(s).")
+        console.print(f"Queued {len(requests) - len(cancels)} request(s) as {len(tracked)} id(s).")
 
         def finished() -> bool:
+            for cancel in list(cancels):  # once its request waits for its sendAt (or, failing that, later)
+                if pipeline.state(str(cancel["cancel"])) == "SCHEDULED" or time.monotonic() > started + 30:
+                    pipeline.submit(cancel)
+                    cancels.remove(cancel)
             return not follow and all(entry.outcome for entry in tracked.values())
 
         deadline = started + timeout
@@ -200,6 +214,13 @@ def _drain(
         entry.provider_status = f"{status['processStatus']} {status['status']}".strip() if status else ""
         if entry.outcome == "EXPIRED" and body.get("jobId") is None:
             entry.provider_status = "never sent (validity)"
+        if entry.outcome == "CANCELED" and body.get("jobId") is None:
+            entry.provider_status = "never sent (cancelled)"
+        submitted = body.get("submittedAt")
+        if entry.send_at is not None and isinstance(submitted, str):
+            entry.early = datetime.fromisoformat(submitted).timestamp() < entry.send_at
+            if entry.early:
+                entry.reason = f"sent at {submitted}, before its sendAt"
         if entry.outcome == "BLOCKED":
             rule = next((rule for words, rule in _BLOCKED_BY if words in entry.reason), "a rule")
             entry.provider_status = f"never sent ({rule})"
@@ -224,6 +245,16 @@ def _table(tracked: dict[str, Tracked], *, live: bool) -> Table:
         cells = (entry.request_id, entry.masked_to, outcome, entry.provider_status, entry.parts, seconds)
         table.add_row(*cells, entry.expected or "")
     return table
+
+
+def _schedule(request: dict[str, Any] | str) -> float | None:
+    """A sample whose metadata names `sendInSeconds` gets its sendAt that far ahead of now."""
+    metadata = request.get("metadata") if isinstance(request, dict) else None
+    if not isinstance(request, dict) or not isinstance(metadata, dict) or "sendInSeconds" not in metadata:
+        return None
+    send_at = datetime.fromtimestamp(time.time() + float(metadata["sendInSeconds"]), tz=UTC)
+    request["sendAt"] = send_at.isoformat(timespec="milliseconds")
+    return datetime.fromisoformat(request["sendAt"]).timestamp()
 
 
 def _masked(number: Any) -> str:

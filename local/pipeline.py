@@ -225,6 +225,16 @@ class LocalPipeline:
             Entries=[{"Id": str(index), "MessageBody": body} for index, body in enumerate(bodies)],
         )
 
+    def state(self, request_id: str) -> str | None:
+        """The state of a request's job record (None: no record yet)."""
+        assert self.stack is not None
+        dynamodb = self._session.client("dynamodb", endpoint_url=self.aws_env["AWS_ENDPOINT_URL"])
+        found = dynamodb.get_item(
+            TableName=self.stack.output("JobsTableName"), Key={"id": {"S": request_id}}, ConsistentRead=True
+        )
+        state: str | None = found.get("Item", {}).get("state", {}).get("S")
+        return state
+
     # --- internals -----------------------------------------------------------------------------------
 
     def _feed_check_queue(self) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 import boto3
 
 from ops.where import NotFound, OperatorError, Where, call, resolve
+from sms_pipeline.cancel import InvalidCancel, cancel_from
 from sms_pipeline.outcomes import iso
 from sms_pipeline.phone import clean, mask
 from sms_pipeline.protection import number_key
@@ -29,7 +30,12 @@ from sms_pipeline.request import InvalidRequest, echo, validate
 EXAMPLES = {
     "send": """examples:
   sms --stack sms-pipeline send --to "+49 170 1234567" --text "Your code is 123456" --validity 300
+  sms --stack sms-pipeline send --to "+49 170 1234567" --text "See you at 10:00" --send-at 2026-12-24T08:00:00+01:00
   SMS_QUEUE_URL=https://sqs.eu-central-1.amazonaws.com/123456789012/requests sms send --to 0170… --text hi""",
+    "cancel": """examples:
+  sms --stack sms-pipeline cancel order-4711:reminder
+The request ends CANCELED if it is still waiting for its sendAt; otherwise nothing changes (the send
+function logs why). `sms status ID` shows which.""",
     "status": """examples:
   sms --stack sms-pipeline status order-4711:otp
   sms --table sms-pipeline-JobsTable-ABC status order-4711:otp --json""",
@@ -93,6 +99,7 @@ def send(where: Where, args: argparse.Namespace) -> int:
         "priority": args.priority,
         "validitySeconds": args.validity,
         "maxSegments": args.max_segments,
+        "sendAt": args.send_at,
     }
     document.update({key: value for key, value in optional.items() if value is not None})
     if args.delivery_report:
@@ -108,6 +115,25 @@ def send(where: Where, args: argparse.Namespace) -> int:
     queue_url = where.need("queue_url")
     sent = call(lambda: sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(document, ensure_ascii=False)))
     print(document.get("id") or sent["MessageId"])
+    return 0
+
+
+# --- cancel ----------------------------------------------------------------------------------------
+
+
+def cancel(where: Where, args: argparse.Namespace) -> int:
+    """A cancel message on the request queue: the send function applies it, in order with the
+    requests it reads, with the conditional write that also decides a race with the send."""
+    document = {"cancel": args.id}
+    try:
+        cancel_from(document)  # the send function's own rules
+    except InvalidCancel as invalid:
+        print(f"sms: invalid cancel, not enqueued: {invalid}", file=sys.stderr)
+        return 2
+    sqs = where.client("sqs")
+    queue_url = where.need("queue_url")
+    call(lambda: sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(document)))
+    print(f"cancel of {args.id} enqueued: it ends CANCELED if it is still waiting for its sendAt", file=sys.stderr)
     return 0
 
 
@@ -138,6 +164,7 @@ def status(where: Where, args: argparse.Namespace) -> int:
         "encoding": job.origin.encoding,
         "segments": job.origin.segments,
         "requestedAt": iso(job.origin.requested_at),
+        "sendAt": iso(job.origin.send_at),
         "submittedAt": iso(job.submitted_at),
         "completedAt": iso(final.completed_at) if final else None,
         "nextCheckAt": iso(job.due_at / 1000) if job.state is State.TRACKING and job.due_shard is not None else None,
@@ -308,37 +335,45 @@ def _dlq_row(message: dict[str, Any]) -> dict[str, Any]:
 
 
 def stats(where: Where, args: argparse.Namespace) -> int:
-    from sms_pipeline.dynamodb.codec import DUE_AT, DUE_INDEX
+    """The index holds what is due and what waits (TRACKING's next checks, SCHEDULED's put-backs):
+    a scan reads all of it either way (a filter is applied after the read), so it is read whole and
+    the scheduled requests are counted apart from the due jobs."""
+    from sms_pipeline.dynamodb.codec import DUE_AT, DUE_INDEX, STATE
+    from sms_pipeline.job import State
 
     sqs, dynamodb = where.client("sqs"), where.client("dynamodb")
     queue_url, dlq_url, table = where.need("queue_url"), where.need("dlq_url"), where.need("table")
     now = time.time()
-    due, oldest = 0, None
+    due, scheduled, oldest = 0, 0, None
     paginator = dynamodb.get_paginator("scan")
     pages = call(
         lambda: list(
             paginator.paginate(
                 TableName=table,
                 IndexName=DUE_INDEX,
-                FilterExpression=f"{DUE_AT} <= :now",
-                ExpressionAttributeValues={":now": {"N": str(int(now * 1000))}},
-                ProjectionExpression=DUE_AT,
+                ProjectionExpression=f"{DUE_AT}, #state",
+                ExpressionAttributeNames={"#state": STATE},
             )
         )
     )
     for page in pages:
         for item in page.get("Items", []):
-            due += 1
             due_at = int(item[DUE_AT]["N"]) / 1000
-            oldest = due_at if oldest is None else min(oldest, due_at)
+            if item.get(STATE, {}).get("S") == State.SCHEDULED.value:
+                scheduled += 1
+            elif due_at <= now:
+                due += 1
+                oldest = due_at if oldest is None else min(oldest, due_at)
     queue, dead = _depth(sqs, queue_url), _depth(sqs, dlq_url)
     age = round(now - oldest, 1) if oldest is not None else None
     if args.json:
-        print(json.dumps({"queue": queue, "deadLetterQueue": dead, "dueJobs": due, "oldestDueSeconds": age}))
+        figures = {"queue": queue, "deadLetterQueue": dead, "dueJobs": due, "oldestDueSeconds": age}
+        print(json.dumps({**figures, "scheduled": scheduled}))
     else:
         print(f"request queue      {queue['waiting']} waiting, {queue['inFlight']} in flight or waiting a retry delay")
         print(f"dead-letter queue  {dead['waiting']} waiting")
         print(f"due jobs           {due}" + (f", the oldest due {age} s ago" if age is not None else ""))
+        print(f"scheduled          {scheduled} waiting for their sendAt")
     return 0
 
 
@@ -391,6 +426,7 @@ def optout(where: Where, args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[Where, argparse.Namespace], int]] = {
     "send": send,
+    "cancel": cancel,
     "status": status,
     "outcomes": outcomes,
     "dlq": dlq,
@@ -402,7 +438,8 @@ COMMANDS: dict[str, Callable[[Where, argparse.Namespace], int]] = {
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sms",
-        description="Operate the SMS pipeline: send, follow outcomes, look a request up, the DLQ, figures, opt-outs.",
+        description="Operate the SMS pipeline: send, cancel, follow outcomes, look a request up, the DLQ, figures, "
+        "opt-outs.",
         epilog=__doc__.split("\n\n", 1)[1] if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -412,7 +449,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--table", help="the jobs table (or SMS_TABLE)")
     parser.add_argument("--dlq-url", help="the dead-letter queue (or SMS_DLQ_URL; default: the queue's redrive target)")
     parser.add_argument("--opt-out-table", help="the opt-out list's table (or SMS_OPT_OUT_TABLE)")
-    commands = parser.add_subparsers(dest="command", metavar="{send,status,outcomes,dlq,stats,optout,local}")
+    commands = parser.add_subparsers(dest="command", metavar="{send,cancel,status,outcomes,dlq,stats,optout,local}")
 
     def command(name: str, text: str) -> argparse.ArgumentParser:
         return commands.add_parser(
@@ -434,6 +471,11 @@ def _parser() -> argparse.ArgumentParser:
     sending.add_argument("--validity", type=int, help="validitySeconds (5-345600)")
     sending.add_argument("--max-segments", type=int, help="maxSegments (1-30)")
     sending.add_argument("--smart-encoding", action="store_true")
+    sending.add_argument(
+        "--send-at", help="sendAt: not before this time, ISO 8601 with its offset or Z (at most 35 days ahead)"
+    )
+    cancelling = command("cancel", "cancel a request that waits for its sendAt: it ends CANCELED")
+    cancelling.add_argument("id")
     looking = command("status", "the request as the table knows it")
     looking.add_argument("id")
     looking.add_argument("--json", action="store_true")
@@ -445,7 +487,7 @@ def _parser() -> argparse.ArgumentParser:
     dead.add_argument("action", choices=["list", "redrive"])
     dead.add_argument("--json", action="store_true")
     dead.add_argument("--yes", action="store_true", help="redrive: yes, move every message back")
-    figures = command("stats", "queue depth, DLQ depth, due jobs and the oldest due job's age")
+    figures = command("stats", "queue depth, DLQ depth, due jobs, the oldest due job's age, scheduled requests")
     figures.add_argument("--json", action="store_true")
     opting = command("optout", "the opt-out list: numbers that are BLOCKED, never sent (add, remove, list)")
     opting.add_argument("action", choices=["add", "remove", "list"])

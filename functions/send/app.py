@@ -20,6 +20,7 @@ with init_phase():  # imports, settings checked once, clients: everything up to 
 
     from sms_pipeline import wiring
     from sms_pipeline.observability import logger, metrics, tracer
+    from sms_pipeline.scheduling import REQUEST_ID_ATTRIBUTE
     from sms_pipeline.sending import Batch, Incoming, Result
 
     sender = wiring.sender()
@@ -44,10 +45,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
 def _handle(batch: Batch, record: SQSRecord) -> Result:
     attributes = record.attributes
+    put_back = record.message_attributes.get(REQUEST_ID_ATTRIBUTE)  # a scheduled request's copy (§11)
     incoming = Incoming(
         message_id=record.message_id,
         body=record.body,
         sent_at=int(attributes.sent_timestamp) / 1000,
         receive_count=int(attributes.approximate_receive_count),
+        request_id=put_back.get("stringValue") if put_back is not None else None,
     )
     return batch.handle(incoming)

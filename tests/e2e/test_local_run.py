@@ -36,7 +36,8 @@ def rows(output: str) -> dict[str, list[str]]:
 def test_default_run_gives_every_sample_its_expected_outcome() -> None:
     done = run("run")
     assert done.returncode == 0, done.stdout + done.stderr
-    samples = [json.loads(line) for line in (ROOT / "events" / "sample-requests.jsonl").read_text().splitlines()]
+    lines = [json.loads(line) for line in (ROOT / "events" / "sample-requests.jsonl").read_text().splitlines()]
+    samples = [line for line in lines if "cancel" not in line]  # a cancel message is no request
     table = rows(done.stdout)
     assert set(table) == {sample["id"] for sample in samples}
     for sample in samples:
@@ -54,6 +55,10 @@ def test_default_run_gives_every_sample_its_expected_outcome() -> None:
     assert "0 in the DLQ" in done.stdout
     assert table["sample-outage-expired"][2] == "never sent (validity)"
     assert table["sample-expired"][2] == "DONE TIMEOUT"
+    # Scheduled sending (contract §11): sent once its sendAt (5 s after it was queued) had come, and
+    # not before (the run fails a scheduled sample sent early); the other cancelled while it waited.
+    assert float(table["sample-scheduled"][4].removesuffix(" s")) >= 5
+    assert table["sample-cancelled"][1:3] == ["CANCELED", "never sent (cancelled)"]
     # The parts each text took (contract §9): one emoji makes UCS-2; smart encoding replaced the
     # typographic apostrophe, dash and ellipsis, so that the text went as GSM-7.
     assert table["sample-sent"][3] == "1 GSM-7" and table["sample-express"][3] == "1 UCS-2"

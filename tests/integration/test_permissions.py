@@ -8,9 +8,12 @@ function's policy statements.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
+from sms_pipeline.job import Origin
 from sms_pipeline.protection_store import DynamoOptOuts
 from support import Pipeline, aws_hook, policy_statements
 
@@ -29,6 +32,10 @@ RESOURCE = {
     "secretsmanager": str({"Ref": "RetarusSecretArn"}),
     "sqs": str({"Fn::GetAtt": ["RequestQueue", "Arn"]}),
 }
+
+
+def _in_seconds(seconds: float) -> str:
+    return datetime.fromtimestamp(time.time() + seconds, tz=UTC).isoformat()
 
 
 def allowed(function: str) -> set[tuple[str, str]]:
@@ -88,6 +95,11 @@ def test_every_call_of_either_function_is_allowed_by_its_role(pipeline: Pipeline
         failing = pipeline.handler("SendFunction", RETRY_DELAYS_SECONDS="60")
         pipeline.enqueue({"id": "down", "to": "+4917012345650", "text": "x"})
         assert pipeline.deliver(failing).failed
+        # A request scheduled a minute ahead, put back by the send function itself, then cancelled.
+        pipeline.enqueue({"id": "soon", "to": "+4917012345677", "text": "x", "sendAt": _in_seconds(60)})
+        pipeline.deliver(send)
+        pipeline.enqueue({"cancel": "soon"})
+        pipeline.deliver(send)
         # The protection rules (§10), every one on: a request sent, one the rate refuses (its
         # parts given back), one sent, one the day refuses (the rate read for the reason), one opted out.
         protected = pipeline.handler(
@@ -111,12 +123,16 @@ def test_every_call_of_either_function_is_allowed_by_its_role(pipeline: Pipeline
         assert pipeline.deliver_checks(status, wait_seconds=3).received == 1
 
     send_calls = calls_of(pipeline, sends) | calls_of(pipeline, timed_send)
+    # A scheduled request due now: the status run puts it back on the request queue.
+    origin = Origin("due", "+49170*****77", None, {}, time.time(), send_at=time.time() + 5)
+    pipeline.job_store().schedule(origin, body="{}", due_at=time.time(), validity_seconds=300, now=time.time())
     status_calls = calls_of(pipeline, checks) | calls_of(pipeline, timed_checks)
 
     # every path was taken
-    assert {event["id"] for event in pipeline.outcomes()} == {"ok", "bad", "late", "p2", "p4", "p5"}
+    assert {event["id"] for event in pipeline.outcomes()} == {"ok", "bad", "late", "p2", "p4", "p5", "soon"}
     assert {action for action, _ in status_calls} >= {"dynamodb:Query", "dynamodb:BatchWriteItem", "sns:Publish"}
     assert ("sqs:ChangeMessageVisibility", RESOURCE["sqs"]) in send_calls
+    assert ("sqs:SendMessage", RESOURCE["sqs"]) in send_calls and ("sqs:SendMessage", RESOURCE["sqs"]) in status_calls
     assert ("sqs:SendMessage", CHECK_QUEUE) in send_calls and ("sqs:SendMessage", CHECK_QUEUE) in status_calls
     assert ("dynamodb:BatchGetItem", TABLE) in status_calls
     assert send_calls <= allowed("SendFunction"), send_calls - allowed("SendFunction")

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,52 @@ def test_an_invalid_request_is_not_enqueued(pipeline: Pipeline, capsys: pytest.C
     assert pipeline.deliver(pipeline.handler("SendFunction")).received == 0
 
 
+def queued_bodies(pipeline: Pipeline) -> list[Any]:
+    """What the request queue holds, as the send function would read it (the messages stay there)."""
+    received = pipeline.sqs.receive_message(QueueUrl=pipeline.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+    return [json.loads(message["Body"]) for message in received.get("Messages", [])]
+
+
+def test_send_at_is_validated_and_enqueued(pipeline: Pipeline, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = sms(
+        pipeline,
+        capsys,
+        "send",
+        "--to",
+        "+4917012345677",
+        "--text",
+        "hi",
+        "--id",
+        "later",
+        "--send-at",
+        "2020-01-01T09:00:00+01:00",
+    )
+    assert (code, out.strip()) == (0, "later")
+    assert queued_bodies(pipeline) == [
+        {"id": "later", "to": "+4917012345677", "text": "hi", "sendAt": "2020-01-01T09:00:00+01:00"}
+    ]
+    for bad, problem in (
+        ("2020-01-01T09:00:00", "must be an ISO 8601 date and time with a UTC offset or Z"),
+        ("2999-01-01T00:00:00Z", "more than 35 days"),
+    ):
+        code, out, err = sms(pipeline, capsys, "send", "--to", "+4917012345677", "--text", "hi", "--send-at", bad)
+        assert (code, out) == (2, "")
+        assert f"invalid request, not enqueued: sendAt: {problem}" in err
+    assert len(queued_bodies(pipeline)) == 1
+
+
+def test_cancel_puts_a_cancel_message_on_the_request_queue(
+    pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = sms(pipeline, capsys, "cancel", "order-4711:reminder")
+    assert code == 0 and "cancel of order-4711:reminder enqueued" in err
+    assert queued_bodies(pipeline) == [{"cancel": "order-4711:reminder"}]
+    code, out, err = sms(pipeline, capsys, "cancel", "not an id")
+    assert (code, out) == (2, "")
+    assert "invalid cancel, not enqueued: cancel: must be 1-128 characters" in err
+    assert len(queued_bodies(pipeline)) == 1
+
+
 def test_status_shows_the_request_as_the_table_knows_it(pipeline: Pipeline, capsys: pytest.CaptureFixture[str]) -> None:
     pipeline.enqueue({"id": "looked-up", "to": "+4917012345677", "text": "hi"})
     pipeline.deliver(pipeline.handler("SendFunction"))
@@ -62,6 +109,43 @@ def test_status_shows_the_request_as_the_table_knows_it(pipeline: Pipeline, caps
     assert (record["encoding"], record["segments"]) == ("GSM-7", 1)
     code, out, _ = sms(pipeline, capsys, "status", "looked-up")
     assert "state" in out and "TRACKING" in out and "hi" not in out.split()
+
+
+def _ahead(*, days: int) -> str:
+    """A whole second that many days ahead, written with a +01:00 offset."""
+    moment = datetime.now(timezone(timedelta(hours=1))) + timedelta(days=days)
+    return moment.replace(microsecond=0).isoformat()
+
+
+def test_a_scheduled_request_shows_its_send_at_counts_in_stats_and_is_cancelled(
+    pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    send = pipeline.handler("SendFunction")
+    args = ("send", "--to", "+4917012345677", "--text", "See you", "--id", "appointment", "--send-at")
+    assert sms(pipeline, capsys, *args, _ahead(days=36))[0] == 2  # more than 35 days ahead
+    send_at = _ahead(days=10)
+    code, out, _ = sms(pipeline, capsys, *args, send_at)
+    assert (code, out.strip()) == (0, "appointment")
+    pipeline.deliver(send)
+
+    code, out, _ = sms(pipeline, capsys, "status", "appointment", "--json")
+    record = json.loads(out)
+    expected = datetime.fromisoformat(send_at).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    assert record["state"] == "SCHEDULED" and record["sendAt"] == expected
+    assert record["nextCheckAt"] is None and "See you" not in out
+    figures = json.loads(sms(pipeline, capsys, "stats", "--json")[1])
+    assert figures["scheduled"] == 1 and figures["dueJobs"] == 0
+    assert "scheduled          1 waiting for their sendAt" in sms(pipeline, capsys, "stats")[1]
+
+    assert sms(pipeline, capsys, "cancel", "appointment")[0] == 0
+    pipeline.deliver(send)
+
+    record = json.loads(sms(pipeline, capsys, "status", "appointment", "--json")[1])
+    assert record["state"] == "DONE" and record["outcome"] == "CANCELED"
+    assert record["reason"] == "cancelled before sending" and record["jobId"] is None
+    assert json.loads(sms(pipeline, capsys, "stats", "--json")[1])["scheduled"] == 0
+    [event] = pipeline.outcomes()
+    assert event["id"] == "appointment" and event["outcome"] == "CANCELED"
 
 
 def test_status_of_an_unknown_id_says_so(pipeline: Pipeline, capsys: pytest.CaptureFixture[str]) -> None:
@@ -171,7 +255,7 @@ def test_no_region_says_what_to_set(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_every_subcommand_has_help_with_examples(capsys: pytest.CaptureFixture[str]) -> None:
-    for command in ("send", "status", "outcomes", "dlq", "stats", "optout"):
+    for command in ("send", "cancel", "status", "outcomes", "dlq", "stats", "optout"):
         with pytest.raises(SystemExit) as done:
             main([command, "--help"])
         assert done.value.code == 0

@@ -33,7 +33,7 @@ class FakeStore:
         self, origin: Origin, *, message_id: str, token: str, now: float, claim_until: float, requested_after: float
     ) -> tuple[ClaimResult, Job]:
         item = self.items.get(origin.id)
-        past = origin.requested_at <= requested_after
+        past = origin.validity_start <= requested_after
         if item is None and past:
             item = self.items[origin.id] = {
                 "origin": origin,
@@ -43,10 +43,11 @@ class FakeStore:
             }
             return ClaimResult.PAST_VALIDITY, self._job(item)
         first = item.get("requestedAt", origin.requested_at) if item is not None else origin.requested_at
-        if item is not None and item["state"] == State.RELEASED and (past or first <= requested_after):
+        start = max(first, item.get("sendAt") or first) if item is not None else first  # §11: from sendAt
+        if item is not None and item["state"] in _CLAIMABLE and (past or start <= requested_after):
             return ClaimResult.PAST_VALIDITY, self._job(item, origin)
-        if item is None or item["state"] == State.RELEASED:
-            kept = item or {}
+        if item is None or item["state"] in _CLAIMABLE:
+            kept = {key: value for key, value in (item or {}).items() if key not in ("dueAt", "body")}
             item = self.items[origin.id] = {
                 **kept,
                 "origin": replace(origin, requested_at=first),
@@ -115,9 +116,10 @@ class FakeStore:
 
     def finish_released(self, request_id: str, final: Final, *, publish_lease_until: float) -> bool:
         item = self.items[request_id]
-        if item["state"] != State.RELEASED:
+        if item["state"] not in _CLAIMABLE:
             return False
         item.update(state=State.PUBLISHING, final=final, dueAt=_millis(publish_lease_until))
+        _drop(item, "body")
         return True
 
     def put_rejected(self, origin: Origin, final: Final, *, now: float, publish_lease_until: float) -> Job | None:
@@ -142,6 +144,39 @@ class FakeStore:
         item = self.items[request_id]
         if item["state"] == State.PUBLISHING:
             item["dueAt"] = _millis(retry_at)
+
+    # --- scheduled sending -------------------------------------------------------------------------
+
+    def schedule(self, origin: Origin, *, body: str, due_at: float, validity_seconds: int, now: float) -> Job | None:
+        if origin.id in self.items:
+            return self._job(self.items[origin.id], origin)
+        self.items[origin.id] = {
+            "origin": origin,
+            "state": State.SCHEDULED,
+            "requestedAt": origin.requested_at,
+            "sendAt": origin.send_at,
+            "body": body,
+            "attempts": 0,
+            "dueAt": _millis(due_at),
+        }
+        return None
+
+    def lease_scheduled(self, job: Job, *, lease_until: float) -> Job | None:
+        item = self.items[job.origin.id]
+        if item["state"] != State.SCHEDULED or item.get("dueAt") != job.due_at:
+            return None
+        item["dueAt"] = _millis(lease_until)
+        return self._job(item)
+
+    def cancel(self, request_id: str, final: Final, *, publish_lease_until: float) -> tuple[bool, Job | None]:
+        item = self.items.get(request_id)
+        if item is None:
+            return False, None
+        if item["state"] not in _CLAIMABLE:
+            return False, self._job(item)
+        item.update(state=State.PUBLISHING, final=final, dueAt=_millis(publish_lease_until))
+        _drop(item, "body", "claimUntil", "claimToken")
+        return True, self._job(item)
 
     # --- status path -----------------------------------------------------------------------------
 
@@ -217,8 +252,13 @@ class FakeStore:
             claim_until=item.get("claimUntil"),
             message_id=item.get("messageId"),
             claim_token=item.get("claimToken"),
+            body=item.get("body"),
             timer_at=item.get("timerAt"),
         )
+
+
+# A request waiting for a retry or for its sendAt: the claim takes it, and so does a cancel.
+_CLAIMABLE = (State.RELEASED, State.SCHEDULED)
 
 
 def _drop(item: dict[str, Any], *names: str) -> None:
@@ -315,3 +355,13 @@ def make_tracker(
         **overrides,
     }
     return Tracker(store, publisher or FakePublisher(), provider, **settings)
+
+
+class FakeRequeue:
+    """The request queue's put-back: what was put back, in order (request id, body, delay)."""
+
+    def __init__(self) -> None:
+        self.copies: list[tuple[str, str, int]] = []
+
+    def put_back(self, request_id: str, body: str, *, delay_seconds: int) -> None:
+        self.copies.append((request_id, body, delay_seconds))

@@ -6,6 +6,7 @@ overlapping transitions wins, what is due when."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any, Protocol
 
 import pytest
@@ -266,3 +267,92 @@ def test_an_outcome_the_send_published_leaves_the_due_jobs(store: Store) -> None
     store.mark_published("bad")
 
     assert store.due(now=NOW + 3600, limit=10) == []
+
+
+# --- scheduled sending (contract §11) -------------------------------------------------------------------
+
+SEND_AT = NOW + 3600
+CANCELED = Final(Outcome.CANCELED, "cancelled before sending", NOW)
+
+
+def scheduled(store: Store, request_id: str, *, send_at: float = SEND_AT, due_at: float = NOW) -> None:
+    """A request waiting for its sendAt, due (to be put back) at `due_at`."""
+    waiting = replace(origin(request_id), send_at=send_at)
+    assert store.schedule(waiting, body='{"text":"x"}', due_at=due_at, validity_seconds=300, now=NOW) is None
+
+
+def test_a_scheduled_request_is_stored_once_and_due_when_it_is_to_be_put_back(store: Store) -> None:
+    scheduled(store, "s", due_at=NOW + 10)
+    assert [job.origin.id for job in store.due(now=NOW, limit=10)] == []
+    [job] = store.due(now=NOW + 10, limit=10)
+    assert job.state is State.SCHEDULED and job.body == '{"text":"x"}' and job.origin.send_at == SEND_AT
+
+    again = store.schedule(replace(origin("s"), send_at=SEND_AT), body="{}", due_at=NOW, validity_seconds=9, now=NOW)
+    assert again is not None and again.state is State.SCHEDULED  # a duplicate: the first record stays
+    assert [job.origin.id for job in store.due(now=NOW + 10, limit=10)] == ["s"]
+
+
+def test_of_two_runs_one_leases_a_due_scheduled_request(store: Store) -> None:
+    scheduled(store, "s")
+    [job] = store.due(now=NOW, limit=10)
+
+    leased = store.lease_scheduled(job, lease_until=SEND_AT + 900)
+    assert leased is not None and leased.due_at == int((SEND_AT + 900) * 1000)
+    assert store.lease_scheduled(job, lease_until=SEND_AT + 900) is None  # the other run read the old dueAt
+    assert store.due(now=NOW, limit=10) == []  # not due again until the lease ends
+    assert [job.origin.id for job in store.due(now=SEND_AT + 900, limit=10)] == ["s"]
+
+
+def test_the_claim_takes_a_scheduled_request_out_of_the_due_index(store: Store) -> None:
+    scheduled(store, "s")
+    result, job = store.claim(
+        replace(origin("s"), send_at=SEND_AT),
+        message_id="copy",
+        token="t",
+        now=SEND_AT,
+        claim_until=SEND_AT + 60,
+        requested_after=SEND_AT - 300,
+    )
+    assert result is ClaimResult.GRANTED and job.state is State.SENDING and job.attempts == 1
+    assert job.body is None and job.origin.requested_at == NOW
+    assert store.due(now=SEND_AT + 10_000, limit=10) == []
+    assert store.cancel("s", CANCELED, publish_lease_until=SEND_AT + 60) == (False, job)  # too late
+
+
+def test_a_scheduled_requests_validity_counts_from_its_send_at(store: Store) -> None:
+    """requestedAt is an hour before: a claim right after sendAt is within a validity of 300 s,
+    and one 300 s after sendAt is past it (the write's own condition)."""
+    scheduled(store, "on-time")
+    scheduled(store, "late")
+    waiting = {name: replace(origin(name), send_at=SEND_AT) for name in ("on-time", "late")}
+    on_time = store.claim(
+        waiting["on-time"], message_id="m", token="t", now=SEND_AT + 1, claim_until=SEND_AT + 60,
+        requested_after=SEND_AT + 1 - 300,
+    )  # fmt: skip
+    late = store.claim(
+        waiting["late"], message_id="m", token="t", now=SEND_AT + 300, claim_until=SEND_AT + 360,
+        requested_after=SEND_AT,
+    )  # fmt: skip
+    assert on_time[0] is ClaimResult.GRANTED
+    assert late[0] is ClaimResult.PAST_VALIDITY and late[1].state is State.SCHEDULED
+    assert store.finish_released("late", Final(Outcome.EXPIRED, "not sent", SEND_AT + 300), publish_lease_until=NOW)
+
+
+def test_a_cancel_ends_a_scheduled_or_released_request_and_then_the_claim_loses(store: Store) -> None:
+    scheduled(store, "s")
+    cancelled, job = store.cancel("s", CANCELED, publish_lease_until=NOW + 60)
+    assert cancelled and job is not None and job.state is State.PUBLISHING and job.final == CANCELED
+    assert job.body is None
+    assert claim(store, "s", "copy", requested_after=NOW - 7200)[0] is ClaimResult.DUPLICATE
+
+    claim(store, "r")
+    store.release("r", token="token-m-1", error="provider answered 503")
+    assert store.cancel("r", CANCELED, publish_lease_until=NOW + 60)[0]
+
+
+def test_a_cancel_of_an_unknown_sent_or_ended_id_changes_nothing(store: Store) -> None:
+    assert store.cancel("nobody", CANCELED, publish_lease_until=NOW) == (False, None)
+    job = tracked(store, "t")
+    cancelled, found = store.cancel("t", CANCELED, publish_lease_until=NOW)
+    assert not cancelled and found is not None and found.state is State.TRACKING and found.final is None
+    assert [due.origin.id for due in store.due(now=NOW, limit=10)] == ["t"] and job.due_at == found.due_at

@@ -139,10 +139,12 @@ def test_each_function_gets_only_the_actions_it_uses_on_its_own_resources(functi
     for statement in policy_statements(function):
         assert statement["Effect"] == "Allow"
         assert "*" not in str(statement["Action"]) and statement["Resource"] != "*"
-        if statement["Action"] == ["sqs:ChangeMessageVisibility"]:  # the retry delays, on its own queue only
-            assert statement["Resource"] == {"Fn::GetAtt": ["RequestQueue", "Arn"]} and function == "SendFunction"
-        elif statement["Action"] == ["sqs:SendMessage"]:  # check timers, on the check queue only
-            assert statement["Resource"] == {"Fn::GetAtt": ["CheckQueue", "Arn"]}
+        if all(action.startswith("sqs:") for action in statement["Action"]):
+            if statement["Resource"] == {"Fn::GetAtt": ["CheckQueue", "Arn"]}:  # check timers
+                assert statement["Action"] == ["sqs:SendMessage"]
+            else:  # the retry delays (the send function's) and the put-back of scheduled requests (§11)
+                assert statement["Resource"] == {"Fn::GetAtt": ["RequestQueue", "Arn"]}
+                assert "sqs:ChangeMessageVisibility" not in statement["Action"] or function == "SendFunction"
         else:
             assert str(statement["Resource"]) in own
         actions |= set(statement["Action"])

@@ -18,6 +18,8 @@ from sms_pipeline.timers import TIMER_LIMIT_SECONDS
 
 # SQS refuses a visibility timeout beyond 12 hours from a message's receipt.
 MAX_VISIBILITY_SECONDS = 43_200
+# SQS's largest DelaySeconds of a message: a scheduled request is put back at most this early (§11).
+MAX_DELAY_SECONDS = 900
 # Template parameter FallbackProvider (contract §12).
 NO_FALLBACK = "none"
 FALLBACK_PROVIDERS = (NO_FALLBACK, "aws-sms")
@@ -64,6 +66,7 @@ class Settings:
     failover_after_seconds: int | None
     fallback_connect_timeout: float
     fallback_read_timeout: float
+    schedule_lead_seconds: int = 900  # how early a scheduled request is put back on the queue (§11)
 
     @property
     def has_fallback(self) -> bool:
@@ -139,6 +142,14 @@ class Settings:
             publish_lease_seconds=reader.integer("PUBLISH_LEASE_SECONDS", "publish lease", default=60, minimum=1),
             status_max_jobs=reader.integer(
                 "STATUS_MAX_JOBS_PER_RUN", "parameter StatusMaxJobsPerRun", default=2000, minimum=1
+            ),
+            # SQS's largest DelaySeconds; a local run or a test scales it down.
+            schedule_lead_seconds=reader.integer(
+                "SCHEDULE_LEAD_SECONDS",
+                "scheduled put-back",
+                default=MAX_DELAY_SECONDS,
+                minimum=1,
+                maximum=MAX_DELAY_SECONDS,
             ),
         )
         reader.raise_problems()

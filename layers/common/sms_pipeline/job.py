@@ -8,6 +8,10 @@ TRACKING (job id known, checks due) → PUBLISHING (outcome decided, publish due
 that failed before it could claim (a configuration fault) is recorded RELEASED with its error, and
 so is a new request found past its validity: such a request is never claimed, it goes from RELEASED
 to PUBLISHING (EXPIRED), so a SENDING record always means a POST may have happened.
+
+A request with a future sendAt (contract §11) is first SCHEDULED: it holds the body as received and
+is due (`due_at`) when the status run is to put it back on the request queue; the claim takes it
+from SCHEDULED as from RELEASED, and so does a cancel (→ PUBLISHING, CANCELED): one of the two wins.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from sms_pipeline.outcomes import Outcome, ProviderStatus
 
 
 class State(StrEnum):
+    SCHEDULED = "SCHEDULED"
     SENDING = "SENDING"
     RELEASED = "RELEASED"
     TRACKING = "TRACKING"
@@ -48,6 +53,12 @@ class Origin:
     encoding: str | None = None  # of the text as sent (contract §9); None: no readable text
     segments: int | None = None
     smart_encoded: bool = False
+    send_at: float | None = None  # sendAt (§11), epoch seconds; None: the request named none
+
+    @property
+    def validity_start(self) -> float:
+        """Where the validity (§8) counts from: sendAt when later than requestedAt (§11)."""
+        return self.requested_at if self.send_at is None else max(self.requested_at, self.send_at)
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,7 @@ class Job:
     message_id: str | None = None  # the SQS message that claimed it last
     claim_token: str | None = None  # that delivery's own token
     expires_at: int | None = None  # epoch seconds, when the store may forget it
+    body: str | None = None  # SCHEDULED: the message body as received, put back on the queue when due
     timer_at: int | None = None  # the due_at a check timer is on its way for (ports.CheckTimers)
     # How the record keeps an unknown origin value or provider status: as NULL (the send path's
     # writes) or left out (a rejection on arrival); the DONE record is written back the same way.

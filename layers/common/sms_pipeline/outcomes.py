@@ -56,6 +56,7 @@ class Verdict:
 TRACKING_LIMIT_REASON = "Tracking limit reached before the provider reported a final status."
 UNCONFIRMED_REASON = "The provider did not answer the send in time; the SMS may or may not have been sent."
 CLAIM_EXPIRED_REASON = "The send was interrupted; the SMS may or may not have been sent."
+CANCELLED_REASON = "cancelled before sending"  # contract §11, word for word
 PROVIDER_REJECTED_REASON = "The provider rejected the request (HTTP 400: a parameter is invalid)."
 # BLOCKED reasons are protection.py's: each names its rule in the contract's words (§10).
 

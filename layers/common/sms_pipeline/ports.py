@@ -1,9 +1,10 @@
 """Every port of the two use cases, and the provider-neutral errors a provider raises (contract §3).
 
 The use cases (sending.py, tracking.py) know only these: a store of jobs, a publisher of outcome
-events, an SMS provider, the redelivery of a request later and the check timers. The adapters
-implement them (dynamodb/, publisher.py, retarus/, request_queue.py, check_queue.py) and the unit
-tests' fakes replace them, so a second provider is a new adapter and its wiring, not a change to the use cases.
+events, an SMS provider, the redelivery of a request later, the check timers and the put-back of a
+scheduled request. The adapters implement them (dynamodb/, publisher.py, retarus/,
+request_queue.py, check_queue.py) and the unit tests' fakes replace them, so a second provider is
+a new adapter and its wiring, not a change to the use cases.
 """
 
 from __future__ import annotations
@@ -90,6 +91,10 @@ class SendStore(Protocol):
     def put_rejected(self, origin: Origin, final: Final, *, now: float, publish_lease_until: float) -> Job | None: ...
     def mark_published(self, request_id: str) -> None: ...
     def publish_failed(self, request_id: str, *, retry_at: float) -> None: ...
+    def schedule(
+        self, origin: Origin, *, body: str, due_at: float, validity_seconds: int, now: float
+    ) -> Job | None: ...
+    def cancel(self, request_id: str, final: Final, *, publish_lease_until: float) -> tuple[bool, Job | None]: ...
 
 
 class StatusStore(Protocol):
@@ -102,6 +107,7 @@ class StatusStore(Protocol):
     def lease_publish(self, job: Job, *, publish_lease_until: float) -> Job | None: ...
     def record_published(self, jobs: Sequence[Job]) -> set[str]: ...
     def publish_failed(self, request_id: str, *, retry_at: float) -> None: ...
+    def lease_scheduled(self, job: Job, *, lease_until: float) -> Job | None: ...
 
 
 class CheckTimers(Protocol):
@@ -124,3 +130,10 @@ class Publisher(Protocol):
 class Redelivery(Protocol):
     def delay(self, delays: Sequence[tuple[str, int]]) -> None:
         """Make each message (by receipt handle) visible again after its number of seconds."""
+
+
+class Requeue(Protocol):
+    def put_back(self, request_id: str, body: str, *, delay_seconds: int) -> None:
+        """Put a scheduled request's body back on the request queue, visible after `delay_seconds`
+        (0-900), carrying its id as the `requestId` message attribute (contract §11). Raises when
+        SQS refuses: the record's lease then ends and a later status run puts it back."""

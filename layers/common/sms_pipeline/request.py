@@ -14,7 +14,9 @@ import hashlib
 import json
 import re
 import string
+import time
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from sms_pipeline import phone, segments
@@ -28,6 +30,8 @@ MAX_REFERENCE_CHARS = 70
 MIN_VALIDITY_SECONDS = 5
 MAX_VALIDITY_SECONDS = 345_600
 MAX_SEGMENTS = 30  # the most a request may allow itself (contract §1); the template's default is 10
+# How far ahead a request may be scheduled (contract §11): as far as the anchors' (Twilio's SendAt).
+MAX_SCHEDULE_SECONDS = 35 * 86_400
 
 # \Z, not $: $ also matches before a final line feed, and "abc\n" is no id.
 _ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}\Z")
@@ -38,6 +42,17 @@ _ALPHA_SENDER = re.compile("^[A-Za-z0-9 " + re.escape(string.punctuation) + r"]{
 _TEXT_CONTROL = re.compile(r"[\x00-\x09\x0b\x0e-\x1f\x7f-\x9f]")
 _ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode's Cc: C0, DEL, C1
+# sendAt (contract §11): RFC 3339's date-time, the profile of ISO 8601 every serializer writes, with
+# an offset or Z that it must have (a time without one is a different instant in every time zone).
+# Upper-case T and Z only, and at most 9 fraction digits (nanoseconds; kept to the microsecond).
+# [0-9], not \d: \d also matches other scripts' digits, which datetime would read as digits too.
+_SEND_AT = re.compile(
+    r"^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?"
+    r"(?:Z|([+-])([0-9]{2}):([0-9]{2}))\Z"
+)
+_SEND_AT_FORM = (
+    "must be an ISO 8601 date and time with a UTC offset or Z: YYYY-MM-DDThh:mm:ss[.fraction](Z|+hh:mm|-hh:mm)"
+)
 _SHOWN_PATH_CHARS = 120  # a repeated name deeper than this is named by its top-level field only
 _FIELDS = frozenset(
     {
@@ -53,6 +68,7 @@ _FIELDS = frozenset(
         "validitySeconds",
         "maxSegments",
         "smartEncoding",
+        "sendAt",
     }
 )
 _PRIORITIES = ("normal", "express")
@@ -106,6 +122,7 @@ class InvalidRequest(ValueError):
     def __init__(self, field_name: str, problem: str) -> None:
         super().__init__(f"{field_name}: {problem}")
         self.field = field_name
+        self.problem = problem
 
 
 @dataclass(frozen=True)
@@ -123,10 +140,21 @@ class SmsRequest:
     parts: segments.Parts | None = None  # of `text`, as it is sent
     smart_encoded: bool = False  # `text` is the request's text with its look-alikes replaced
     fingerprint: str | None = None  # of the request document: tells two requests with one id apart
+    send_at: float | None = None  # sendAt in epoch seconds (§11), as written: it may be past; None: now
 
     @property
     def masked_to(self) -> str:
         return phone.mask(self.to) or ""
+
+    def validity_starts_at(self, requested_at: float) -> float:
+        """When the validity (§8) starts counting: at sendAt (§11), or at requestedAt when that is
+        later (a past sendAt means now) or the request is not scheduled."""
+        return requested_at if self.send_at is None else max(requested_at, self.send_at)
+
+    def wait_seconds(self, now: float) -> float:
+        """How long the request must still wait before it may be handed to the provider: 0 when
+        it may go now (no sendAt, or a sendAt that has come)."""
+        return 0.0 if self.send_at is None else max(0.0, self.send_at - now)
 
 
 @dataclass(frozen=True)
@@ -183,7 +211,7 @@ def _open_envelope(document: Any, default_id: str, decoder: json.JSONDecoder) ->
     if not isinstance(message, str):
         raise InvalidRequest(
             "body.Message",
-            f"must be a string holding the request as JSON (SNS envelope), not {_json_type(message)}",
+            f"must be a string holding the request as JSON (SNS envelope), not {json_type(message)}",
         )
     envelope_id = document.get("MessageId")
     if isinstance(envelope_id, str) and _ID.match(envelope_id):
@@ -249,10 +277,36 @@ def _first_repeat(value: Any) -> tuple[tuple[str | int, ...], _Repeats] | None:
     return None
 
 
-def parse(body: str, default_id: str, defaults: Defaults = CONTRACT_DEFAULTS) -> SmsRequest:
-    """Validate one message body; `default_id` (the SQS messageId) is used when `id` is absent."""
+def parse(
+    body: str, default_id: str, defaults: Defaults = CONTRACT_DEFAULTS, *, requested_at: float | None = None
+) -> SmsRequest:
+    """Validate one message body; `default_id` (the SQS messageId) is used when `id` is absent.
+
+    `requested_at` (the SQS SentTimestamp, epoch seconds) bounds sendAt (§11); see validate.
+    """
     document, default_id = unwrap(body, default_id)
-    return replace(validate(document, default_id, defaults), fingerprint=_fingerprint(document, body))
+    return from_document(document, body, default_id, defaults, requested_at=requested_at)
+
+
+def from_document(
+    document: Any, body: str, default_id: str, defaults: Defaults = CONTRACT_DEFAULTS, *, requested_at: float | None
+) -> SmsRequest:
+    """parse's second half, for a caller that has unwrapped the body itself (to tell a cancel
+    message from a request with the one parse): `document` and `default_id` are unwrap's."""
+    return replace(
+        validate(document, default_id, defaults, requested_at=requested_at), fingerprint=_fingerprint(document, body)
+    )
+
+
+def top_level_names(body: str) -> frozenset[str]:
+    """The names of the body's object (an SNS envelope's Message's, when it is one), read without
+    the strict checks, so that a message's kind is known even when it breaks a rule (a repeated
+    name); empty when that is no JSON object."""
+    try:
+        document, _ = _open_envelope(_loads(body, "body", _LENIENT), "", _LENIENT)
+    except InvalidRequest:
+        return frozenset()
+    return frozenset(document) if isinstance(document, dict) else frozenset()
 
 
 def _fingerprint(document: Any, body: str) -> str:
@@ -315,9 +369,17 @@ def echo(body: str, default_id: str, defaults: Defaults = CONTRACT_DEFAULTS) -> 
     )
 
 
-def validate(document: Any, default_id: str, defaults: Defaults = CONTRACT_DEFAULTS) -> SmsRequest:
+def validate(
+    document: Any, default_id: str, defaults: Defaults = CONTRACT_DEFAULTS, *, requested_at: float | None = None
+) -> SmsRequest:
+    """The request a document holds, or InvalidRequest naming the first field that breaks a rule.
+
+    A sendAt may be at most MAX_SCHEDULE_SECONDS after `requested_at`; without it (a caller that
+    does not know the SQS SentTimestamp, as `sms send` before it enqueues), after the clock's now,
+    which is no earlier than the SentTimestamp of a message already on the queue.
+    """
     if not isinstance(document, dict):
-        raise InvalidRequest("body", f"must be a JSON object, not {_json_type(document)}")
+        raise InvalidRequest("body", f"must be a JSON object, not {json_type(document)}")
     unknown = sorted(set(document) - _FIELDS)
     if unknown:
         name = shown_name(unknown[0])
@@ -330,9 +392,8 @@ def validate(document: Any, default_id: str, defaults: Defaults = CONTRACT_DEFAU
     request_id = _optional_str(document, "id")
     if request_id is None:
         request_id = default_id
-    elif not _ID.match(request_id):
-        _refuse_invisible("id", request_id)
-        raise InvalidRequest("id", "must be 1-128 characters of A-Z a-z 0-9 . _ : -")
+    else:
+        check_id("id", request_id)
 
     raw_to = _required_str(document, "to")
     _refuse_invisible("to", raw_to)  # a tab or a line feed would otherwise be a separator
@@ -365,7 +426,7 @@ def validate(document: Any, default_id: str, defaults: Defaults = CONTRACT_DEFAU
     if delivery_report is None:
         delivery_report = False
     elif not isinstance(delivery_report, bool):
-        raise InvalidRequest("deliveryReport", f"must be a boolean, not {_json_type(delivery_report)}")
+        raise InvalidRequest("deliveryReport", f"must be a boolean, not {json_type(delivery_report)}")
 
     priority = _optional_str(document, "priority")
     if priority is None:
@@ -380,7 +441,7 @@ def validate(document: Any, default_id: str, defaults: Defaults = CONTRACT_DEFAU
     if metadata is None:
         metadata = {}
     elif not isinstance(metadata, dict):
-        raise InvalidRequest("metadata", f"must be a JSON object, not {_json_type(metadata)}")
+        raise InvalidRequest("metadata", f"must be a JSON object, not {json_type(metadata)}")
     if not _metadata_size(metadata):
         raise InvalidRequest("metadata", f"must be at most {MAX_METADATA_BYTES} bytes serialized")
 
@@ -396,7 +457,8 @@ def validate(document: Any, default_id: str, defaults: Defaults = CONTRACT_DEFAU
     )
     smart = document.get("smartEncoding")
     if smart is not None and not isinstance(smart, bool):
-        raise InvalidRequest("smartEncoding", f"must be a boolean, not {_json_type(smart)}")
+        raise InvalidRequest("smartEncoding", f"must be a boolean, not {json_type(smart)}")
+    send_at = _send_at(document, time.time() if requested_at is None else requested_at)
     sent, parts = _text_parts(document, text, defaults)
     limit = max_segments or defaults.max_segments
     if parts.segments > limit:
@@ -415,7 +477,49 @@ def validate(document: Any, default_id: str, defaults: Defaults = CONTRACT_DEFAU
         validity_seconds=validity,
         parts=parts,
         smart_encoded=sent != text,
+        send_at=send_at,
     )
+
+
+def check_id(name: str, value: str) -> None:
+    """A request id as §1 allows it (1-128 of A-Z a-z 0-9 . _ : -), or InvalidRequest naming `name`
+    (the reason gives a control or format character's code point, never the value)."""
+    if not _ID.match(value):
+        _refuse_invisible(name, value)
+        raise InvalidRequest(name, "must be 1-128 characters of A-Z a-z 0-9 . _ : -")
+
+
+def _send_at(document: dict[str, Any], requested_at: float) -> float | None:
+    """sendAt in epoch seconds (§11), or None when absent; a past one is kept as it is (it means
+    now: wait_seconds is 0), a later one than MAX_SCHEDULE_SECONDS after requestedAt is invalid."""
+    value = _optional_str(document, "sendAt")
+    if value is None:
+        return None
+    found = _SEND_AT.match(value)
+    if found is None:
+        raise InvalidRequest("sendAt", _SEND_AT_FORM)
+    year, month, day, hour, minute, second, fraction, sign, offset_hours, offset_minutes = found.groups()
+    try:
+        zone = UTC
+        if sign is not None:
+            if int(offset_minutes) > 59:
+                raise ValueError("offset minutes")
+            offset = timedelta(hours=int(offset_hours), minutes=int(offset_minutes))
+            zone = timezone(-offset if sign == "-" else offset)  # ValueError from 24:00 on
+        moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=zone)
+        epoch = moment.timestamp()
+    except (ValueError, OverflowError):
+        raise InvalidRequest(
+            "sendAt",
+            "is not a time that exists (month 01-12, a day of that month, 00:00:00-23:59:59, offset below 24:00)",
+        ) from None
+    if fraction:
+        epoch += int(fraction[:6].ljust(6, "0")) / 1_000_000
+    if epoch - requested_at > MAX_SCHEDULE_SECONDS:
+        raise InvalidRequest(
+            "sendAt", f"more than {MAX_SCHEDULE_SECONDS // 86_400} days after the request was enqueued (requestedAt)"
+        )
+    return epoch
 
 
 def _text_parts(document: dict[str, Any], text: str, defaults: Defaults) -> tuple[str, segments.Parts]:
@@ -502,7 +606,7 @@ def _optional_str(document: dict[str, Any], name: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise InvalidRequest(name, f"must be a string, not {_json_type(value)}")
+        raise InvalidRequest(name, f"must be a string, not {json_type(value)}")
     if not _encodable(value):
         raise InvalidRequest(name, "holds an unpaired surrogate (not valid Unicode)")
     return value
@@ -515,7 +619,7 @@ def _bounded_str(document: dict[str, Any], name: str, limit: int) -> str | None:
     return value
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):

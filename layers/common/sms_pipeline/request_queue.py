@@ -15,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sms_pipeline.lazy import OnFirstUse
 from sms_pipeline.observability import count, logger
+from sms_pipeline.scheduling import REQUEST_ID_ATTRIBUTE
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
@@ -51,3 +52,20 @@ class RequestQueue:
                     )
             if failed:
                 count("RetryDelaysNotSet", failed)
+
+
+class RequestPutBack:
+    """The put-back of a scheduled request on the request queue (ports.Requeue), for both functions:
+    the status run's when due, the send function's for a request due within the lead."""
+
+    def __init__(self, client: Callable[[], SQSClient], queue_url: str) -> None:
+        self._sqs = OnFirstUse(client)
+        self._queue_url = queue_url
+
+    def put_back(self, request_id: str, body: str, *, delay_seconds: int) -> None:
+        self._sqs().send_message(
+            QueueUrl=self._queue_url,
+            MessageBody=body,
+            DelaySeconds=delay_seconds,
+            MessageAttributes={REQUEST_ID_ATTRIBUTE: {"DataType": "String", "StringValue": request_id}},
+        )

@@ -8,6 +8,11 @@ deliver it again: the next of the retry delays, cut short to the end of the requ
 after which the request ends EXPIRED instead of being sent. A record that fails unexpectedly (a
 bug, AWS failing) keeps the queue's own visibility timeout; if that keeps happening SQS moves it
 to the DLQ.
+
+A request with a future sendAt (§11) is stored SCHEDULED and acknowledged (scheduling.py: the
+status run, or this function when it is due within the lead, puts it back on the queue); its copy
+is claimed like any request, and the rules of §10 are checked then. A cancel message ends a
+request that is surely not sent, CANCELED.
 """
 
 from __future__ import annotations
@@ -21,10 +26,13 @@ from dataclasses import KW_ONLY, dataclass, replace
 from enum import StrEnum
 
 from sms_pipeline import request as requests_
+from sms_pipeline import scheduling
 from sms_pipeline import timers as timers_
+from sms_pipeline.cancel import Cancel, InvalidCancel, parse_message
 from sms_pipeline.job import ClaimResult, Final, Job, Origin, State
 from sms_pipeline.observability import MetricUnit, count, logger
 from sms_pipeline.outcomes import (
+    CANCELLED_REASON,
     CLAIM_EXPIRED_REASON,
     PROVIDER_REJECTED_REASON,
     UNCONFIRMED_REASON,
@@ -39,6 +47,7 @@ from sms_pipeline.ports import (
     ProviderError,
     Publisher,
     Rejected,
+    Requeue,
     SendStore,
     UnknownResult,
 )
@@ -69,6 +78,9 @@ class Result(StrEnum):
     UNKNOWN = "unknown"
     EXPIRED = "expired"
     BLOCKED = "blocked"
+    SCHEDULED = "scheduled"  # stored to wait for its sendAt (§11); acknowledged
+    CANCELED = "canceled"
+    IGNORED = "ignored"  # a cancel that changed nothing, or an invalid one: logged, acknowledged
 
 
 @dataclass(frozen=True)
@@ -77,6 +89,12 @@ class Incoming:
     body: str
     sent_at: float  # SQS SentTimestamp, in seconds: the event's requestedAt
     receive_count: int = 1  # SQS ApproximateReceiveCount: this is attempt number n
+    request_id: str | None = None  # the `requestId` message attribute: a scheduled request's put-back copy
+
+    @property
+    def default_id(self) -> str:
+        """The id of a request without `id`: the message id, or the one its put-back copy carries."""
+        return self.request_id or self.message_id
 
 
 @dataclass(eq=False)
@@ -99,6 +117,8 @@ class Sender:
     monotonic: Callable[[], float] = time.monotonic
     jitter: Callable[[], float] = random.random
     protection: Protection | None = None  # the rules of contract §10 (None: none)
+    requeue: Requeue | None = None  # puts a request due within the lead back on the queue (§11)
+    schedule_lead_seconds: int = 900
 
     def __post_init__(self) -> None:
         self.retry_delays = tuple(self.retry_delays)
@@ -144,9 +164,18 @@ class Batch:
     def _handle(self, incoming: Incoming) -> Result:
         s = self._s
         try:
-            sms = requests_.parse(incoming.body, incoming.message_id, s.request_defaults)
+            sms = parse_message(incoming.body, incoming.default_id, s.request_defaults, requested_at=incoming.sent_at)
         except requests_.InvalidRequest as invalid:
             return self._reject_invalid(incoming, invalid)
+        except InvalidCancel as invalid:
+            logger.warning(
+                "invalid cancel message; acknowledged, nothing changed",
+                extra={"message_id": incoming.message_id, "field": invalid.field, "reason": str(invalid)},
+            )
+            count("InvalidCancels")
+            return Result.IGNORED
+        if isinstance(sms, Cancel):
+            return self._cancel(sms, incoming)
 
         attempt = _Attempt(
             incoming,
@@ -154,6 +183,13 @@ class Batch:
             sms.validity_seconds or s.default_validity_seconds,
         )
         log = {"request_id": sms.id, "to": sms.masked_to, "message_id": incoming.message_id}
+        wait = sms.wait_seconds(s.clock())
+        if wait > 0:
+            if incoming.request_id is not None:
+                # The timer's own copy, early (a clock ahead): it waits the seconds left.
+                logger.info("scheduled request back before its sendAt; it waits", extra=log)
+                raise RetryLater("before its sendAt", after_seconds=scheduling.delay_seconds(wait, 0.0))
+            return self._schedule(incoming, sms, attempt, log)
         if not attempt.expired(s.clock()):
             # Whatever can stall comes before the claim: from the claim on, the POST may be on its way.
             # A request past its validity skips this: it is not sent, so it needs no provider.
@@ -274,6 +310,47 @@ class Batch:
             count("SegmentsSent", sms.parts.segments)  # the provider bills per part
         return Result.SENT
 
+    def _schedule(
+        self, incoming: Incoming, sms: requests_.SmsRequest, attempt: _Attempt, log: dict[str, str]
+    ) -> Result:
+        """A future sendAt (§11): recorded SCHEDULED with the body and acknowledged, so the wait
+        costs no receive; put back at once when due within the lead, else by the status run."""
+        s = self._s
+        assert sms.send_at is not None
+        now = s.clock()
+        due, now_put_back = scheduling.due_at(sms.send_at, now, lead=s.schedule_lead_seconds)
+        existing = s.store.schedule(
+            attempt.origin, body=incoming.body, due_at=due, validity_seconds=attempt.validity_seconds, now=now
+        )
+        if existing is not None:
+            return self._duplicate(attempt.origin, existing, log)
+        logger.info("request scheduled for its sendAt", extra={**log, "send_in_seconds": round(sms.send_at - now)})
+        count("RequestsScheduled")
+        if now_put_back and s.requeue is not None:
+            try:
+                s.requeue.put_back(
+                    sms.id, incoming.body, delay_seconds=scheduling.delay_seconds(sms.send_at, s.clock())
+                )
+            except Exception:  # stored already: when its lease ends, the status run puts it back
+                logger.exception("could not put the scheduled request back; the status run will", extra=log)
+        return Result.SCHEDULED
+
+    def _cancel(self, cancel: Cancel, incoming: Incoming) -> Result:
+        """A cancel (§11) ends a request that is surely not sent; the write that decides it is
+        conditional on the state the claim also needs, so of a cancel and a send exactly one wins."""
+        s = self._s
+        now = s.clock()
+        final = Final(Outcome.CANCELED, CANCELLED_REASON, completed_at=now)
+        log = {"request_id": cancel.id, "message_id": incoming.message_id}
+        cancelled, job = s.store.cancel(cancel.id, final, publish_lease_until=now + s.publish_lease_seconds)
+        if not cancelled or job is None:
+            logger.info(scheduling.not_cancelled(job), extra={**log, "state": job.state.value if job else None})
+            count("CancelsIgnored")
+            return Result.IGNORED
+        logger.info("request cancelled before sending", extra={**log, "to": job.origin.masked_to})
+        self._publish(job.origin, final)
+        return Result.CANCELED
+
     def _retry_later(self, attempt: _Attempt, reason: str) -> RetryLater:
         s = self._s
         after = retry_delay(
@@ -322,7 +399,7 @@ class Batch:
 
     def _reject_invalid(self, incoming: Incoming, invalid: requests_.InvalidRequest) -> Result:
         s = self._s
-        echo = requests_.echo(incoming.body, incoming.message_id, s.request_defaults)
+        echo = requests_.echo(incoming.body, incoming.default_id, s.request_defaults)
         origin = _origin(echo, mask(echo.to), incoming.sent_at)
         now = s.clock()
         final = Final(Outcome.REJECTED, f"invalid request: {invalid}", completed_at=now)
@@ -336,7 +413,8 @@ class Batch:
 
     def _block(self, attempt: _Attempt, block: Block, log: dict[str, str]) -> Result:
         """A rule refused the request (§10): BLOCKED, never sent, recorded as an invalid request
-        is; a request that earlier attempts left RELEASED (a 5xx, then an opt-out) ends from there."""
+        is; a request that earlier attempts left RELEASED (a 5xx, then an opt-out), or that waited
+        SCHEDULED for its sendAt (§11: the rules count at the send), ends from there."""
         s = self._s
         now = s.clock()
         final = Final(Outcome.BLOCKED, block.reason, completed_at=now)
@@ -344,7 +422,7 @@ class Batch:
         existing = s.store.put_rejected(attempt.origin, final, now=now, publish_lease_until=lease)
         if existing is not None:
             attempt.learn(existing)
-            released = existing.state is State.RELEASED
+            released = existing.state in (State.RELEASED, State.SCHEDULED)  # never sent: it ends here
             if not released or not s.store.finish_released(attempt.origin.id, final, publish_lease_until=lease):
                 return self._duplicate(attempt.origin, existing, log)
         logger.info("request blocked by a protection rule", extra={**log, "rule": block.rule.metric})
@@ -394,7 +472,7 @@ class _Attempt:
         self.last_error = job.last_error or None
 
     def seconds_left(self, now: float) -> float:
-        return self.origin.requested_at + self.validity_seconds - now
+        return self.origin.validity_start + self.validity_seconds - now
 
     def expired(self, now: float) -> bool:
         return self.seconds_left(now) <= 0
@@ -418,6 +496,7 @@ def _origin(
         encoding=request.parts.encoding if request.parts else None,
         segments=request.parts.segments if request.parts else None,
         smart_encoded=smart_encoded,
+        send_at=request.send_at if isinstance(request, requests_.SmsRequest) else None,
     )
 
 

@@ -26,11 +26,20 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import KW_ONLY, dataclass, field
 
+from sms_pipeline import scheduling
 from sms_pipeline import timers as timers_
 from sms_pipeline.job import Final, Job, State
 from sms_pipeline.observability import MetricUnit, count, logger
 from sms_pipeline.outcomes import TRACKING_LIMIT_REASON, Outcome, OutcomeEvent, Verdict, outcome_event
-from sms_pipeline.ports import CheckTimers, ConfigurationFault, Provider, ProviderError, Publisher, StatusStore
+from sms_pipeline.ports import (
+    CheckTimers,
+    ConfigurationFault,
+    Provider,
+    ProviderError,
+    Publisher,
+    Requeue,
+    StatusStore,
+)
 from sms_pipeline.timers import Timer
 
 # Stop taking new jobs when less than this is left of the invocation: one report call's worst case
@@ -56,6 +65,7 @@ class RunSummary:
     circuit_open: bool = False
     lag_seconds: float = 0.0
     outcomes: dict[str, int] = field(default_factory=dict)
+    put_back: int = 0  # scheduled requests put back on the request queue (§11)
     timer_in_flight: int = 0  # due jobs left to the check timer on its way for them
     timers_started: int = 0  # check timers started for the jobs' next checks
 
@@ -72,6 +82,7 @@ class Check:
     lost_race: bool = False
     skipped_for_time: bool = False
     failed: bool = False  # a storage error: the job stays due
+    put_back: bool = False  # a scheduled request, put back on the request queue
     timer: Timer | None = None  # the next check's timer, to start
 
 
@@ -97,6 +108,8 @@ class Tracker:
     safety_seconds: float = DEFAULT_SAFETY_SECONDS
     clock: Callable[[], float] = time.time
     monotonic: Callable[[], float] = time.monotonic
+    requeue: Requeue | None = None  # puts due scheduled requests back on the request queue (§11)
+    schedule_lead_seconds: int = 900
     pool: ThreadPoolExecutor = field(init=False, repr=False)
     publish_pool: ThreadPoolExecutor = field(init=False, repr=False)
 
@@ -182,6 +195,7 @@ class Run:
             circuit_open=self._circuit.is_set(),
             lag_seconds=lag,
             outcomes=outcomes,
+            put_back=sum(check.put_back for check in checks),
             timers_started=len(timers) - timers_.start(t.timers, timers),
             timer_in_flight=in_flight,
         )
@@ -218,6 +232,10 @@ class Run:
                 check.lost_race = True
                 return None
             return leased, _event(leased, leased.final)
+        if job.state == State.SCHEDULED and t.requeue is not None:
+            check.put_back = scheduling.put_back(t.store, t.requeue, job, now=t.clock(), lead=t.schedule_lead_seconds)
+            check.lost_race = not check.put_back
+            return None
         if job.state != State.TRACKING or job.job_id is None:
             return None
 

@@ -31,6 +31,7 @@ from sms_pipeline.retarus.credentials import SecretCredentials
 # (`python -X importtime`), for code it never calls.
 if TYPE_CHECKING:
     from sms_pipeline.batch_processor import ConcurrentSqsProcessor
+    from sms_pipeline.request_queue import RequestPutBack
     from sms_pipeline.sending import Sender
     from sms_pipeline.tracking import Tracker
 
@@ -126,9 +127,18 @@ def sender() -> Sender:
         retry_delays=config.retry_delays,
         request_defaults=Defaults(max_segments=config.max_segments, smart_encoding=config.smart_encoding),
         on_auth_failure=credentials().forget,
+        requeue=_put_back(config),
+        schedule_lead_seconds=config.schedule_lead_seconds,
         timers=_check_timers(config),
         protection=_protection(config, dynamodb),
     )
+
+
+def _put_back(config: Settings) -> RequestPutBack:
+    """The put-back of scheduled requests (§11), for both functions; its SQS client is made on first use."""
+    from sms_pipeline.request_queue import RequestPutBack
+
+    return RequestPutBack(lambda: boto3.client("sqs", config=_AWS_CONFIG), config.request_queue_url)
 
 
 @cache
@@ -159,6 +169,8 @@ def tracker() -> Tracker:
         concurrency=config.status_concurrency,
         max_jobs=config.status_max_jobs,
         on_auth_failure=credentials().forget,
+        requeue=_put_back(config),
+        schedule_lead_seconds=config.schedule_lead_seconds,
         timers=_check_timers(config),
         timer_margin_seconds=config.check_timer_margin_seconds,
     )

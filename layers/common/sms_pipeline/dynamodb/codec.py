@@ -34,6 +34,8 @@ CONTENT_HASH: Final = "contentHash"
 ENCODING: Final = "encoding"
 SEGMENTS: Final = "segments"
 SMART_ENCODED: Final = "smartEncoded"
+SEND_AT: Final = "sendAt"  # a request's sendAt (§11), when it names one: the validity counts from it
+BODY: Final = "body"  # SCHEDULED: the message body to put back on the request queue (holds the text)
 STATE: Final = "state"  # reserved too
 ATTEMPTS: Final = "attempts"
 CLAIM_UNTIL: Final = "claimUntil"
@@ -69,6 +71,7 @@ def item(job: Job) -> dict[str, Any]:
         MESSAGE_ID: job.message_id,
         CLAIM_TOKEN: job.claim_token,
         LAST_ERROR: job.last_error,
+        BODY: job.body,
         JOB_ID: job.job_id,
         SUBMITTED_AT: num(job.submitted_at) if job.submitted_at is not None else None,
         CHECKS: job.checks if job.job_id is not None else None,  # counted from the record of the send
@@ -94,6 +97,7 @@ def origin_attributes(origin: Origin) -> dict[str, Any]:
         ENCODING: origin.encoding,
         SEGMENTS: origin.segments,
         SMART_ENCODED: origin.smart_encoded,
+        SEND_AT: num(origin.send_at) if origin.send_at is not None else None,
     }
 
 
@@ -131,6 +135,7 @@ def job(values: dict[str, Any]) -> Job:
             encoding=values.get(ENCODING),
             segments=_int(values.get(SEGMENTS)),
             smart_encoded=bool(values.get(SMART_ENCODED, False)),
+            send_at=_float(values.get(SEND_AT)),
         ),
         state=State(values[STATE]),
         due_at=int(values.get(DUE_AT, 0)),
@@ -145,6 +150,7 @@ def job(values: dict[str, Any]) -> Job:
         message_id=values.get(MESSAGE_ID),
         claim_token=values.get(CLAIM_TOKEN),
         expires_at=_int(values.get(EXPIRES_AT)),
+        body=values.get(BODY),
         timer_at=_int(values.get(TIMER_AT)),
         # A decided outcome written by the send or status path sets its provider status, NULL or not.
         null_unknowns=PROVIDER_STATUS in values if final is not None else True,

@@ -37,6 +37,7 @@ from botocore.exceptions import ClientError
 from sms_pipeline.dynamodb import codec
 from sms_pipeline.dynamodb.codec import (
     ATTEMPTS,
+    BODY,
     CHECKS,
     CLAIM_TOKEN,
     CLAIM_UNTIL,
@@ -47,6 +48,7 @@ from sms_pipeline.dynamodb.codec import (
     LAST_ERROR,
     MESSAGE_ID,
     REQUESTED_AT,
+    SEND_AT,
     STATE,
     SUBMITTED_AT,
     TIMER_AT,
@@ -123,7 +125,7 @@ class JobStore:
         first, an invocation that died before writing the outcome would leave a claim that looks
         like a POST that may have happened, and the request would end UNKNOWN instead of EXPIRED.
         """
-        past = origin.requested_at <= requested_after
+        past = origin.validity_start <= requested_after
         claimed = Job(
             origin,
             State.RELEASED if past else State.SENDING,
@@ -147,16 +149,23 @@ class JobStore:
                 raise
             returned: Any = error.response.get("Item")
             existing = returned or self._get(origin.id)
-        if not past and existing is not None and codec.raw_state(existing) == State.RELEASED.value:
-            # A later attempt: claimed again while valid, keeping what the earlier ones left.
+        if not past and existing is not None and codec.raw_state(existing) in _CLAIMABLE:
+            # A later attempt, or a scheduled request's first (§11): claimed while valid, keeping
+            # what the earlier ones left; the validity counts from the later of requestedAt and
+            # sendAt (a comparison with an absent sendAt is false).
             try:
                 response = self._client.update_item(
                     **self._upsert(
                         origin,
                         {key: value for key, value in item.items() if key not in (ID, REQUESTED_AT, ATTEMPTS)},
-                        "#state = :released AND #requestedAt > :after",
-                        {":released": State.RELEASED.value, ":after": num(requested_after)},
+                        "#state IN (:released, :scheduled) AND (#requestedAt > :after OR #sendAt > :after)",
+                        {
+                            ":released": State.RELEASED.value,
+                            ":scheduled": State.SCHEDULED.value,
+                            ":after": num(requested_after),
+                        },
                         count_attempt=True,
+                        remove=(DUE_SHARD, DUE_AT, BODY),
                     ),
                     ReturnValues="ALL_NEW",
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -170,7 +179,7 @@ class JobStore:
         if existing is None:  # expired by TTL between the write and the read: let SQS try again
             raise RuntimeError(f"claim of {origin.id!r} conflicted with an item that is gone; retrying")
         job = codec.decode(existing)
-        if job.state == State.RELEASED:  # the stored first requestedAt is past the validity
+        if job.state in (State.RELEASED, State.SCHEDULED):  # the stored validity start is past the validity
             return ClaimResult.PAST_VALIDITY, job
         if job.state == State.SENDING:
             if (job.claim_until or 0.0) < now:
@@ -180,16 +189,17 @@ class JobStore:
         return ClaimResult.DUPLICATE, job
 
     def finish_released(self, request_id: str, final: Final, *, publish_lease_until: float) -> bool:
-        """RELEASED → PUBLISHING: a request past its validity, never sent, ends EXPIRED. False when
+        """RELEASED (or SCHEDULED) → PUBLISHING: a request past its validity, never sent, ends EXPIRED. False when
         another delivery changed the item first (it ended the request, or claimed it under another
         request's validity), which spends the id."""
         return self._update(
             request_id,
-            f"SET #state = :publishing, {_FINAL_SET}, {DUE_SHARD} = :shard, {DUE_AT} = :due",
-            "#state = :released",
+            f"SET #state = :publishing, {_FINAL_SET}, {DUE_SHARD} = :shard, {DUE_AT} = :due REMOVE {BODY}",
+            "#state IN (:released, :scheduled)",
             {
                 ":publishing": State.PUBLISHING.value,
                 ":released": State.RELEASED.value,
+                ":scheduled": State.SCHEDULED.value,
                 ":shard": self._shard(request_id),
                 ":due": millis(publish_lease_until),
                 **_placeholders(codec.final_attributes(final)),
@@ -292,22 +302,62 @@ class JobStore:
             expires_at=self._expires_at(now),
             null_unknowns=False,
         )
+        return self._put_new(rejected)
+
+    # --- scheduled sending (contract §11) ---------------------------------------------------------
+
+    def schedule(self, origin: Origin, *, body: str, due_at: float, validity_seconds: int, now: float) -> Job | None:
+        """A request with a future sendAt, recorded SCHEDULED with its body, due at `due_at` (when
+        it is to be put back on the request queue, or the end of its put-back's lease). None when
+        recorded; the record that already holds the id (a duplicate, a conflict) when not."""
+        scheduled = Job(
+            origin,
+            State.SCHEDULED,
+            due_at=millis(due_at),
+            due_shard=int(self._shard(origin.id)),
+            body=body,
+            attempts=0,
+            expires_at=self._expires_at(max(now, origin.validity_start + validity_seconds)),
+        )
+        return self._put_new(scheduled)
+
+    def lease_scheduled(self, job: Job, *, lease_until: float) -> Job | None:
+        """Take a due SCHEDULED request to put it back on the queue; one run at a time. The job
+        with its new `due_at` (the lease's end), or None when another run or a claim was first."""
+        return self._lease(job, State.SCHEDULED, lease_until)
+
+    def cancel(self, request_id: str, final: Final, *, publish_lease_until: float) -> tuple[bool, Job | None]:
+        """SCHEDULED or RELEASED (surely not sent) → PUBLISHING with the cancel's outcome, in one
+        conditional write that the claim's own condition excludes: exactly one of the two wins.
+        (True, the job as it now stands) when cancelled; (False, the record as it is, or None for
+        an unknown id) when not."""
         try:
-            self._client.put_item(
+            response = self._client.update_item(
                 TableName=self._table,
-                Item=serialize(codec.item(rejected)),
-                ConditionExpression=f"attribute_not_exists({ID})",
+                Key=serialize({ID: request_id}),
+                UpdateExpression=f"SET #state = :publishing, {_FINAL_SET}, {DUE_SHARD} = :shard, {DUE_AT} = :due "
+                f"REMOVE {BODY}, {CLAIM_UNTIL}, {CLAIM_TOKEN}",
+                ConditionExpression="#state IN (:scheduled, :released)",
+                ExpressionAttributeNames={"#state": STATE},
+                ExpressionAttributeValues=serialize(
+                    {
+                        ":publishing": State.PUBLISHING.value,
+                        ":scheduled": State.SCHEDULED.value,
+                        ":released": State.RELEASED.value,
+                        ":shard": self._shard(request_id),
+                        ":due": millis(publish_lease_until),
+                        **_placeholders(codec.final_attributes(final)),
+                    }
+                ),
+                ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
             if not _conditional_failure(error):
                 raise
             returned: Any = error.response.get("Item")
-            existing = returned or self._get(origin.id)
-            if existing is None:
-                raise RuntimeError(f"{origin.id!r} conflicted with an item that is gone; retrying") from None
-            return codec.decode(existing)
-        return None
+            return False, codec.decode(returned) if returned else None
+        return True, codec.decode(response["Attributes"])
 
     # --- status path -----------------------------------------------------------------------------
 
@@ -388,15 +438,7 @@ class JobStore:
     def lease_publish(self, job: Job, *, publish_lease_until: float) -> Job | None:
         """Take an outcome whose earlier publish failed or was interrupted; one run at a time. The
         job as it now stands, or None when another run holds the lease."""
-        due = millis(publish_lease_until)
-        if not self._update(
-            job.origin.id,
-            f"SET {DUE_AT} = :due",
-            f"#state = :publishing AND {DUE_AT} = :seen",
-            {":due": due, ":publishing": State.PUBLISHING.value, ":seen": job.due_at},
-        ):
-            return None
-        return replace(job, due_at=due)
+        return self._lease(job, State.PUBLISHING, publish_lease_until)
 
     def publish_failed(self, request_id: str, *, retry_at: float) -> None:
         """Give up the publish lease early, so the next status run retries the publish at once."""
@@ -451,28 +493,64 @@ class JobStore:
         values: dict[str, Any],
         *,
         count_attempt: bool = False,
+        remove: Sequence[str] = (),
     ) -> dict[str, Any]:
         """An UpdateItem request that sets `attributes`, keeps the first `requestedAt` and, with
         `count_attempt`, adds one to `attempts`. Every name goes through a placeholder: some (`to`)
         are DynamoDB reserved words. `attributes` must hold `state`, which the condition names."""
         names = {f"#{name}": name for name in (*attributes, REQUESTED_AT)}
+        if f"#{SEND_AT}" in condition:
+            names[f"#{SEND_AT}"] = SEND_AT
         sets = [f"#{name} = :{name}" for name in attributes]
         sets.append(f"#{REQUESTED_AT} = if_not_exists(#{REQUESTED_AT}, :{REQUESTED_AT})")
         if count_attempt:
             names[f"#{ATTEMPTS}"] = ATTEMPTS
             sets.append(f"#{ATTEMPTS} = if_not_exists(#{ATTEMPTS}, :zero) + :one")
             values = {**values, ":zero": 0, ":one": 1}
-        update = ", ".join(sets)
+        update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(remove) if remove else "")
         return {
             "TableName": self._table,
             "Key": serialize({ID: origin.id}),
-            "UpdateExpression": "SET " + update,
+            "UpdateExpression": update,
             "ConditionExpression": condition,
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": serialize(
                 {**_placeholders(attributes), f":{REQUESTED_AT}": num(origin.requested_at), **values}
             ),
         }
+
+    def _lease(self, job: Job, state: State, until: float) -> Job | None:
+        """Move a due job's `dueAt` to `until`, conditional on its state and on the `dueAt` it was
+        read with: of two overlapping runs, one gets the lease."""
+        due = millis(until)
+        if not self._update(
+            job.origin.id,
+            f"SET {DUE_AT} = :due",
+            f"#state = :state AND {DUE_AT} = :seen",
+            {":due": due, ":state": state.value, ":seen": job.due_at},
+        ):
+            return None
+        return replace(job, due_at=due)
+
+    def _put_new(self, job: Job) -> Job | None:
+        """Put the first record of an id: None when written; the record that already holds the id
+        (a duplicate delivery, or another request with that id) when not."""
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=serialize(codec.item(job)),
+                ConditionExpression=f"attribute_not_exists({ID})",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if not _conditional_failure(error):
+                raise
+            returned: Any = error.response.get("Item")
+            existing = returned or self._get(job.origin.id)
+            if existing is None:
+                raise RuntimeError(f"{job.origin.id!r} conflicted with an item that is gone; retrying") from None
+            return codec.decode(existing)
+        return None
 
     def _expires_at(self, now: float) -> int:
         return int(now) + self._lifetime
@@ -521,6 +599,9 @@ class JobStore:
             raise
         return True
 
+
+# The states a claim takes a request from: waiting for a retry, or for its sendAt.
+_CLAIMABLE = (State.RELEASED.value, State.SCHEDULED.value)
 
 # The placeholders are the attributes' names, so `_placeholders` of the attributes fills them.
 _FINAL_SET = ", ".join(f"{name} = :{name}" for name in codec.FINAL_ATTRIBUTES)
