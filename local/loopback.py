@@ -17,7 +17,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType, TracebackType
-from typing import Any, Self
+from typing import Any, Generic, Self, TypeVar
 
 
 class LoopbackServer(ThreadingHTTPServer):
@@ -53,6 +53,23 @@ class LoopbackServer(ThreadingHTTPServer):
         for connection in connections:
             with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
+
+
+_Service = TypeVar("_Service", bound="LoopbackService")
+
+
+class SimulatorServer(LoopbackServer, Generic[_Service]):
+    """A LoopbackServer whose handlers reach the test double they serve, as `self.server.simulator`."""
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        simulator: _Service,
+        on_error: Callable[[], None],
+    ) -> None:
+        self.simulator = simulator
+        super().__init__(address, handler, on_error)
 
 
 class LoopbackHandler(BaseHTTPRequestHandler):

@@ -24,19 +24,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--region", default="eu-west-1")
     parser.add_argument("--repeat-events", type=int, default=1)
     parser.add_argument("--out-of-order", action="store_true")
-    options = parser.parse_args(argv)
-    if bool(options.moto) != bool(options.topic_arn):
+    settings = vars(parser.parse_args(argv))  # the simulator's keywords, but where its events go
+    moto, topic_arn, region = settings.pop("moto"), settings.pop("topic_arn"), settings.pop("region")
+    if bool(moto) != bool(topic_arn):
         parser.error("--moto and --topic-arn go together")
-    events = sns_sink(options.moto, options.topic_arn, options.region) if options.moto else None
-    simulator = AwsSmsSimulator(
-        origination_identity=options.origination_identity,
-        configuration_set=options.configuration_set,
-        events=events,
-        repeat_events=options.repeat_events,
-        out_of_order=options.out_of_order,
-        host=options.host,
-        port=options.port,
-    )
+    simulator = AwsSmsSimulator(events=sns_sink(moto, topic_arn, region) if moto else None, **settings)
     return serve_in_foreground(simulator, lambda: simulator.endpoint_url)
 
 

@@ -46,7 +46,11 @@ the destination's last two digits:
     16 TEXT_UNKNOWN        17 TEXT_CARRIER_BLOCKED 18 TEXT_SUCCESSFUL (no delivery notification)
     19 TEXT_SUCCESSFUL (isFinal false), then TEXT_DELIVERED
     22 TEXT_PENDING only: never final
+    23 TEXT_INVALID_MESSAGE 24 TEXT_PROTECT_BLOCKED
     anything else: TEXT_DELIVERED
+
+The final event types are the adapter's event table's (`sms_pipeline.aws_sms.events.FINAL`), so the
+two cannot drift apart: a final event type the table adds takes the next free number from 23 up.
 
 `repeat_events` (default 1) publishes every event that many times; `out_of_order` publishes a
 message's events last first. Events go out on a thread of their own, in order of acceptance, so an
@@ -80,37 +84,59 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, Final
 
-from local.loopback import LoopbackHandler, LoopbackServer
+from local.loopback import LoopbackHandler, LoopbackService, SimulatorServer
+from local.simulator.faults import HANG_SECONDS, Faults
+
+# The one import of the adapter's event table (final event type -> outcome and reason).
+from sms_pipeline.aws_sms.events import FINAL as _TABLE
 
 TARGET_PREFIX: Final = "PinpointSMSVoiceV2"
 SEND_TARGET: Final = f"{TARGET_PREFIX}.SendTextMessage"
 JSON_TYPE: Final = "application/x-amz-json-1.0"
 FAULTS: Final = frozenset({"throttling", "500", "access-denied", "quota", "hang-after-accept", "reset-after-accept"})
-HANG_SECONDS: Final = 30.0
 MAX_BODY_BYTES: Final = 1 << 20
 MIN_TTL: Final = 5
 MAX_TTL: Final = 259_200
 
 _DESTINATION: Final = re.compile(r"\+?[1-9][0-9]{1,18}")
-# The final event by the destination's last two digits; see the module docstring.
-FINAL_BY_SUFFIX: Final[dict[str, str]] = {
-    "10": "TEXT_INVALID",
-    "11": "TEXT_BLOCKED",
-    "12": "TEXT_CARRIER_UNREACHABLE",
-    "13": "TEXT_UNREACHABLE",
-    "14": "TEXT_TTL_EXPIRED",
-    "15": "TEXT_SPAM",
-    "16": "TEXT_UNKNOWN",
-    "17": "TEXT_CARRIER_BLOCKED",
-    "18": "TEXT_SUCCESSFUL",
-}
 NEVER_FINAL_SUFFIX: Final = "22"
 INTERIM_SUCCESS_SUFFIX: Final = "19"
+# What any number without a final event of its own gets.
+DEFAULT_FINAL: Final = "TEXT_DELIVERED"
+# The numbers are the simulator's interface (tests and the docstring name them), so the event types
+# that had one keep it: these take 10, 11, ... in this order, and a final event type the adapter's
+# table adds takes the next of _LATER_SUFFIXES (23 up; 40 and 41 mean something else).
+_NUMBERED_FIRST: Final = (
+    "TEXT_INVALID",
+    "TEXT_BLOCKED",
+    "TEXT_CARRIER_UNREACHABLE",
+    "TEXT_UNREACHABLE",
+    "TEXT_TTL_EXPIRED",
+    "TEXT_SPAM",
+    "TEXT_UNKNOWN",
+    "TEXT_CARRIER_BLOCKED",
+    "TEXT_SUCCESSFUL",
+)
+_LATER_SUFFIXES: Final = tuple(str(n) for n in (*range(23, 40), *range(42, 100)))
+
+
+def _final_by_suffix(table: Iterable[str]) -> dict[str, str]:
+    """The final event type of each number with one of its own, from the adapter's final event types."""
+    event_types = list(table)
+    missing = [event_type for event_type in (*_NUMBERED_FIRST, DEFAULT_FINAL) if event_type not in event_types]
+    if missing:
+        raise RuntimeError(f"the simulator's numbers and the adapter's event table differ: {missing}")
+    later = [event_type for event_type in event_types if event_type not in (*_NUMBERED_FIRST, DEFAULT_FINAL)]
+    numbered = {str(10 + index): event_type for index, event_type in enumerate(_NUMBERED_FIRST)}
+    return numbered | dict(zip(_LATER_SUFFIXES, later, strict=False))
+
+
+# The final event by the destination's last two digits; see the module docstring.
+FINAL_BY_SUFFIX: Final[Mapping[str, str]] = _final_by_suffix(_TABLE)
 _DESCRIPTIONS: Final[dict[str, str]] = {
     "TEXT_PENDING": "Message is pending delivery",
     "TEXT_DELIVERED": "Message has been delivered to the handset",
@@ -142,15 +168,9 @@ class ReceivedCall:
     fault: str | None
 
 
-class _Server(LoopbackServer):
-    def __init__(self, address: tuple[str, int], simulator: AwsSmsSimulator) -> None:
-        self.simulator = simulator
-        super().__init__(address, _Handler, simulator._count_handler_error)
-
-
 class _Handler(LoopbackHandler):
     server_version = "AwsSmsSimulator/1.0"
-    server: _Server
+    server: SimulatorServer[AwsSmsSimulator]
 
     def do_POST(self) -> None:
         try:
@@ -172,8 +192,10 @@ class _Handler(LoopbackHandler):
         self.wfile.flush()
 
 
-class AwsSmsSimulator:
+class AwsSmsSimulator(LoopbackService):
     """The simulated service. See the module docstring for its behaviour."""
+
+    thread_name = "aws-sms-sim"
 
     def __init__(
         self,
@@ -189,98 +211,65 @@ class AwsSmsSimulator:
     ) -> None:
         if repeat_events < 1:
             raise ValueError("repeat_events must be at least 1")
+        super().__init__(host, port)
         self.origination_identity = origination_identity
         self.configuration_set = configuration_set
         self.repeat_events = repeat_events
         self.out_of_order = out_of_order
-        self.host = host
         self.calls: list[ReceivedCall] = []
         self.accepted: list[AcceptedMessage] = []
         self.published: list[dict[str, Any]] = []
-        self.faults_injected: collections.Counter[str] = collections.Counter()
+        self._faults = Faults(seed, kinds=FAULTS)
+        self.faults_injected = self._faults.injected
         self.handler_errors = 0
         self._events = events
-        self._port = port
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self._published = threading.Condition(self._lock)
-        self._injections: list[list[Any]] = []  # [fault, remaining]
-        self._outage: tuple[float, float] | None = None
         self._outbox: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._held = threading.Event()
         self._held.set()
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._threads: list[threading.Thread] = []
+        self._publisher: threading.Thread | None = None
 
-    # -- life cycle -------------------------------------------------------------------------------
+    # -- life cycle (port, running, the server's start and stop: LoopbackService's) ---------------
+
+    def _new_server(self, address: tuple[str, int]) -> SimulatorServer[AwsSmsSimulator]:
+        return SimulatorServer(address, _Handler, self, self._count_handler_error)
 
     @property
     def endpoint_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the simulator is not running: call start() first")
-        return f"http://{self.host}:{self._server.server_address[1]}"
+        return f"http://{self.host}:{self.port}"
 
     def start(self) -> AwsSmsSimulator:
-        if self._server is not None:
-            raise RuntimeError("the simulator is already running")
-        self._stopping = threading.Event()
-        self._server = _Server((self.host, self._port), self)
-        self._port = int(self._server.server_address[1])
-        self._threads = [
-            threading.Thread(
-                target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="aws-sms-sim", daemon=True
-            ),
-            threading.Thread(target=self._publish_loop, name="aws-sms-sim-events", daemon=True),
-        ]
-        for thread in self._threads:
-            thread.start()
+        """Serve, and hand events over, on daemon threads."""
+        super().start()
+        self._publisher = threading.Thread(target=self._publish_loop, name="aws-sms-sim-events", daemon=True)
+        self._publisher.start()
         return self
 
     def stop(self) -> None:
         """Stop serving (releasing hanging calls) and the event thread; events not handed over are dropped."""
-        server = self._server
-        if server is None:
+        if not self.running:
             return
-        self._stopping.set()
+        self._stopping.set()  # first, as LoopbackService.stop does: the event thread drops what is left
         self._held.set()
         self._outbox.put(None)
-        server.shutdown()
-        server.server_close()
-        server.close_connections()
-        for thread in self._threads:
-            thread.join(timeout=5)
-        self._server = None
+        super().stop()
+        if self._publisher is not None:
+            self._publisher.join(timeout=5)
+        self._publisher = None
         self._outbox = queue.Queue()
-
-    def __enter__(self) -> AwsSmsSimulator:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # -- faults and events ------------------------------------------------------------------------
 
     def inject(self, fault: str, count: int = 1) -> None:
-        if fault not in FAULTS:
-            raise ValueError(f"unknown fault {fault!r}; one of {', '.join(sorted(FAULTS))}")
-        if count < 1:
-            raise ValueError("count must be at least 1")
-        with self._lock:
-            self._injections.append([fault, count])
+        self._faults.inject(fault, count, None)
 
     def set_outage(self, start: float, end: float) -> None:
-        if end < start:
-            raise ValueError("an outage ends after it starts")
-        with self._lock:
-            self._outage = (start, end)
+        self._faults.set_outage(start, end)
 
     def clear_faults(self) -> None:
-        with self._lock:
-            self._injections.clear()
-            self._outage = None
+        self._faults.clear()
 
     def hold_events(self) -> None:
         """Keep events back (they queue up) until release_events()."""
@@ -312,18 +301,9 @@ class AwsSmsSimulator:
             self.handler_errors += 1
 
     def _next_fault(self) -> str | None:
-        with self._lock:
-            if self._outage is not None and self._outage[0] <= time.time() < self._outage[1]:
-                self.faults_injected["outage"] += 1
-                return "500"
-            if not self._injections:
-                return None
-            injection = self._injections[0]
-            injection[1] -= 1
-            if injection[1] == 0:
-                self._injections.pop(0)
-            self.faults_injected[injection[0]] += 1
-            return str(injection[0])
+        """The oldest injection's fault; an outage answers as "500" does (and counts as "outage")."""
+        fault = self._faults.next(SEND_TARGET)
+        return "500" if fault == "outage" else fault
 
     # -- serving ----------------------------------------------------------------------------------
 
@@ -425,7 +405,7 @@ class AwsSmsSimulator:
         if suffix == INTERIM_SUCCESS_SUFFIX:
             sequence += [("TEXT_SUCCESSFUL", False), ("TEXT_DELIVERED", True)]
         elif suffix != NEVER_FINAL_SUFFIX:
-            sequence.append((FINAL_BY_SUFFIX.get(suffix, "TEXT_DELIVERED"), True))
+            sequence.append((FINAL_BY_SUFFIX.get(suffix, DEFAULT_FINAL), True))
         documents = [event_document(message, event_type, final) for event_type, final in sequence]
         return documents[::-1] if self.out_of_order else documents
 

@@ -31,7 +31,8 @@ class _Rates:
 class Faults:
     """The faults to come. Thread-safe: every handler thread asks `next` for its request's."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, kinds: frozenset[str] = FAULTS) -> None:
+        self.kinds = kinds  # the faults `inject` accepts: the Retarus simulator's unless a simulator names its own
         self.injected: collections.Counter[str] = collections.Counter()  # by kind, "outage" included
         self._lock = threading.Lock()
         self._injections: list[_Injection] = []
@@ -40,8 +41,8 @@ class Faults:
         self._random = random.Random(seed)
 
     def inject(self, fault: str, count: int, path: str | None) -> None:
-        if fault not in FAULTS:
-            raise ValueError(f"unknown fault {fault!r}; one of {', '.join(sorted(FAULTS))}")
+        if fault not in self.kinds:
+            raise ValueError(f"unknown fault {fault!r}; one of {', '.join(sorted(self.kinds))}")
         if count < 1:
             raise ValueError("count must be at least 1")
         with self._lock:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
 
-from local.loopback import LoopbackHandler, LoopbackServer, LoopbackService
+from local.loopback import LoopbackHandler, LoopbackService, SimulatorServer
 from local.simulator.bodies import Bodies, params, valid_sms
 from local.simulator.faults import HANG_SECONDS, Faults
 from local.simulator.jobs import JobIds, SimJob
@@ -36,15 +36,9 @@ class ReceivedRequest:
     fault: str | None  # the fault injected into this request, if any
 
 
-class _Server(LoopbackServer):
-    def __init__(self, address: tuple[str, int], simulator: RetarusSimulator) -> None:
-        self.simulator = simulator
-        super().__init__(address, _Handler, simulator._count_handler_error)
-
-
 class _Handler(LoopbackHandler):
     server_version = "RetarusSimulator/1.0"
-    server: _Server
+    server: SimulatorServer[RetarusSimulator]
 
     def do_GET(self) -> None:
         self._dispatch()
@@ -157,8 +151,8 @@ class RetarusSimulator(LoopbackService):
 
     # -- life cycle (port, running, start, stop: LoopbackService's) -------------------------------
 
-    def _new_server(self, address: tuple[str, int]) -> _Server:
-        return _Server(address, self)
+    def _new_server(self, address: tuple[str, int]) -> SimulatorServer[RetarusSimulator]:
+        return SimulatorServer(address, _Handler, self, self._count_handler_error)
 
     @property
     def body_form(self) -> str:
