@@ -29,7 +29,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy layers/common/sms_pipeline layers/common/trim_botocore.py local ops bench tests functions/send/app.py functions/status/app.py
+	$(BIN)/mypy layers/common/sms_pipeline layers/common/trim_botocore.py local ops bench tests functions/send/app.py functions/status/app.py functions/events/app.py
 
 cfn: $(STAMP)
 	$(BIN)/cfn-lint --include-checks I -- template.yaml
