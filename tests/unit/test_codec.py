@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
+from local.stack import load_template
 from sms_pipeline.dynamodb import codec
 from sms_pipeline.job import State
 
@@ -92,11 +92,7 @@ def test_the_record_of_an_item_has_its_fields_typed() -> None:
 
 
 def test_the_attribute_and_index_names_are_the_templates() -> None:
-    class Loader(yaml.SafeLoader):
-        pass
-
-    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
-    table = yaml.load(TEMPLATE.read_text(encoding="utf-8"), Loader=Loader)["Resources"]["JobsTable"]["Properties"]  # noqa: S506
+    table = load_template(TEMPLATE)["Resources"]["JobsTable"]["Properties"]
 
     [index] = table["GlobalSecondaryIndexes"]
     assert index["IndexName"] == codec.DUE_INDEX
