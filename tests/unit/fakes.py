@@ -302,6 +302,16 @@ def _millis(seconds: float) -> int:
     return int(seconds * 1000)
 
 
+class FakeClock:
+    """The use cases' clock, as the test moves it: it answers `now` (epoch seconds) until set again."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class FakePublisher:
     def __init__(self) -> None:
         self.events: list[OutcomeEvent] = []
