@@ -152,16 +152,7 @@ class FakeStore:
         return True
 
     def put_rejected(self, origin: Origin, final: Final, *, now: float, publish_lease_until: float) -> Job | None:
-        if origin.id in self.items:
-            return self._job(self.items[origin.id], origin)
-        self.items[origin.id] = {
-            "origin": origin,
-            "state": State.PUBLISHING,
-            "requestedAt": origin.requested_at,
-            "final": final,
-            "dueAt": _millis(publish_lease_until),
-        }
-        return None
+        return self._put_new(origin, State.PUBLISHING, final=final, dueAt=_millis(publish_lease_until))
 
     def mark_published(self, request_id: str) -> None:
         item = self.items[request_id]
@@ -177,18 +168,9 @@ class FakeStore:
     # --- scheduled sending -------------------------------------------------------------------------
 
     def schedule(self, origin: Origin, *, body: str, due_at: float, validity_seconds: int, now: float) -> Job | None:
-        if origin.id in self.items:
-            return self._job(self.items[origin.id], origin)
-        self.items[origin.id] = {
-            "origin": origin,
-            "state": State.SCHEDULED,
-            "requestedAt": origin.requested_at,
-            "sendAt": origin.send_at,
-            "body": body,
-            "attempts": 0,
-            "dueAt": _millis(due_at),
-        }
-        return None
+        return self._put_new(
+            origin, State.SCHEDULED, sendAt=origin.send_at, body=body, attempts=0, dueAt=_millis(due_at)
+        )
 
     def lease_scheduled(self, job: Job, *, lease_until: float) -> Job | None:
         item = self.items[job.origin.id]
@@ -257,6 +239,14 @@ class FakeStore:
         return {job.origin.id for job in jobs}
 
     # --- internals -------------------------------------------------------------------------------
+
+    def _put_new(self, origin: Origin, state: State, **fields: Any) -> Job | None:
+        """The first record of an id, as the store's conditional put writes it: None when written;
+        the record that already holds the id (a duplicate, another request with that id) when not."""
+        if origin.id in self.items:
+            return self._job(self.items[origin.id], origin)
+        self.items[origin.id] = {"origin": origin, "state": state, "requestedAt": origin.requested_at, **fields}
+        return None
 
     def _shard(self, request_id: str) -> int:
         return zlib.crc32(request_id.encode("utf-8")) % self.shards
