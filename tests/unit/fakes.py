@@ -173,11 +173,7 @@ class FakeStore:
         )
 
     def lease_scheduled(self, job: Job, *, lease_until: float) -> Job | None:
-        item = self.items[job.origin.id]
-        if item["state"] != State.SCHEDULED or item.get("dueAt") != job.due_at:
-            return None
-        item["dueAt"] = _millis(lease_until)
-        return self._job(item)
+        return self._lease(job, State.SCHEDULED, lease_until)
 
     def cancel(self, request_id: str, final: Final, *, publish_lease_until: float) -> tuple[bool, Job | None]:
         item = self.items.get(request_id)
@@ -225,11 +221,7 @@ class FakeStore:
         return self._job(item)
 
     def lease_publish(self, job: Job, *, publish_lease_until: float) -> Job | None:
-        item = self.items[job.origin.id]
-        if item["state"] != State.PUBLISHING or item.get("dueAt") != job.due_at:
-            return None
-        item["dueAt"] = _millis(publish_lease_until)
-        return self._job(item)
+        return self._lease(job, State.PUBLISHING, publish_lease_until)
 
     def record_published(self, jobs: Sequence[Job]) -> set[str]:
         for job in jobs:
@@ -247,6 +239,15 @@ class FakeStore:
             return self._job(self.items[origin.id], origin)
         self.items[origin.id] = {"origin": origin, "state": state, "requestedAt": origin.requested_at, **fields}
         return None
+
+    def _lease(self, job: Job, state: State, until: float) -> Job | None:
+        """As the store's: due again at `until`, if still in `state` with the `due_at` it was read
+        with; the job as it now stands, or None when another run (or a claim) was first."""
+        item = self.items[job.origin.id]
+        if item["state"] != state or item.get("dueAt") != job.due_at:
+            return None
+        item["dueAt"] = _millis(until)
+        return self._job(item)
 
     def _shard(self, request_id: str) -> int:
         return zlib.crc32(request_id.encode("utf-8")) % self.shards
