@@ -303,11 +303,8 @@ class LocalPipeline:
         )
 
     def _poll_checks(self, instance: int) -> None:
-        result = self.check_source.poll_once(lambda event: self.invoke("StatusFunction", event, instance))
-        if result.received:
-            self._count(check_batches=1, failed_check_timers=len(result.failed))
-        if result.error:
-            self.notices.put(Notice("note", "", {"text": f"status function failed on check timers: {result.error}"}))
+        counts = ("check_batches", "failed_check_timers")
+        self._poll(self.check_source, "StatusFunction", instance, "status function failed on check timers", counts)
 
     def _worker(self, logical_id: str) -> FunctionWorker:
         assert self.stack is not None
@@ -382,17 +379,24 @@ class LocalPipeline:
             self.aws_sms.start()
         self.aws_env["AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2"] = self.aws_sms.endpoint_url
 
-    def _poll_events(self) -> None:
-        result = self.events_source.poll_once(lambda event: self.invoke("FallbackEventsFunction", event))
+    def _poll(
+        self, source: SqsEventSource, logical_id: str, instance: int, failure: str, counts: tuple[str, str] | None
+    ) -> None:
+        """One batch from an SQS event source into a function's worker, as Lambda's event source
+        mapping hands it over. `counts` names the counters of batches and of failed records (None:
+        not counted); `failure` is the notice's text when the invocation fails."""
+        result = source.poll_once(lambda event: self.invoke(logical_id, event, instance))
+        if result.received and counts is not None:
+            batches, failed = counts
+            self._count(**{batches: 1, failed: len(result.failed)})
         if result.error:
-            self.notices.put(Notice("note", "", {"text": f"fallback events function failed: {result.error}"}))
+            self.notices.put(Notice("note", "", {"text": f"{failure}: {result.error}"}))
+
+    def _poll_events(self) -> None:
+        self._poll(self.events_source, "FallbackEventsFunction", 0, "fallback events function failed", None)
 
     def _poll_requests(self, instance: int) -> None:
-        result = self.event_source.poll_once(lambda event: self.invoke("SendFunction", event, instance))
-        if result.received:
-            self._count(batches=1, failed_records=len(result.failed))
-        if result.error:
-            self.notices.put(Notice("note", "", {"text": f"send function failed: {result.error}"}))
+        self._poll(self.event_source, "SendFunction", instance, "send function failed", ("batches", "failed_records"))
 
     def _run_status(self, event: dict[str, Any], instance: int) -> None:
         started = time.monotonic()

@@ -152,16 +152,7 @@ class FakeStore:
         return True
 
     def put_rejected(self, origin: Origin, final: Final, *, now: float, publish_lease_until: float) -> Job | None:
-        if origin.id in self.items:
-            return self._job(self.items[origin.id], origin)
-        self.items[origin.id] = {
-            "origin": origin,
-            "state": State.PUBLISHING,
-            "requestedAt": origin.requested_at,
-            "final": final,
-            "dueAt": _millis(publish_lease_until),
-        }
-        return None
+        return self._put_new(origin, State.PUBLISHING, final=final, dueAt=_millis(publish_lease_until))
 
     def mark_published(self, request_id: str) -> None:
         item = self.items[request_id]
@@ -177,25 +168,12 @@ class FakeStore:
     # --- scheduled sending -------------------------------------------------------------------------
 
     def schedule(self, origin: Origin, *, body: str, due_at: float, validity_seconds: int, now: float) -> Job | None:
-        if origin.id in self.items:
-            return self._job(self.items[origin.id], origin)
-        self.items[origin.id] = {
-            "origin": origin,
-            "state": State.SCHEDULED,
-            "requestedAt": origin.requested_at,
-            "sendAt": origin.send_at,
-            "body": body,
-            "attempts": 0,
-            "dueAt": _millis(due_at),
-        }
-        return None
+        return self._put_new(
+            origin, State.SCHEDULED, sendAt=origin.send_at, body=body, attempts=0, dueAt=_millis(due_at)
+        )
 
     def lease_scheduled(self, job: Job, *, lease_until: float) -> Job | None:
-        item = self.items[job.origin.id]
-        if item["state"] != State.SCHEDULED or item.get("dueAt") != job.due_at:
-            return None
-        item["dueAt"] = _millis(lease_until)
-        return self._job(item)
+        return self._lease(job, State.SCHEDULED, lease_until)
 
     def cancel(self, request_id: str, final: Final, *, publish_lease_until: float) -> tuple[bool, Job | None]:
         item = self.items.get(request_id)
@@ -243,11 +221,7 @@ class FakeStore:
         return self._job(item)
 
     def lease_publish(self, job: Job, *, publish_lease_until: float) -> Job | None:
-        item = self.items[job.origin.id]
-        if item["state"] != State.PUBLISHING or item.get("dueAt") != job.due_at:
-            return None
-        item["dueAt"] = _millis(publish_lease_until)
-        return self._job(item)
+        return self._lease(job, State.PUBLISHING, publish_lease_until)
 
     def record_published(self, jobs: Sequence[Job]) -> set[str]:
         for job in jobs:
@@ -257,6 +231,23 @@ class FakeStore:
         return {job.origin.id for job in jobs}
 
     # --- internals -------------------------------------------------------------------------------
+
+    def _put_new(self, origin: Origin, state: State, **fields: Any) -> Job | None:
+        """The first record of an id, as the store's conditional put writes it: None when written;
+        the record that already holds the id (a duplicate, another request with that id) when not."""
+        if origin.id in self.items:
+            return self._job(self.items[origin.id], origin)
+        self.items[origin.id] = {"origin": origin, "state": state, "requestedAt": origin.requested_at, **fields}
+        return None
+
+    def _lease(self, job: Job, state: State, until: float) -> Job | None:
+        """As the store's: due again at `until`, if still in `state` with the `due_at` it was read
+        with; the job as it now stands, or None when another run (or a claim) was first."""
+        item = self.items[job.origin.id]
+        if item["state"] != state or item.get("dueAt") != job.due_at:
+            return None
+        item["dueAt"] = _millis(until)
+        return self._job(item)
 
     def _shard(self, request_id: str) -> int:
         return zlib.crc32(request_id.encode("utf-8")) % self.shards
@@ -300,6 +291,16 @@ def _drop(item: dict[str, Any], *names: str) -> None:
 
 def _millis(seconds: float) -> int:
     return int(seconds * 1000)
+
+
+class FakeClock:
+    """The use cases' clock, as the test moves it: it answers `now` (epoch seconds) until set again."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
 
 
 class FakePublisher:

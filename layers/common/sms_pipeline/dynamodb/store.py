@@ -337,16 +337,8 @@ class JobStore:
         """An invalid request, recorded straight as PUBLISHING (its unknowns left out, not NULL).
         None when recorded; the record that already spends the id (a duplicate delivery, or another
         request with that id) when not."""
-        rejected = Job(
-            origin,
-            State.PUBLISHING,
-            due_at=millis(publish_lease_until),
-            due_shard=int(self._shard(origin.id)),
-            final=final,
-            expires_at=self._expires_at(now),
-            null_unknowns=False,
-        )
-        return self._put_new(rejected)
+        rejected = Job(origin, State.PUBLISHING, final=final, null_unknowns=False)
+        return self._put_due(rejected, due_at=publish_lease_until, expires_from=now)
 
     # --- scheduled sending (contract §11) ---------------------------------------------------------
 
@@ -354,16 +346,8 @@ class JobStore:
         """A request with a future sendAt, recorded SCHEDULED with its body, due at `due_at` (when
         it is to be put back on the request queue, or the end of its put-back's lease). None when
         recorded; the record that already holds the id (a duplicate, a conflict) when not."""
-        scheduled = Job(
-            origin,
-            State.SCHEDULED,
-            due_at=millis(due_at),
-            due_shard=int(self._shard(origin.id)),
-            body=body,
-            attempts=0,
-            expires_at=self._expires_at(max(now, origin.validity_start + validity_seconds)),
-        )
-        return self._put_new(scheduled)
+        scheduled = Job(origin, State.SCHEDULED, body=body, attempts=0)
+        return self._put_due(scheduled, due_at=due_at, expires_from=max(now, origin.validity_start + validity_seconds))
 
     def lease_scheduled(self, job: Job, *, lease_until: float) -> Job | None:
         """Take a due SCHEDULED request to put it back on the queue; one run at a time. The job
@@ -600,6 +584,13 @@ class JobStore:
                 raise RuntimeError(f"{job.origin.id!r} conflicted with an item that is gone; retrying") from None
             return codec.decode(existing)
         return None
+
+    def _put_due(self, job: Job, *, due_at: float, expires_from: float) -> Job | None:
+        """_put_new of a first record with work due at `due_at`, on its id's shard of the due index,
+        that the store may forget once its lifetime, counted from `expires_from`, has passed."""
+        shard = int(self._shard(job.origin.id))
+        due = replace(job, due_at=millis(due_at), due_shard=shard, expires_at=self._expires_at(expires_from))
+        return self._put_new(due)
 
     def _expires_at(self, now: float) -> int:
         return int(now) + self._lifetime
