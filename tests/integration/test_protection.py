@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from sms_pipeline.protection import utc_day
-from sms_pipeline.protection_store import DynamoOptOuts
+from sms_pipeline.protection_store import DynamoOptOuts, window_item, window_of
 from support import Pipeline, aws_hook
 
 PREFIXES = {"AllowedDestinationPrefixes": "+49,+4179"}
@@ -128,13 +129,10 @@ def test_the_window_slides(pipeline: Pipeline) -> None:
     drain(pipeline, send)
     # The oldest of the three moves out of the window (an hour and a second ago), the others stay.
     item = pipeline.dynamodb.get_item(TableName=counters, Key={"id": {"S": "rate#+491701234567"}})["Item"]
-    oldest = int(item["t2"]["N"]) - 3_601_000
-    pipeline.dynamodb.update_item(
-        TableName=counters,
-        Key={"id": {"S": "rate#+491701234567"}},
-        UpdateExpression="SET t2 = :t",
-        ExpressionAttributeValues={":t": {"N": str(oldest)}},
-    )
+    window = window_of(item)
+    assert window.ids == ("old-2", "old-1", "old-0")
+    moved = replace(window, times=(*window.times[:2], window.times[2] - 3_601_000), version=(window.version or 0) - 1)
+    pipeline.dynamodb.put_item(TableName=counters, Item=window_item("+491701234567", moved, expires_at=2**31))
     pipeline.enqueue({"id": "new-0", "to": "+491701234567", "text": "x"})
     pipeline.deliver(send)
     pipeline.enqueue({"id": "new-1", "to": "+491701234567", "text": "x"})
