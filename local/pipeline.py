@@ -29,7 +29,8 @@ from local.moto_process import MotoProcess
 from local.simulator import RetarusSimulator
 from local.stack import LocalStack, SqsEventMapping, provision
 from local.worker import FunctionError, FunctionSpec, FunctionWorker
-from sms_pipeline.protection_store import DynamoCounters, DynamoOptOuts
+from sms_pipeline.protection import Window
+from sms_pipeline.protection_store import DynamoOptOuts, DynamoRules
 
 REGION = "eu-central-1"
 SIM_USER = "local-user"
@@ -188,11 +189,15 @@ class LocalPipeline:
         opt_outs = DynamoOptOuts(dynamodb, self.stack.output("OptOutTableName"))
         for number in self.options.opt_outs:
             opt_outs.add(number)
-        counters = DynamoCounters(dynamodb, self.stack.ref("CountersTable"))
+        rules = DynamoRules(
+            dynamodb, opt_out_table=self.stack.output("OptOutTableName"), counters_table=self.stack.ref("CountersTable")
+        )
         per_number = int(self.stack.parameters["MaxPerNumberPerWindow"]) or 1
         window = int(self.stack.parameters["NumberWindowSeconds"])
-        for number in self.options.recent_sms:
-            counters.take_rate(number, "before-the-run", limit=per_number, now=time.time(), window_seconds=window)
+        for number in self.options.recent_sms:  # an SMS the rate counted just before the run
+            now = time.time()
+            counted = Window().with_sms("before-the-run", int(now * 1000), per_number)
+            rules.write_windows([(number, counted)], expires_at=int(now) + window)
         self.queue_url = self.stack.output("RequestQueueUrl")
         self.dlq_url = self.stack.output("DeadLetterQueueUrl")
         self._subscribe_outcomes()

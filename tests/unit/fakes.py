@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sms_pipeline.job import ClaimResult, Final, Job, Origin, State
 from sms_pipeline.outcomes import PRIMARY_PROVIDER, OutcomeEvent, Verdict
+from sms_pipeline.protection import Looked, Window
 from sms_pipeline.request import CONTRACT_DEFAULTS, SmsRequest
 from sms_pipeline.sending import Sender
 from sms_pipeline.timers import Timer
@@ -398,3 +399,46 @@ class FakeRequeue:
 
     def put_back(self, request_id: str, body: str, *, delay_seconds: int) -> None:
         self.copies.append((request_id, body, delay_seconds))
+
+
+@dataclass
+class FakeRuleState:
+    """The store's semantics in memory: the opt-out list, the day's parts, and each number's window
+    with its version (a write is refused when the window changed since it was read)."""
+
+    opted_out: set[str] = field(default_factory=set)
+    parts: dict[str, int] = field(default_factory=dict)
+    windows: dict[str, Window] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+
+    def look_up(self, numbers: Collection[str], *, windows: bool) -> Looked:
+        self.calls.append("look_up windows" if windows else "look_up")
+        found = {number: self.windows[number] for number in numbers if windows and number in self.windows}
+        return Looked(frozenset(self.opted_out & set(numbers)), found)
+
+    def take_parts(self, day: str, parts: int, *, limit: int, expires_at: int) -> int | None:
+        self.calls.append("take_parts")
+        if self.parts.get(day, 0) + parts > limit:
+            return None
+        self.parts[day] = self.parts.get(day, 0) + parts
+        return self.parts[day]
+
+    def give_back_parts(self, day: str, parts: int) -> None:
+        self.calls.append("give_back_parts")
+        self.parts[day] -= parts
+
+    def write_windows(self, writes: Sequence[tuple[str, Window]], *, expires_at: int) -> dict[int, Window]:
+        self.calls.append("write_windows")
+        changed = {
+            k: self.windows.get(number, Window())
+            for k, (number, window) in enumerate(writes)
+            if self.windows.get(number, Window()).version != window.version
+        }
+        if not changed:
+            for number, window in writes:
+                self.windows[number] = replace(window, version=(window.version or 0) + 1)
+        return changed
+
+    @property
+    def counted(self) -> dict[str, list[str]]:
+        return {number: list(window.ids) for number, window in self.windows.items()}
