@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sms_pipeline.job import ClaimResult, Final, Job, Origin, State
+from sms_pipeline.job import ClaimResult, Delivery, Final, Job, Origin, State
 from sms_pipeline.outcomes import PRIMARY_PROVIDER, OutcomeEvent, Verdict
 from sms_pipeline.protection import Looked, Window
 from sms_pipeline.request import CONTRACT_DEFAULTS, SmsRequest
@@ -33,11 +33,9 @@ class FakeStore:
     def claim(
         self,
         origin: Origin,
+        delivery: Delivery,
         *,
-        message_id: str,
-        token: str,
         now: float,
-        claim_until: float,
         requested_after: float,
         provider: str = PRIMARY_PROVIDER,
     ) -> tuple[ClaimResult, Job]:
@@ -61,9 +59,9 @@ class FakeStore:
                 **kept,
                 "origin": replace(origin, requested_at=first),
                 "state": State.SENDING,
-                "claimUntil": claim_until,
-                "messageId": message_id,
-                "claimToken": token,
+                "claimUntil": delivery.claim_until,
+                "messageId": delivery.message_id,
+                "claimToken": delivery.token,
                 "requestedAt": first,
                 "attempts": kept.get("attempts", 0) + 1,
                 "provider": kept.get("provider", provider),
@@ -74,7 +72,7 @@ class FakeStore:
         if item["state"] == State.SENDING:
             if item["claimUntil"] < now:
                 return ClaimResult.EXPIRED, job
-            if item["messageId"] == message_id:
+            if item["messageId"] == delivery.message_id:
                 return ClaimResult.IN_FLIGHT, job
         return ClaimResult.DUPLICATE, job
 
@@ -93,19 +91,12 @@ class FakeStore:
             }
 
     def take_over(
-        self,
-        request_id: str,
-        *,
-        message_id: str,
-        token: str,
-        stale_claim_until: float,
-        claim_until: float,
-        unconfirmed: bool = False,
+        self, request_id: str, delivery: Delivery, *, stale_claim_until: float, unconfirmed: bool = False
     ) -> bool:
         item = self.items[request_id]
         if item["state"] != State.SENDING or item["claimUntil"] != stale_claim_until:
             return False
-        item.update(claimUntil=claim_until, messageId=message_id, claimToken=token)
+        item.update(claimUntil=delivery.claim_until, messageId=delivery.message_id, claimToken=delivery.token)
         if unconfirmed:
             item["unconfirmed"] = True
         return True
