@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sms_pipeline.job import ClaimResult, Delivery, Final, Job, Origin, State
-from sms_pipeline.outcomes import PRIMARY_PROVIDER, OutcomeEvent, Verdict
+from sms_pipeline.outcomes import OutcomeEvent, Verdict
 from sms_pipeline.protection import Looked, Window
 from sms_pipeline.request import CONTRACT_DEFAULTS, SmsRequest
 from sms_pipeline.sending import Sender
@@ -31,13 +31,7 @@ class FakeStore:
     # --- send path -------------------------------------------------------------------------------
 
     def claim(
-        self,
-        origin: Origin,
-        delivery: Delivery,
-        *,
-        now: float,
-        requested_after: float,
-        provider: str = PRIMARY_PROVIDER,
+        self, origin: Origin, delivery: Delivery, *, now: float, requested_after: float
     ) -> tuple[ClaimResult, Job]:
         item = self.items.get(origin.id)
         past = origin.validity_start <= requested_after
@@ -64,7 +58,7 @@ class FakeStore:
                 "claimToken": delivery.token,
                 "requestedAt": first,
                 "attempts": kept.get("attempts", 0) + 1,
-                "provider": kept.get("provider", provider),
+                "provider": kept.get("provider", delivery.provider),
                 "firstAttemptAt": kept.get("firstAttemptAt", now),
             }
             return ClaimResult.GRANTED, self._job(item)

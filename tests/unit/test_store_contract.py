@@ -13,7 +13,7 @@ import pytest
 from fakes import FakeStore
 
 from sms_pipeline.job import ClaimResult, Delivery, Final, Job, Origin, State
-from sms_pipeline.outcomes import Outcome, ProviderStatus
+from sms_pipeline.outcomes import PRIMARY_PROVIDER, Outcome, ProviderStatus
 from sms_pipeline.ports import SendStore, StatusStore
 
 
@@ -41,8 +41,9 @@ def origin(request_id: str, *, at: float = NOW, fingerprint: str = "f1") -> Orig
 
 def claim(store: Store, request_id: str, message_id: str = "m-1", **changes: Any) -> tuple[ClaimResult, Job]:
     at = changes.pop("at", NOW)
+    delivery = Delivery(message_id, f"token-{message_id}", NOW + 60, changes.pop("provider", PRIMARY_PROVIDER))
     arguments: dict[str, Any] = {"now": NOW, "requested_after": VALID_FROM, **changes}
-    return store.claim(origin(request_id, at=at), Delivery(message_id, f"token-{message_id}", NOW + 60), **arguments)
+    return store.claim(origin(request_id, at=at), delivery, **arguments)
 
 
 def tracked(store: Store, request_id: str) -> Job:

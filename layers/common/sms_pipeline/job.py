@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sms_pipeline.outcomes import Outcome, ProviderStatus
+from sms_pipeline.outcomes import PRIMARY_PROVIDER, Outcome, ProviderStatus
 
 
 class State(StrEnum):
@@ -70,12 +70,15 @@ class Delivery:
     may release the claim or switch its provider. The message id still tells a live claim of the
     same message (IN_FLIGHT: this copy must come back) from another message's (a duplicate).
     `claim_until` is when the claim ends: after the holder's invocation has surely ended, so that a
-    claim found past it (EXPIRED) belongs to an invocation that died.
+    claim found past it (EXPIRED) belongs to an invocation that died. `provider` is the one the
+    holder hands the request to; a claim names it unless an earlier claim named another (a request
+    failed over stays with the fallback).
     """
 
     message_id: str  # the SQS message's
     token: str  # this delivery's own
     claim_until: float
+    provider: str = PRIMARY_PROVIDER
 
 
 @dataclass(frozen=True)

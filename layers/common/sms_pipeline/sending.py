@@ -241,14 +241,13 @@ class Batch:
     ) -> Result:
         s = self._s
         token = uuid.uuid4().hex  # this delivery's own: two copies of one message must not share a claim
-        delivery = Delivery(incoming.message_id, token, self._claim_until)
+        delivery = Delivery(incoming.message_id, token, self._claim_until, s.primary_name)
         now = s.clock()
         claim, job = s.store.claim(
             attempt.origin,
             delivery,
             now=now,
             requested_after=now - attempt.validity_seconds,  # the write checks the validity itself
-            provider=s.primary_name,
         )
         attempt.learn(job)  # the first requestedAt, the last error of earlier attempts
         if claim is ClaimResult.PAST_VALIDITY:

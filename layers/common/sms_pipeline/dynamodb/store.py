@@ -60,7 +60,6 @@ from sms_pipeline.dynamodb.codec import (
     serialize,
 )
 from sms_pipeline.job import ClaimResult, Delivery, Final, Job, Origin, State
-from sms_pipeline.outcomes import PRIMARY_PROVIDER
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -98,13 +97,7 @@ class JobStore:
     # --- send path -------------------------------------------------------------------------------
 
     def claim(
-        self,
-        origin: Origin,
-        delivery: Delivery,
-        *,
-        now: float,
-        requested_after: float,
-        provider: str = PRIMARY_PROVIDER,
+        self, origin: Origin, delivery: Delivery, *, now: float, requested_after: float
     ) -> tuple[ClaimResult, Job]:
         """Claim the request id for one POST; GRANTED only to the first delivery (or after a release).
 
@@ -127,7 +120,7 @@ class JobStore:
         first, an invocation that died before writing the outcome would leave a claim that looks
         like a POST that may have happened, and the request would end UNKNOWN instead of EXPIRED.
 
-        The claim names the `provider` it hands the request to, unless an earlier claim named one
+        The claim names the delivery's `provider`, the one it hands the request to, unless an earlier claim named one
         (a request failed over stays with the fallback), and keeps the first attempt's time.
         """
         past = origin.validity_start <= requested_after
@@ -139,7 +132,7 @@ class JobStore:
             claim_until=None if past else delivery.claim_until,
             message_id=None if past else delivery.message_id,
             claim_token=None if past else delivery.token,
-            provider=None if past else provider,
+            provider=None if past else delivery.provider,
             first_attempt_at=None if past else now,
         )
         item = codec.item(claimed)
