@@ -251,13 +251,62 @@ def test_fallback_parameters_and_defaults() -> None:
         ("arn:aws:sms-voice:eu-central-1:123456789012:phone-number/phone-0123abcd", True),
         ("arn:aws:sms-voice:eu-central-1:123456789012:sender-id/ACME/DE", True),
         ("arn:aws:sms-voice:eu-central-1:123456789012:pool/pool-0123abcd", True),
-        ("+12065550100", False),  # the API takes it, but IAM needs the ARN
+        # contract §12: "the phone number, sender id or pool to send from", as SendTextMessage takes them
+        ("+15551234567", True),
+        ("MyBrand", True),
+        ("pool-0123456789abcdef0123456789abcdef", True),
+        ("phone-0123456789abcdef0123456789abcdef", True),
         ("arn:aws:sms-voice:eu-central-1:123456789012:configuration-set/x", False),
+        ("+0123", False),
+        ("My Brand", False),
+        ("pool:abc", False),  # a colon makes it an ARN to the condition below
     ],
 )
-def test_the_origination_identity_is_an_arn_iam_can_name(identity: str, allowed: bool) -> None:
+def test_the_origination_identity_is_a_phone_number_sender_id_or_pool_or_the_arn_of_one(
+    identity: str, allowed: bool
+) -> None:
     pattern = TEMPLATE["Parameters"]["FallbackOriginationIdentity"]["AllowedPattern"]
     assert bool(re.fullmatch(pattern, identity)) is allowed
+    if allowed and identity:  # FallbackIdentityIsArn: the value holds a colon
+        is_arn = TEMPLATE["Conditions"]["FallbackIdentityIsArn"]
+        assert is_arn == {
+            "Fn::Not": [
+                {
+                    "Fn::Equals": [
+                        {"Fn::Join": ["", {"Fn::Split": [":", {"Ref": "FallbackOriginationIdentity"}]}]},
+                        {"Ref": "FallbackOriginationIdentity"},
+                    ]
+                }
+            ]
+        }
+        assert ("".join(identity.split(":")) != identity) is identity.startswith("arn:")
+
+
+def test_the_send_function_sends_from_exactly_an_identity_given_by_arn_else_from_the_accounts() -> None:
+    [policy] = [
+        policy["Fn::If"]
+        for policy in RESOURCES["SendFunction"]["Properties"]["Policies"]
+        if "Fn::If" in policy and "sms-voice" in json.dumps(policy)
+    ]
+    assert policy[0] == FALLBACK_ONLY
+    [statement] = policy[1]["Statement"]
+    assert statement["Action"] == ["sms-voice:SendTextMessage"]
+    condition, by_arn, otherwise = statement["Resource"]["Fn::If"]
+    configuration_set = {"Fn::GetAtt": ["FallbackConfigurationSet", "Arn"]}
+    assert condition == "FallbackIdentityIsArn"
+    assert by_arn == [
+        {
+            "Fn::Sub": [
+                "arn:${AWS::Partition}:sms-voice:${AWS::Region}:${AWS::AccountId}:${Identity}",
+                {"Identity": {"Fn::Select": [5, {"Fn::Split": [":", {"Ref": "FallbackOriginationIdentity"}]}]}},
+            ]
+        },
+        configuration_set,
+    ]
+    here = "arn:${AWS::Partition}:sms-voice:${AWS::Region}:${AWS::AccountId}:"
+    assert otherwise == [{"Fn::Sub": here + kind + "/*"} for kind in ("phone-number", "sender-id", "pool")] + [
+        configuration_set
+    ]
 
 
 def test_every_resource_of_the_fallback_exists_only_with_it() -> None:
