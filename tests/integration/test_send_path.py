@@ -292,6 +292,28 @@ def test_resend_unconfirmed_policy_sends_again(pipeline: Pipeline) -> None:
     assert pipeline.item("hang-2")["state"] == "TRACKING"
 
 
+def test_a_201_without_a_readable_job_id_is_never_sent_again_even_with_resend_unconfirmed(pipeline: Pipeline) -> None:
+    """The provider said 201: the SMS is on its way (contract §2: sent at most once). With no job
+    id it cannot be tracked: it ends UNKNOWN at once, saying so, and is neither resent nor tracked."""
+    send = pipeline.handler("SendFunction", RESEND_UNCONFIRMED="true")
+    pipeline.simulator.inject("garbled", count=1, path="/sms")
+    pipeline.enqueue({"id": "garbled-1", "to": "+4917012345678", "text": "x"})
+
+    result = pipeline.deliver(send)
+
+    assert result.failed == []
+    [event] = pipeline.outcomes()
+    assert event["outcome"] == "UNKNOWN" and event["id"] == "garbled-1" and event["jobId"] is None
+    assert event["provider"] == "retarus"
+    assert "accepted" in event["reason"] and "job id could not be read" in event["reason"]
+    assert pipeline.item("garbled-1")["state"] == "DONE"
+    # Delivered again (SQS, or a producer's duplicate): no second POST.
+    pipeline.enqueue({"id": "garbled-1", "to": "+4917012345678", "text": "x"})
+    assert pipeline.deliver(send).failed == []
+    assert [post.fault for post in pipeline.simulator.sms_posts()] == ["garbled"]
+    assert len(pipeline.simulator.jobs) == 1 and pipeline.outcomes() == []
+
+
 def test_missing_configuration_names_what_to_fix(pipeline: Pipeline) -> None:
     from sms_pipeline.config import ConfigError
 

@@ -36,6 +36,7 @@ from sms_pipeline.failover import Failover
 from sms_pipeline.job import ClaimResult, Final, Job, Origin, State
 from sms_pipeline.observability import MetricUnit, count, logger
 from sms_pipeline.outcomes import (
+    ACCEPTED_UNREADABLE_REASON,
     CANCELLED_REASON,
     CLAIM_EXPIRED_REASON,
     PRIMARY_PROVIDER,
@@ -304,6 +305,8 @@ class Batch:
             s.store.release(sms.id, token=token, error=fault.reason)
             raise self._retry_later(attempt, str(fault)) from None
         except UnknownResult as unknown:
+            if unknown.accepted:
+                return self._accepted_unreadable(attempt, sms, unknown, log, provider=s.primary_name)
             if s.resend_unconfirmed:
                 s.store.release(sms.id, token=token, error=unknown.reason, unconfirmed=s.failover is not None)
                 logger.warning(
@@ -388,6 +391,8 @@ class Batch:
             logger.info("fallback provider rejected the request", extra={**log, "error": str(rejected)})
             return self._finish(attempt.origin, Outcome.REJECTED, rejected.reason, provider=failover.name)
         except UnknownResult as unknown:
+            if unknown.accepted:
+                return self._accepted_unreadable(attempt, sms, unknown, log, provider=failover.name)
             if s.resend_unconfirmed:
                 s.store.release(sms.id, token=token, error=unknown.reason, unconfirmed=True)
                 raise self._retry_later(attempt, str(unknown)) from None
@@ -399,6 +404,30 @@ class Batch:
         return self._sent(
             sms, message_id, failover.check_after, {**log, "job_id": message_id, "provider": failover.name}
         )
+
+    def _accepted_unreadable(
+        self,
+        attempt: _Attempt,
+        sms: requests_.SmsRequest,
+        unknown: UnknownResult,
+        log: dict[str, str],
+        *,
+        provider: str,
+    ) -> Result:
+        """The provider accepted the SMS but named no readable job id: it is on its way, so it is
+        never sent again, to this provider or another, whatever ResendUnconfirmed says (§2: at
+        most once); with no id it cannot be tracked, so it ends UNKNOWN now. It counts as sent
+        (the provider bills it)."""
+        logger.error(
+            "provider accepted the SMS without a readable job id; ending as UNKNOWN, not sent again",
+            extra={**log, "error": str(unknown), "provider": provider},
+        )
+        count("SmsSent")
+        if sms.parts:
+            count("SegmentsSent", sms.parts.segments)
+        if provider != self._s.primary_name:
+            count("FailoverSends")
+        return self._finish(attempt.origin, Outcome.UNKNOWN, ACCEPTED_UNREADABLE_REASON, provider=provider)
 
     def _sent(self, sms: requests_.SmsRequest, job_id: str, check_after: int, log: dict[str, str]) -> Result:
         """The provider took it: the record of the send, its first check due after `check_after`."""
