@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 from itertools import accumulate
 from typing import Any
@@ -15,7 +14,6 @@ from test_config import FALLBACK as CONFIG_FALLBACK
 from local.stack import load_template
 from sms_pipeline.config import FALLBACK_PROVIDERS, ConfigError, Settings
 from sms_pipeline.request import CONTRACT_DEFAULTS, MAX_VALIDITY_SECONDS, Defaults
-from sms_pipeline.retry import JITTER
 from support import policy_statements
 
 TEMPLATE = load_template()
@@ -62,12 +60,12 @@ def test_the_send_batching_window_is_a_parameter_that_waits_for_nothing_by_defau
 
 
 def _receives_to_outlast(delays: list[int], seconds: int) -> int:
-    """Receives of a request whose attempts all fail, while its retries span `seconds`, with every
-    delay at its shortest (all the jitter taken off), plus the receive that ends it EXPIRED."""
+    """Receives of a request whose attempts all fail, while its retries span `seconds`, each
+    waiting exactly its delay, plus the receive that ends it EXPIRED."""
     waited, receives = 0, 0
     while waited < seconds:
         receives += 1
-        waited += math.ceil(delays[min(receives, len(delays)) - 1] * (1 - JITTER))
+        waited += delays[min(receives, len(delays)) - 1]
     return receives + 1
 
 
@@ -77,11 +75,10 @@ def test_a_request_of_the_longest_validity_outlasts_an_outage_without_reaching_t
     receives that are not a retry delay (a crashed or throttled invocation)."""
     delays = [int(part) for part in TEMPLATE["Parameters"]["RetryDelaysSeconds"]["Default"].split(",")]
     receives = _receives_to_outlast(delays, MAX_VALIDITY_SECONDS)
-    # The count the DLQ is sized against is neither too small nor one too many: the shortest waits of
-    # all the retries but the last span the validity, those of one retry fewer do not; and a request
-    # waits at most the longest delay between receives.
-    shortest = [math.ceil(delay * (1 - JITTER)) for delay in delays]
-    waited = list(accumulate((shortest[min(n, len(shortest) - 1)] for n in range(receives - 1)), initial=0))
+    # The count the DLQ is sized against is neither too small nor one too many: the waits of all the
+    # retries but the last span the validity, those of one retry fewer do not; and a request waits
+    # at most the longest delay between receives.
+    waited = list(accumulate((delays[min(n, len(delays) - 1)] for n in range(receives - 1)), initial=0))
     assert waited[-2] < MAX_VALIDITY_SECONDS <= waited[-1]
     assert receives > MAX_VALIDITY_SECONDS / max(delays)
     queue = RESOURCES["RequestQueue"]["Properties"]

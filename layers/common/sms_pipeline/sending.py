@@ -20,7 +20,6 @@ it instead, under the same claim, which names the fallback before the call; when
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 import uuid
@@ -124,7 +123,6 @@ class Sender:
     timers: CheckTimers | None = None  # the first check's timer (timers.py); None: the scheduled run's
     clock: Callable[[], float] = time.time
     monotonic: Callable[[], float] = time.monotonic
-    jitter: Callable[[], float] = random.random
     protection: Protection | None = None  # the rules of contract §10 (None: none)
     requeue: Requeue | None = None  # puts a request due within the lead back on the queue (§11)
     schedule_lead_seconds: int = 900
@@ -352,7 +350,7 @@ class Batch:
         s = self._s
         assert s.failover is not None
         now = s.clock()
-        next_retry = retry_delay(s.retry_delays, attempt.incoming.receive_count, seconds_left=0, draw=0.0)
+        next_retry = retry_delay(s.retry_delays, attempt.incoming.receive_count, seconds_left=0)
         if s.failover.due(job, now=now, seconds_left=attempt.seconds_left(now), next_retry_seconds=next_retry):
             return self._send_fallback(attempt, sms, job, token, {**log, "after": error.reason}, switch=True)
         raise self._released(attempt, sms.id, token, error, log)
@@ -488,10 +486,7 @@ class Batch:
     def _retry_later(self, attempt: _Attempt, reason: str) -> RetryLater:
         s = self._s
         after = retry_delay(
-            s.retry_delays,
-            attempt.incoming.receive_count,
-            seconds_left=attempt.seconds_left(s.clock()),
-            draw=s.jitter(),
+            s.retry_delays, attempt.incoming.receive_count, seconds_left=attempt.seconds_left(s.clock())
         )
         return RetryLater(reason, after_seconds=after)
 
