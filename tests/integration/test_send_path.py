@@ -163,7 +163,7 @@ def test_invalid_requests_are_rejected_without_post_or_batch_failure(pipeline: P
     assert {event["_attributes"]["outcome"] for event in events} == {"REJECTED"}
     reasons = sorted(event["reason"] for event in events)
     for _, field in INVALID:
-        assert any(reason.startswith(f"invalid request: {field}:") for reason in reasons), field
+        assert any(reason.startswith(f"{field}:") for reason in reasons), field
     for event in events:
         assert event["jobId"] is None and event["providerStatus"] is None and event["submittedAt"] is None
 
@@ -399,8 +399,21 @@ def test_a_text_over_the_segment_limit_is_rejected_with_its_count(pipeline: Pipe
     pipeline.deliver(pipeline.handler("SendFunction"))
     [event] = pipeline.outcomes()
     assert event["outcome"] == "REJECTED"
-    assert event["reason"] == "invalid request: text: 3 segments (GSM-7), more than the limit of 2"
+    assert event["reason"] == "text: 3 segments (GSM-7), more than the limit of 2"
     assert (event["encoding"], event["segments"]) == ("GSM-7", 3)
+    assert pipeline.simulator.sms_posts() == []
+
+
+def test_the_reason_of_an_invalid_request_is_the_contracts_word_for_word(pipeline: Pipeline) -> None:
+    """Contract §9 quotes it, and §1: the reason names the field (it starts with its name)."""
+    pipeline.enqueue(
+        {"id": "ucs", "to": "+4917012345677", "text": "ж" * (67 * 11 + 1)},  # 12 UCS-2 parts; MaxSegments 10
+        {"id": "no-to", "text": "x"},
+    )
+    pipeline.deliver(pipeline.handler("SendFunction"))
+    reasons = {event["id"]: event["reason"] for event in pipeline.outcomes()}
+    assert reasons["ucs"] == "text: 12 segments (UCS-2), more than the limit of 10"
+    assert reasons["no-to"].startswith("to: ")
     assert pipeline.simulator.sms_posts() == []
 
 

@@ -531,7 +531,8 @@ class Batch:
         echo = requests_.echo(incoming.body, incoming.default_id, s.request_defaults)
         origin = _origin(echo, mask(echo.to), incoming.sent_at)
         now = s.clock()
-        final = Final(Outcome.REJECTED, f"invalid request: {invalid}", completed_at=now)
+        # The reason starts with the field's name (contract §1, §9: "text: 12 segments (UCS-2), ...").
+        final = Final(Outcome.REJECTED, str(invalid), completed_at=now)
         log = {"request_id": echo.id, "to": origin.masked_to or "", "message_id": incoming.message_id}
         existing = s.store.put_rejected(origin, final, now=now, publish_lease_until=now + s.publish_lease_seconds)
         if existing is not None:
