@@ -63,6 +63,16 @@ def test_defaults_when_optional_fields_are_absent(pipeline: Pipeline) -> None:
     assert "src" not in post.params and "bc" not in post.params and "ref" not in post.params
 
 
+def test_a_sender_id_with_a_leading_or_trailing_space_is_sent_as_it_is(pipeline: Pipeline) -> None:
+    """Contract §1: up to 11 characters of A-Z a-z 0-9, space and ASCII punctuation."""
+    send = pipeline.handler("SendFunction")
+    pipeline.enqueue({"id": "padded", "to": "+4917012345678", "text": "x", "from": " ACME Ltd "})
+    assert pipeline.deliver(send).failed == []
+    [post] = pipeline.simulator.sms_posts()
+    assert post.params["src"] == " ACME Ltd "
+    assert pipeline.item("padded")["state"] == "TRACKING"
+
+
 def test_message_text_reaches_the_provider_byte_for_byte(pipeline: Pipeline) -> None:
     send = pipeline.handler("SendFunction")
     text = "a&pass=x?#€ 😀"

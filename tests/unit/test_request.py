@@ -171,8 +171,14 @@ def test_phone_numbers_as_people_write_them(written: str, sent: str | None) -> N
         assert parse(body(to=written), "m").to == sent
 
 
-@pytest.mark.parametrize("sender", [" ", "  ", " ACME", "ACME ", "\tACME"])
-def test_a_sender_id_is_not_blank_nor_padded(sender: str) -> None:
+@pytest.mark.parametrize("sender", [" ACME", "ACME ", " ACME ", " ", "A B C D E F"])
+def test_a_sender_id_may_start_or_end_with_a_space_and_is_sent_as_it_is(sender: str) -> None:
+    """Contract §1: up to 11 characters of A-Z a-z 0-9, space and ASCII punctuation."""
+    assert parse(body(**{"from": sender}), "m").sender == sender
+
+
+@pytest.mark.parametrize("sender", ["\tACME", "ACME\n", "ACME\u00a0", "TwelveChars!", ""])
+def test_a_sender_id_holds_no_other_white_space_and_at_most_11_characters(sender: str) -> None:
     with pytest.raises(InvalidRequest, match=r"^from: "):
         parse(body(**{"from": sender}), "m")
 

@@ -412,9 +412,8 @@ def validate(
 
     sender = _optional_str(document, "from")
     if sender is not None:
+        # Spaces anywhere, leading and trailing ones too (contract §1): sent as they are.
         _refuse_invisible("from", sender)
-    if sender is not None and sender != sender.strip():
-        raise InvalidRequest("from", "must not start or end with a space (the phone shows the sender id as it is)")
     if sender is not None and not (_NUMERIC_SENDER.match(sender) or _ALPHA_SENDER.match(sender)):
         raise InvalidRequest(
             "from",
