@@ -70,6 +70,8 @@ layer:
 	test -n "$(ARTIFACTS_DIR)" || { echo "usage: make layer ARTIFACTS_DIR=<folder>" >&2; exit 2; }
 	PATH="$(PY313):$$PATH" $(MAKE) -s -C layers/common build-SharedLayer ARTIFACTS_DIR="$(abspath $(ARTIFACTS_DIR))"
 
+# SAM CLI sends usage data to AWS unless told not to; a build here reaches no network but the registries.
 build: $(SAM_VENV)/bin/sam
-	PATH="$(PY313):$$PATH" $(SAM_VENV)/bin/sam validate --lint
-	PATH="$(PY313):$$PATH" $(SAM_VENV)/bin/sam build
+	test -n "$(PY313)" || { echo "make build needs python3.13 on PATH (or pyenv's 3.13.0): sam build targets the Lambda runtime, python3.13" >&2; exit 2; }
+	SAM_CLI_TELEMETRY=0 PATH="$(PY313):$$PATH" $(SAM_VENV)/bin/sam validate --lint
+	SAM_CLI_TELEMETRY=0 PATH="$(PY313):$$PATH" $(SAM_VENV)/bin/sam build

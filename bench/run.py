@@ -186,6 +186,74 @@ def send_cpu(h: Harness, count: int, rounds: int = 3) -> list[Row]:
     ]
 
 
+def rules_env(h: Harness) -> dict[str, str]:
+    """RULES_ON as the send function's environment: the variables the template sets from them."""
+    variables = h.stack.template["Resources"]["SendFunction"]["Properties"]["Environment"]["Variables"]
+    return {
+        name: RULES_ON[value["Ref"]]
+        for name, value in variables.items()
+        if isinstance(value, dict) and value.get("Ref") in RULES_ON
+    }
+
+
+def rules_cost(h: Harness, latency: float, count: int, rounds: int = 5) -> list[Row]:
+    """What the protection rules cost a send (contract §10): the send lines with every rule on, at
+    limits the bench never reaches, over the same lines with every rule off (the opt-out list, which
+    has no off switch, read in both). The same handler in fresh processes, the rules set through its
+    environment, the two sides alternating in each round; a round's ratio is taken before the median."""
+    env_off = h.function_env("SendFunction")
+    env_on = {**env_off, **rules_env(h)}
+    queue_arn = h.stack.get_att("RequestQueue", "Arn")
+    cpu: dict[str, list[float]] = {"on": [], "off": []}
+    walls: dict[str, list[float]] = {"on": [], "off": []}
+
+    def run(mode: str, side: str, **extra: Any) -> dict[str, Any]:
+        spec = _function_spec(
+            h,
+            "SendFunction",
+            f"rules-{side}",
+            queue_arn=queue_arn,
+            sim_url=h.simulator.base_url,
+            password=PASSWORD,
+            **extra,
+        )
+        spec_data = json.loads(spec.read_text())
+        spec.write_text(json.dumps({**spec_data, "env": env_on if side == "on" else env_off}))
+        subprocess.run([sys.executable, "-m", "bench.cpu", mode, str(spec)], check=True, cwd=ROOT)  # noqa: S603
+        result: dict[str, Any] = json.loads((h.workdir / f"rules-{side}.json").read_text())
+        return result
+
+    for round_ in range(rounds):
+        sides = ("on", "off") if round_ % 2 == 0 else ("off", "on")
+        for side in sides:
+            cpu[side].append(run("handler", side, count=count)["cpu_per_sms"])
+    h.simulator.set_latency(latency)
+    try:
+        for round_ in range(rounds):
+            sides = ("on", "off") if round_ % 2 == 0 else ("off", "on")
+            for side in sides:
+                walls[side].append(statistics.median(run("batch", side, rounds=5)["batch_walls"]))
+    finally:
+        h.simulator.set_latency(0)
+    ms = 1000
+    return [
+        rounds_row(
+            "send: CPU per SMS, every protection rule on / off",
+            [on / off for on, off in zip(cpu["on"], cpu["off"], strict=True)],
+            f"{statistics.median(cpu['on']) * ms:.2f} ms vs {statistics.median(cpu['off']) * ms:.2f} ms"
+            " (handler in a process of its own)",
+            1.10,
+        ),
+        rounds_row(
+            "send: batch of 10, wall, every protection rule on / off",
+            [on / off for on, off in zip(walls["on"], walls["off"], strict=True)],
+            f"{statistics.median(walls['on']) * ms:.0f} ms vs {statistics.median(walls['off']) * ms:.0f} ms"
+            f" at L = {latency * ms:.0f} ms (handler in a process of its own, median of 5 batches a side a round)",
+            1.10,
+        ),
+    ]
+
+
 # What producers send, by the bench's own guess: mostly short GSM-7 texts, some with a typographic
 # character (UCS-2), some long; each computed with smart encoding on (the dearer path).
 SEGMENT_TEXTS = (
@@ -602,7 +670,7 @@ def import_row(
 # destinations are +49 numbers, each gets a few SMS an hour, and the day has room for all.
 RULES_ON = {
     "AllowedDestinationPrefixes": "+49,+43,+41",
-    "MaxPerNumberPerWindow": "10",
+    "MaxPerNumberPerWindow": "50",
     "NumberWindowSeconds": "3600",
     "DailySegmentLimit": "100000000",
 }
@@ -669,6 +737,7 @@ def main(argv: list[str] | None = None) -> int:
             ("AWS calls per SMS", lambda: [calls_per_sms(h, calls, status, delivery_report=d) for d in (False, True)]),
             ("enqueue → POST", lambda: enqueue_latency(h, send, 1 if quick else 3)),
             ("send CPU", lambda: send_cpu(h, 100 if quick else 500)),
+            ("protection rules", lambda: rules_cost(h, latency, 100 if quick else 500, 3 if quick else 5)),
             ("send batch at Lambda's CPU share", lambda: send_latency_at_cpu_share(h, latency, 5 if quick else 9)),
             ("cold start", lambda: cold_start_rows(h, 3 if quick else 15)),
         ]

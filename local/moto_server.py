@@ -4,7 +4,8 @@
 every response, so each boto3 call opened a new TCP connection. Deployed, a function's clients
 reuse theirs; here the reconnects cost the functions CPU they do not spend in AWS, diluted the
 benchmarks' ratios and slowed the soak. The application is moto's own, with two changes in its
-dispatcher (below): a backend cache, and DynamoDB's atomic writes.
+dispatcher (below): a backend cache, and DynamoDB's atomic writes; and one in its DynamoDB model:
+a transaction's rollback keeps the items it touches, not whole tables (`_transaction_snapshot`).
 
 `python -m local.moto_server` serves it in a process of its own (local/moto_process.py: make run,
 the bench, the soak); `ServerThread` serves it in a thread of the tests' process.
@@ -13,6 +14,7 @@ the bench, the soak); `ServerThread` serves it in a thread of the tests' process
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import signal
 import sys
@@ -22,6 +24,9 @@ from types import FrameType
 from typing import Any
 
 from cheroot import wsgi
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.table import Table
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 
@@ -62,6 +67,58 @@ class _Dispatcher(DomainDispatcherApplication):
         except KeyError:
             backend = self._backends[host] = super().get_backend_for_host(host)
             return backend
+
+
+_touched = threading.local()  # the items of the transaction under way: {table name: hash keys}
+_transact_write_items = DynamoDBBackend.transact_write_items
+
+
+def _transaction(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+    """moto's TransactWriteItems, told which items it touches, so that its snapshot keeps those.
+
+    moto rolls a cancelled transaction back by keeping a deep copy of every table it touches, made
+    before it starts, whether it succeeds or not: a transaction on a table of N items costs N item
+    copies. DynamoDB does nothing of the kind, and the send function writes a batch's rate windows
+    in one transaction (sms_pipeline/protection_store.py): on the counters table of a bench or a
+    soak, thousands of items, moto spent 100-250 ms per batch copying them, against 7-8 ms for the
+    transaction itself, and that time was the benchmarks' critical path. The snapshot now copies
+    the touched items alone (the others are not changed by the transaction); what moto decides,
+    writes and rolls back is unchanged.
+    """
+    touched: dict[str, set[DynamoType]] = {}
+    for item in transact_items:
+        for operation in item.values():
+            table = self.tables.get(operation.get("TableName", ""))
+            if table is not None:
+                key = operation.get("Item") or operation.get("Key") or {}
+                if table.hash_key_attr in key:
+                    touched.setdefault(table.name, set()).add(DynamoType(key[table.hash_key_attr]))
+    _touched.keys = touched
+    try:
+        _transact_write_items(self, transact_items)
+    finally:
+        _touched.keys = None
+
+
+def _transaction_snapshot(table: Table, memo: dict[int, Any]) -> Table:
+    """A table's deep copy; during a transaction, one that copies only the items it touches (an
+    item of a table with a range key: all the items of its hash key). Writes replace an item in the
+    table's mapping, or change a touched item in place, so the untouched ones can be shared."""
+    keys = getattr(_touched, "keys", None)
+    snapshot = copy.copy(table)
+    memo[id(table)] = snapshot
+    if keys is None:  # any other deep copy (a backup, a restore): a whole one, as moto makes it
+        snapshot.__dict__.update(copy.deepcopy(table.__dict__, memo))
+        return snapshot
+    snapshot.items = copy.copy(table.items)
+    for hash_value in keys.get(table.name, ()):
+        if hash_value in table.items:
+            snapshot.items[hash_value] = copy.deepcopy(table.items[hash_value], memo)
+    return snapshot
+
+
+DynamoDBBackend.transact_write_items = _transaction  # type: ignore[method-assign]
+Table.__deepcopy__ = _transaction_snapshot  # type: ignore[attr-defined]
 
 
 # Long polls (the event source, the subscriber, the DLQ watch) each hold a thread for up to 20 s.

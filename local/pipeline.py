@@ -29,7 +29,8 @@ from local.moto_process import MotoProcess
 from local.simulator import RetarusSimulator
 from local.stack import LocalStack, SqsEventMapping, provision
 from local.worker import FunctionError, FunctionSpec, FunctionWorker
-from sms_pipeline.protection_store import DynamoCounters, DynamoOptOuts
+from sms_pipeline.protection import Window
+from sms_pipeline.protection_store import DynamoOptOuts, DynamoRules
 
 REGION = "eu-central-1"
 SIM_USER = "local-user"
@@ -189,11 +190,15 @@ class LocalPipeline:
         opt_outs = DynamoOptOuts(dynamodb, self.stack.output("OptOutTableName"))
         for number in self.options.opt_outs:
             opt_outs.add(number)
-        counters = DynamoCounters(dynamodb, self.stack.ref("CountersTable"))
+        rules = DynamoRules(
+            dynamodb, opt_out_table=self.stack.output("OptOutTableName"), counters_table=self.stack.ref("CountersTable")
+        )
         per_number = int(self.stack.parameters["MaxPerNumberPerWindow"]) or 1
         window = int(self.stack.parameters["NumberWindowSeconds"])
-        for number in self.options.recent_sms:
-            counters.take_rate(number, "before-the-run", limit=per_number, now=time.time(), window_seconds=window)
+        for number in self.options.recent_sms:  # an SMS the rate counted just before the run
+            now = time.time()
+            counted = Window().with_sms("before-the-run", int(now * 1000), per_number)
+            rules.write_windows([(number, counted)], expires_at=int(now) + window)
         self.queue_url = self.stack.output("RequestQueueUrl")
         self.dlq_url = self.stack.output("DeadLetterQueueUrl")
         self._subscribe_outcomes()
@@ -304,11 +309,8 @@ class LocalPipeline:
         )
 
     def _poll_checks(self, instance: int) -> None:
-        result = self.check_source.poll_once(lambda event: self.invoke("StatusFunction", event, instance))
-        if result.received:
-            self._count(check_batches=1, failed_check_timers=len(result.failed))
-        if result.error:
-            self.notices.put(Notice("note", "", {"text": f"status function failed on check timers: {result.error}"}))
+        counts = ("check_batches", "failed_check_timers")
+        self._poll(self.check_source, "StatusFunction", instance, "status function failed on check timers", counts)
 
     def _worker(self, logical_id: str) -> FunctionWorker:
         assert self.stack is not None
@@ -383,17 +385,24 @@ class LocalPipeline:
             self.aws_sms.start()
         self.aws_env["AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2"] = self.aws_sms.endpoint_url
 
-    def _poll_events(self) -> None:
-        result = self.events_source.poll_once(lambda event: self.invoke("FallbackEventsFunction", event))
+    def _poll(
+        self, source: SqsEventSource, logical_id: str, instance: int, failure: str, counts: tuple[str, str] | None
+    ) -> None:
+        """One batch from an SQS event source into a function's worker, as Lambda's event source
+        mapping hands it over. `counts` names the counters of batches and of failed records (None:
+        not counted); `failure` is the notice's text when the invocation fails."""
+        result = source.poll_once(lambda event: self.invoke(logical_id, event, instance))
+        if result.received and counts is not None:
+            batches, failed = counts
+            self._count(**{batches: 1, failed: len(result.failed)})
         if result.error:
-            self.notices.put(Notice("note", "", {"text": f"fallback events function failed: {result.error}"}))
+            self.notices.put(Notice("note", "", {"text": f"{failure}: {result.error}"}))
+
+    def _poll_events(self) -> None:
+        self._poll(self.events_source, "FallbackEventsFunction", 0, "fallback events function failed", None)
 
     def _poll_requests(self, instance: int) -> None:
-        result = self.event_source.poll_once(lambda event: self.invoke("SendFunction", event, instance))
-        if result.received:
-            self._count(batches=1, failed_records=len(result.failed))
-        if result.error:
-            self.notices.put(Notice("note", "", {"text": f"send function failed: {result.error}"}))
+        self._poll(self.event_source, "SendFunction", instance, "send function failed", ("batches", "failed_records"))
 
     def _run_status(self, event: dict[str, Any], instance: int) -> None:
         started = time.monotonic()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sms_pipeline.job import Origin
+from sms_pipeline.job import Delivery, Origin
 from support import Pipeline, aws_hook
 
 REQUEST = '{"id": "crashed", "to": "+4917012345678", "text": "x"}'
@@ -18,14 +18,7 @@ def claim_as_another_invocation(pipeline: Pipeline, message_id: str, *, alive: b
     store = pipeline.job_store()
     origin = Origin(id="crashed", masked_to="+49170******78", reference=None, metadata={}, requested_at=time.time())
     claim_until = time.time() + (600 if alive else -1)
-    store.claim(
-        origin,
-        message_id=message_id,
-        token="theirs",
-        now=time.time(),
-        claim_until=claim_until,
-        requested_after=time.time() - 60,
-    )
+    store.claim(origin, Delivery(message_id, "theirs", claim_until), now=time.time(), requested_after=time.time() - 60)
 
 
 def test_a_dead_claim_that_may_have_posted_ends_unknown_without_a_post(pipeline: Pipeline) -> None:

@@ -18,7 +18,7 @@ import pytest
 
 from local.event_source import SqsEventSource
 from sms_pipeline.dynamodb.store import JobStore
-from sms_pipeline.job import ClaimResult, Job, Origin
+from sms_pipeline.job import ClaimResult, Delivery, Job, Origin
 from support import REGION, Pipeline, aws_hook
 
 DOWN = "+4917012345650"  # the simulator answers POST /sms with 500 for this number, every time
@@ -177,7 +177,7 @@ def test_the_claim_itself_refuses_a_request_past_its_validity_new_or_released(pi
         origin = Origin(
             id=request_id, masked_to="+49170******78", reference=None, metadata={}, requested_at=requested_at
         )
-        return store.claim(origin, message_id="m", token="t", now=now, claim_until=now + 60, requested_after=now - 300)
+        return store.claim(origin, Delivery("m", "t", now + 60), now=now, requested_after=now - 300)
 
     assert claim("new", now - 301)[0] is ClaimResult.PAST_VALIDITY
     assert pipeline.item("new")["state"] == "RELEASED" and "claimUntil" not in pipeline.item("new")

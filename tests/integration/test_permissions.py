@@ -28,6 +28,13 @@ ACTION = {
     "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
     "sqs:SendMessageBatch": "sqs:SendMessage",
 }
+# TransactWriteItems is allowed by the actions of its items
+TRANSACT_ACTION = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+}
 CHECK_QUEUE = str({"Fn::GetAtt": ["CheckQueue", "Arn"]})
 TABLE = str({"Fn::GetAtt": ["JobsTable", "Arn"]})
 INDEX = str({"Fn::Sub": "${JobsTable.Arn}/index/due"})
@@ -67,9 +74,13 @@ def calls_of(pipeline: Pipeline, run: Callable[[], None]) -> set[tuple[str, str]
     def record(model: Any, params: dict[str, Any], **_: Any) -> None:
         service = model.service_model.signing_name
         action = ACTION.get(f"{service}:{model.name}", f"{service}:{model.name}")
-        if service == "dynamodb":
-            table = params.get("TableName") or next(iter(params["RequestItems"]))  # BatchWriteItem: its one table
-            calls.add((action, INDEX if "IndexName" in params else tables[table]))
+        if service == "dynamodb" and "TransactItems" in params:  # IAM allows each item's own operation
+            for item in params["TransactItems"]:
+                [(operation, write)] = item.items()
+                calls.add((TRANSACT_ACTION[operation], tables[write["TableName"]]))
+        elif service == "dynamodb":
+            for table in [params["TableName"]] if "TableName" in params else params["RequestItems"]:
+                calls.add((action, INDEX if "IndexName" in params else tables[table]))
         elif service == "sqs":
             calls.add((action, queues[params["QueueUrl"]]))
         else:
@@ -112,6 +123,10 @@ def test_every_call_of_either_function_is_allowed_by_its_role(pipeline: Pipeline
         for request_id, number in (("p1", "01"), ("p2", "01"), ("p3", "02"), ("p4", "03"), ("p5", "99")):
             pipeline.enqueue({"id": request_id, "to": f"+49170123456{number}", "text": "x"})
             pipeline.deliver(protected)
+        # Two records of one batch: their rate windows written in one transaction.
+        wider = pipeline.handler("SendFunction", MAX_PER_NUMBER_PER_WINDOW="5")
+        pipeline.enqueue(*({"id": f"t{n}", "to": f"+4917012345{n}", "text": "x"} for n in (61, 62)))
+        pipeline.deliver(wider)
 
     def checks() -> None:
         status = pipeline.handler("StatusFunction", **FAST)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from sms_pipeline.protection import utc_day
-from sms_pipeline.protection_store import DynamoOptOuts
+from sms_pipeline.protection_store import DynamoOptOuts, window_item, window_of
 from support import Pipeline, aws_hook
 
 PREFIXES = {"AllowedDestinationPrefixes": "+49,+4179"}
@@ -128,13 +129,10 @@ def test_the_window_slides(pipeline: Pipeline) -> None:
     drain(pipeline, send)
     # The oldest of the three moves out of the window (an hour and a second ago), the others stay.
     item = pipeline.dynamodb.get_item(TableName=counters, Key={"id": {"S": "rate#+491701234567"}})["Item"]
-    oldest = int(item["t2"]["N"]) - 3_601_000
-    pipeline.dynamodb.update_item(
-        TableName=counters,
-        Key={"id": {"S": "rate#+491701234567"}},
-        UpdateExpression="SET t2 = :t",
-        ExpressionAttributeValues={":t": {"N": str(oldest)}},
-    )
+    window = window_of(item)
+    assert window.ids == ("old-2", "old-1", "old-0")
+    moved = replace(window, times=(*window.times[:2], window.times[2] - 3_601_000), version=(window.version or 0) - 1)
+    pipeline.dynamodb.put_item(TableName=counters, Item=window_item("+491701234567", moved, expires_at=2**31))
     pipeline.enqueue({"id": "new-0", "to": "+491701234567", "text": "x"})
     pipeline.deliver(send)
     pipeline.enqueue({"id": "new-1", "to": "+491701234567", "text": "x"})
@@ -227,7 +225,7 @@ def test_a_delivery_killed_after_its_count_never_sends_more_than_the_limit(pipel
     def kill_after_the_counts(params: dict[str, Any], **_: Any) -> None:
         if killed["armed"]:
             raise RuntimeError("killed")
-        if params.get("TableName") == counters and str(params.get("Key", {})).startswith("{'id': {'S': 'rate#"):
+        if any(op != "BatchGetItem" and key.startswith("rate#") for op, key in counter_items(params, counters)):
             killed["armed"] = True  # the rate was the last count: the process dies right after it
 
     with aws_hook("before-parameter-build.dynamodb", handler=kill_after_the_counts):
@@ -283,6 +281,27 @@ def test_twenty_concurrent_sends_to_one_number_against_a_rate_of_five_send_five(
     assert len(events) == 15 and {event["outcome"] for event in events.values()} == {"BLOCKED"}
 
 
+@parametrized({"MaxPerNumberPerWindow": "5"})
+def test_two_containers_racing_for_one_numbers_window_send_five_of_twenty(pipeline: Pipeline) -> None:
+    """Two containers, each with a batch of ten to one number, at once: their rounds read the same
+    window, and the one whose write finds it changed decides again on the window now stored."""
+    containers = [pipeline.handler("SendFunction"), pipeline.handler("SendFunction")]
+    pipeline.enqueue(*({"id": f"race-{n}", "to": "+491701234567", "text": "x"} for n in range(20)))
+    threads = [threading.Thread(target=pipeline.deliver, args=(send,)) for send in containers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for send in containers:
+        drain(pipeline, send)
+
+    assert len(posted_numbers(pipeline)) == 5
+    events = outcomes_by_id(pipeline)
+    assert len(events) == 15 and {event["reason"] for event in events.values()} == {
+        "blocked: more than 5 SMS to this number within 3600 s"
+    }
+
+
 @parametrized({"DailySegmentLimit": "5"})
 def test_twenty_concurrent_sends_against_a_day_of_five_parts_send_five(pipeline: Pipeline) -> None:
     concurrently(pipeline, [{"id": f"day-{n}", "to": f"+4917012345{n:02d}", "text": "x"} for n in range(20)])
@@ -298,14 +317,30 @@ def test_twenty_concurrent_sends_against_a_day_of_five_parts_send_five(pipeline:
 # --- a rule that is off costs nothing -----------------------------------------------------------------
 
 
+def counter_items(params: dict[str, Any], counters: str) -> list[tuple[str, str]]:
+    """(operation, key) of each item a DynamoDB call reads or writes in the counters table: the
+    items of a TransactWriteItems and the keys of a BatchGetItem one by one."""
+    if params.get("TableName") == counters:
+        item = params.get("Key") or params.get("Item") or {}
+        return [("", str(item.get("id", {}).get("S", "")))]
+    if "TransactItems" in params:
+        return [
+            (f"TransactWriteItems.{operation}", write.get("Item", write.get("Key", {}))["id"]["S"])
+            for item in params["TransactItems"]
+            for operation, write in item.items()
+            if write["TableName"] == counters
+        ]
+    keys = params.get("RequestItems", {}).get(counters, {}).get("Keys", [])
+    return [("BatchGetItem", key["id"]["S"]) for key in keys]
+
+
 def counter_calls(pipeline: Pipeline, *, requests: int = 3) -> list[tuple[str, str]]:
-    """(operation, key) of every call the send function makes to the counters table."""
+    """(operation, key) of every item the send function reads or writes in the counters table."""
     counters = counters_table(pipeline)
     calls: list[tuple[str, str]] = []
 
     def record(model: Any, params: dict[str, Any], **_: Any) -> None:
-        if params.get("TableName") == counters:
-            calls.append((model.name, str(params.get("Key", {}).get("id", {}).get("S", ""))))
+        calls.extend((operation or model.name, key) for operation, key in counter_items(params, counters))
 
     with aws_hook("before-parameter-build.dynamodb", handler=record):
         send = pipeline.handler("SendFunction")
@@ -321,7 +356,13 @@ def test_rules_that_are_off_make_no_call_to_the_counters(pipeline: Pipeline) -> 
 
 @parametrized({"MaxPerNumberPerWindow": "5"})
 def test_the_rate_alone_makes_one_write_per_request(pipeline: Pipeline) -> None:
-    assert sorted(counter_calls(pipeline)) == [("UpdateItem", f"rate#+49170123456{n}") for n in range(3)]
+    """Each request's window is read with the opt-out list and written once, on condition: a put
+    of its own when its batch has one record, a transaction's put for a batch's several."""
+    calls = counter_calls(pipeline)
+    writes = sorted(key for operation, key in calls if operation in ("PutItem", "TransactWriteItems.Put"))
+    reads = sorted(key for operation, key in calls if operation == "BatchGetItem")
+    assert writes == reads == [f"rate#+49170123456{n}" for n in range(3)]
+    assert len(calls) == 6
 
 
 @parametrized({"DailySegmentLimit": "100"})

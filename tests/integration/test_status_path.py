@@ -16,28 +16,10 @@ import pytest
 from sms_pipeline.dynamodb.store import JobStore
 from sms_pipeline.job import Final, Job, State
 from sms_pipeline.outcomes import Outcome
-from support import REGION, Pipeline, aws_hook
+from support import REGION, SIMULATOR_FINALS, Pipeline, aws_hook
 
 # Every check is due at once, so a test drives time by running the status function.
 FAST = {"STATUS_CHECK_DELAYS_SECONDS": "0"}
-
-# Simulator numbers: the last two digits choose the final status (local/simulator/jobs.py).
-ROWS = {
-    "10": ("DONE", "INVALID_DST", "FAILED"),
-    "11": ("DONE", "BLOCKED", "FAILED"),
-    "12": ("DONE", "CON_ERR", "FAILED"),
-    "13": ("DONE", "NOT_ACC_FIN", "FAILED"),
-    "14": ("DONE", "TIMEOUT", "EXPIRED"),
-    "15": ("DONE", "FAILED_FIN", "UNDELIVERED"),
-    "16": ("DONE", "SEND_ERR", "UNKNOWN"),
-    "17": ("DONE", "STATUS_ERR", "UNKNOWN"),
-    "18": ("CANCELED", "", "CANCELED"),
-    "19": ("CANCELED", "NOT_ACC_REC", "CANCELED"),
-    "20": ("KILL", "", "UNKNOWN"),
-    "21": ("DONE", "WEIRD_STATUS", "UNKNOWN"),
-    "25": ("DONE", "SUC_FIN", "DELIVERED"),  # answered in lower case with white space around it
-    "77": ("DONE", "SUC_ACC", "SENT"),
-}
 
 
 def submit(pipeline: Pipeline, *requests: dict[str, Any], env: dict[str, str] = FAST) -> None:
@@ -57,7 +39,7 @@ def run_status(pipeline: Pipeline, status: Any) -> dict[str, Any]:
 
 def test_every_row_of_the_status_table_gives_its_outcome(pipeline: Pipeline) -> None:
     requests: list[dict[str, Any]] = [
-        {"id": f"row-{suffix}", "to": f"+491701234{suffix}", "text": "x"} for suffix in ROWS
+        {"id": f"row-{suffix}", "to": f"+491701234{suffix}", "text": "x"} for suffix in SIMULATOR_FINALS
     ]
     requests.append({"id": "row-dn", "to": "+4917012345677", "text": "x", "deliveryReport": True})
     submit(pipeline, *requests)
@@ -70,7 +52,7 @@ def test_every_row_of_the_status_table_gives_its_outcome(pipeline: Pipeline) -> 
 
     by_id = {event["id"]: event for event in events}
     assert len(events) == len(requests)  # each published once
-    for suffix, (process, detail, outcome) in ROWS.items():
+    for suffix, (process, detail, outcome) in SIMULATOR_FINALS.items():
         event = by_id[f"row-{suffix}"]
         assert event["outcome"] == outcome, suffix
         assert event["_attributes"] == {"outcome": outcome}

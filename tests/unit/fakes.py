@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sms_pipeline.job import ClaimResult, Final, Job, Origin, State
+from sms_pipeline.job import ClaimResult, Delivery, Final, Job, Origin, State
 from sms_pipeline.outcomes import PRIMARY_PROVIDER, OutcomeEvent, Verdict
+from sms_pipeline.protection import Looked, Window
 from sms_pipeline.request import CONTRACT_DEFAULTS, SmsRequest
 from sms_pipeline.sending import Sender
 from sms_pipeline.timers import Timer
@@ -32,11 +33,9 @@ class FakeStore:
     def claim(
         self,
         origin: Origin,
+        delivery: Delivery,
         *,
-        message_id: str,
-        token: str,
         now: float,
-        claim_until: float,
         requested_after: float,
         provider: str = PRIMARY_PROVIDER,
     ) -> tuple[ClaimResult, Job]:
@@ -60,9 +59,9 @@ class FakeStore:
                 **kept,
                 "origin": replace(origin, requested_at=first),
                 "state": State.SENDING,
-                "claimUntil": claim_until,
-                "messageId": message_id,
-                "claimToken": token,
+                "claimUntil": delivery.claim_until,
+                "messageId": delivery.message_id,
+                "claimToken": delivery.token,
                 "requestedAt": first,
                 "attempts": kept.get("attempts", 0) + 1,
                 "provider": kept.get("provider", provider),
@@ -73,7 +72,7 @@ class FakeStore:
         if item["state"] == State.SENDING:
             if item["claimUntil"] < now:
                 return ClaimResult.EXPIRED, job
-            if item["messageId"] == message_id:
+            if item["messageId"] == delivery.message_id:
                 return ClaimResult.IN_FLIGHT, job
         return ClaimResult.DUPLICATE, job
 
@@ -92,19 +91,12 @@ class FakeStore:
             }
 
     def take_over(
-        self,
-        request_id: str,
-        *,
-        message_id: str,
-        token: str,
-        stale_claim_until: float,
-        claim_until: float,
-        unconfirmed: bool = False,
+        self, request_id: str, delivery: Delivery, *, stale_claim_until: float, unconfirmed: bool = False
     ) -> bool:
         item = self.items[request_id]
         if item["state"] != State.SENDING or item["claimUntil"] != stale_claim_until:
             return False
-        item.update(claimUntil=claim_until, messageId=message_id, claimToken=token)
+        item.update(claimUntil=delivery.claim_until, messageId=delivery.message_id, claimToken=delivery.token)
         if unconfirmed:
             item["unconfirmed"] = True
         return True
@@ -152,16 +144,7 @@ class FakeStore:
         return True
 
     def put_rejected(self, origin: Origin, final: Final, *, now: float, publish_lease_until: float) -> Job | None:
-        if origin.id in self.items:
-            return self._job(self.items[origin.id], origin)
-        self.items[origin.id] = {
-            "origin": origin,
-            "state": State.PUBLISHING,
-            "requestedAt": origin.requested_at,
-            "final": final,
-            "dueAt": _millis(publish_lease_until),
-        }
-        return None
+        return self._put_new(origin, State.PUBLISHING, final=final, dueAt=_millis(publish_lease_until))
 
     def mark_published(self, request_id: str) -> None:
         item = self.items[request_id]
@@ -177,25 +160,12 @@ class FakeStore:
     # --- scheduled sending -------------------------------------------------------------------------
 
     def schedule(self, origin: Origin, *, body: str, due_at: float, validity_seconds: int, now: float) -> Job | None:
-        if origin.id in self.items:
-            return self._job(self.items[origin.id], origin)
-        self.items[origin.id] = {
-            "origin": origin,
-            "state": State.SCHEDULED,
-            "requestedAt": origin.requested_at,
-            "sendAt": origin.send_at,
-            "body": body,
-            "attempts": 0,
-            "dueAt": _millis(due_at),
-        }
-        return None
+        return self._put_new(
+            origin, State.SCHEDULED, sendAt=origin.send_at, body=body, attempts=0, dueAt=_millis(due_at)
+        )
 
     def lease_scheduled(self, job: Job, *, lease_until: float) -> Job | None:
-        item = self.items[job.origin.id]
-        if item["state"] != State.SCHEDULED or item.get("dueAt") != job.due_at:
-            return None
-        item["dueAt"] = _millis(lease_until)
-        return self._job(item)
+        return self._lease(job, State.SCHEDULED, lease_until)
 
     def cancel(self, request_id: str, final: Final, *, publish_lease_until: float) -> tuple[bool, Job | None]:
         item = self.items.get(request_id)
@@ -243,11 +213,7 @@ class FakeStore:
         return self._job(item)
 
     def lease_publish(self, job: Job, *, publish_lease_until: float) -> Job | None:
-        item = self.items[job.origin.id]
-        if item["state"] != State.PUBLISHING or item.get("dueAt") != job.due_at:
-            return None
-        item["dueAt"] = _millis(publish_lease_until)
-        return self._job(item)
+        return self._lease(job, State.PUBLISHING, publish_lease_until)
 
     def record_published(self, jobs: Sequence[Job]) -> set[str]:
         for job in jobs:
@@ -257,6 +223,23 @@ class FakeStore:
         return {job.origin.id for job in jobs}
 
     # --- internals -------------------------------------------------------------------------------
+
+    def _put_new(self, origin: Origin, state: State, **fields: Any) -> Job | None:
+        """The first record of an id, as the store's conditional put writes it: None when written;
+        the record that already holds the id (a duplicate, another request with that id) when not."""
+        if origin.id in self.items:
+            return self._job(self.items[origin.id], origin)
+        self.items[origin.id] = {"origin": origin, "state": state, "requestedAt": origin.requested_at, **fields}
+        return None
+
+    def _lease(self, job: Job, state: State, until: float) -> Job | None:
+        """As the store's: due again at `until`, if still in `state` with the `due_at` it was read
+        with; the job as it now stands, or None when another run (or a claim) was first."""
+        item = self.items[job.origin.id]
+        if item["state"] != state or item.get("dueAt") != job.due_at:
+            return None
+        item["dueAt"] = _millis(until)
+        return self._job(item)
 
     def _shard(self, request_id: str) -> int:
         return zlib.crc32(request_id.encode("utf-8")) % self.shards
@@ -300,6 +283,16 @@ def _drop(item: dict[str, Any], *names: str) -> None:
 
 def _millis(seconds: float) -> int:
     return int(seconds * 1000)
+
+
+class FakeClock:
+    """The use cases' clock, as the test moves it: it answers `now` (epoch seconds) until set again."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
 
 
 class FakePublisher:
@@ -397,3 +390,46 @@ class FakeRequeue:
 
     def put_back(self, request_id: str, body: str, *, delay_seconds: int) -> None:
         self.copies.append((request_id, body, delay_seconds))
+
+
+@dataclass
+class FakeRuleState:
+    """The store's semantics in memory: the opt-out list, the day's parts, and each number's window
+    with its version (a write is refused when the window changed since it was read)."""
+
+    opted_out: set[str] = field(default_factory=set)
+    parts: dict[str, int] = field(default_factory=dict)
+    windows: dict[str, Window] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+
+    def look_up(self, numbers: Collection[str], *, windows: bool) -> Looked:
+        self.calls.append("look_up windows" if windows else "look_up")
+        found = {number: self.windows[number] for number in numbers if windows and number in self.windows}
+        return Looked(frozenset(self.opted_out & set(numbers)), found)
+
+    def take_parts(self, day: str, parts: int, *, limit: int, expires_at: int) -> int | None:
+        self.calls.append("take_parts")
+        if self.parts.get(day, 0) + parts > limit:
+            return None
+        self.parts[day] = self.parts.get(day, 0) + parts
+        return self.parts[day]
+
+    def give_back_parts(self, day: str, parts: int) -> None:
+        self.calls.append("give_back_parts")
+        self.parts[day] -= parts
+
+    def write_windows(self, writes: Sequence[tuple[str, Window]], *, expires_at: int) -> dict[int, Window]:
+        self.calls.append("write_windows")
+        changed = {
+            k: self.windows.get(number, Window())
+            for k, (number, window) in enumerate(writes)
+            if self.windows.get(number, Window()).version != window.version
+        }
+        if not changed:
+            for number, window in writes:
+                self.windows[number] = replace(window, version=(window.version or 0) + 1)
+        return changed
+
+    @property
+    def counted(self) -> dict[str, list[str]]:
+        return {number: list(window.ids) for number, window in self.windows.items()}

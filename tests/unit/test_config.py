@@ -43,6 +43,13 @@ FALLBACK = {
 }
 
 
+def problems(env: dict[str, str]) -> str:
+    """What the ConfigError of these settings says: every problem found, not just the first."""
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env(env)
+    return str(raised.value)
+
+
 def test_valid_environment() -> None:
     settings = Settings.from_env(ENV)
     assert settings.check_delays == (30, 60, 120)
@@ -84,9 +91,7 @@ def test_protection_rules_are_read_and_checked() -> None:
         "NUMBER_WINDOW_SECONDS": "0",
         "DAILY_SEGMENT_LIMIT": "-1",
     }
-    with pytest.raises(ConfigError) as raised:
-        Settings.from_env(env)
-    message = str(raised.value)
+    message = problems(env)
     assert "0043 not an E.164 prefix such as +49 (parameter AllowedDestinationPrefixes)" in message
     assert "MAX_PER_NUMBER_PER_WINDOW=51 must be at most 50 (parameter MaxPerNumberPerWindow)" in message
     assert "NUMBER_WINDOW_SECONDS=0 must be at least 1 (parameter NumberWindowSeconds)" in message
@@ -99,9 +104,7 @@ def test_protection_rules_are_read_and_checked() -> None:
 def test_every_problem_is_listed_with_its_template_source() -> None:
     env = {**ENV, "JOBS_TABLE_NAME": "", "STATUS_CHECK_DELAYS_SECONDS": "30,soon", "RESEND_UNCONFIRMED": "maybe"}
     del env["OUTCOMES_TOPIC_ARN"]
-    with pytest.raises(ConfigError) as raised:
-        Settings.from_env(env)
-    message = str(raised.value)
+    message = problems(env)
     assert "JOBS_TABLE_NAME is not set (it comes from the JobsTable resource" in message
     assert "OUTCOMES_TOPIC_ARN is not set" in message
     assert "StatusCheckDelaysSeconds" in message

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from fakes import FakeProvider, FakePublisher, FakeStore, make_sender, make_tracker
+from fakes import FakeClock, FakeProvider, FakePublisher, FakeStore, make_sender, make_tracker
 
 from sms_pipeline.delivery import DeliveryOutcomes, Handled, NotRecordedYet
 from sms_pipeline.failover import Failover
@@ -20,14 +20,6 @@ from sms_pipeline.sending import Incoming, Result, RetryLater, Sender
 NOW = 1_800_000_000.0
 BODY = json.dumps({"id": "r-1", "to": "+4917012345678", "text": "hi"})
 TRACKING_LIMIT = 3600
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Down(FakeProvider):
@@ -58,7 +50,9 @@ class FakeFallback:
         return f"msg-{len(self.sent)}"
 
 
-def sender(store: FakeStore, primary: FakeProvider, fallback: FakeFallback, clock: Clock, **overrides: Any) -> Sender:
+def sender(
+    store: FakeStore, primary: FakeProvider, fallback: FakeFallback, clock: FakeClock, **overrides: Any
+) -> Sender:
     failover = Failover(fallback, after_seconds=60, check_after=TRACKING_LIMIT)
     return make_sender(store, primary, failover=failover, clock=clock, retry_delays=(10,), **overrides)
 
@@ -71,7 +65,7 @@ def attempt(s: Sender, n: int, body: str = BODY) -> Result:
     "error", [TransientError("provider answered 503"), ConfigurationFault("provider answered 401")]
 )
 def test_a_request_retarus_certainly_did_not_take_fails_over_after_the_delay(error: Exception) -> None:
-    store, clock, fallback = FakeStore(), Clock(), FakeFallback()
+    store, clock, fallback = FakeStore(), FakeClock(NOW), FakeFallback()
     primary = Down(error)
     with pytest.raises(RetryLater):
         attempt(sender(store, primary, fallback, clock), 1)
@@ -90,7 +84,7 @@ def test_a_request_retarus_certainly_did_not_take_fails_over_after_the_delay(err
 
 
 def test_an_open_circuit_fails_over_without_another_call_to_retarus() -> None:
-    store, clock, fallback = FakeStore(), Clock(), FakeFallback()
+    store, clock, fallback = FakeStore(), FakeClock(NOW), FakeFallback()
     primary = Down(ConfigurationFault("provider answered 401"))
     s = sender(store, primary, fallback, clock)
     clock.now += 61
@@ -105,14 +99,14 @@ def test_an_open_circuit_fails_over_without_another_call_to_retarus() -> None:
 
 
 def test_a_request_whose_validity_ends_before_the_next_retry_fails_over_at_once() -> None:
-    store, clock, fallback = FakeStore(), Clock(), FakeFallback()
+    store, clock, fallback = FakeStore(), FakeClock(NOW), FakeFallback()
     body = json.dumps({"id": "r-1", "to": "+4917012345678", "text": "hi", "validitySeconds": 8})
     assert attempt(sender(store, Down(TransientError("503")), fallback, clock), 1, body) is Result.SENT
     assert fallback.sent == [("r-1", 8.0)]
 
 
 def test_an_unknown_retarus_result_never_fails_over() -> None:
-    store, clock, fallback = FakeStore(), Clock(), FakeFallback()
+    store, clock, fallback = FakeStore(), FakeClock(NOW), FakeFallback()
     assert attempt(sender(store, Down(UnknownResult("read timeout")), fallback, clock), 1) is Result.UNKNOWN
     assert fallback.sent == []
 
@@ -131,7 +125,7 @@ def test_an_unknown_retarus_result_never_fails_over() -> None:
 def test_an_accepted_send_without_a_readable_id_is_never_sent_again_nor_failed_over() -> None:
     """Retarus said 201 but its body named no job id: sent for sure (contract §2: at most once), so
     UNKNOWN at once, whatever ResendUnconfirmed says, and never to the fallback."""
-    store, clock, fallback, publisher = FakeStore(), Clock(), FakeFallback(), FakePublisher()
+    store, clock, fallback, publisher = FakeStore(), FakeClock(NOW), FakeFallback(), FakePublisher()
     primary = Down(UnknownResult("201 with an unexpected body", accepted=True))
     resend = sender(store, primary, fallback, clock, resend_unconfirmed=True, publisher=publisher)
     assert attempt(resend, 1) is Result.UNKNOWN
@@ -144,7 +138,7 @@ def test_an_accepted_send_without_a_readable_id_is_never_sent_again_nor_failed_o
 
 
 def test_a_fallback_send_accepted_without_a_message_id_is_never_sent_again() -> None:
-    store, clock, publisher = FakeStore(), Clock(), FakePublisher()
+    store, clock, publisher = FakeStore(), FakeClock(NOW), FakePublisher()
     fallback = FakeFallback(UnknownResult("SendTextMessage: answered without a MessageId", accepted=True))
     body = json.dumps({"id": "r-1", "to": "+4917012345678", "text": "hi", "validitySeconds": 8})
     s = sender(store, Down(TransientError("503")), fallback, clock, resend_unconfirmed=True, publisher=publisher)
@@ -156,7 +150,7 @@ def test_a_fallback_send_accepted_without_a_message_id_is_never_sent_again() -> 
 
 def test_a_redelivery_after_a_kill_during_the_fallback_call_never_goes_to_retarus() -> None:
     for resend, expected in ((False, Result.UNKNOWN), (True, Result.SENT)):
-        store, clock, fallback, primary = FakeStore(), Clock(), FakeFallback(), FakeProvider()
+        store, clock, fallback, primary = FakeStore(), FakeClock(NOW), FakeFallback(), FakeProvider()
         store.items["r-1"] = {  # the claim named the fallback, then its invocation died during the call
             "state": State.SENDING,
             "claimUntil": NOW - 1,
@@ -172,7 +166,7 @@ def test_a_redelivery_after_a_kill_during_the_fallback_call_never_goes_to_retaru
 
 
 def test_the_fallbacks_own_failures_are_retried_then_expire() -> None:
-    store, clock = FakeStore(), Clock()
+    store, clock = FakeStore(), FakeClock(NOW)
     fallback = FakeFallback(TransientError("SendTextMessage: ThrottlingException"))
     primary = Down(TransientError("503"))
     publisher = FakePublisher()
@@ -195,7 +189,7 @@ def test_the_fallbacks_own_failures_are_retried_then_expire() -> None:
 
 
 def test_without_a_fallback_nothing_fails_over_and_no_claim_is_made_while_the_circuit_is_open() -> None:
-    store, clock = FakeStore(), Clock()
+    store, clock = FakeStore(), FakeClock(NOW)
     s = make_sender(store, Down(ConfigurationFault("401")), clock=clock)
     with pytest.raises(RetryLater):
         attempt(s, 1)
@@ -212,7 +206,7 @@ def test_without_a_fallback_nothing_fails_over_and_no_claim_is_made_while_the_ci
 
 
 def fallback_job(store: FakeStore) -> None:
-    s = sender(store, Down(TransientError("503")), FakeFallback(), Clock())
+    s = sender(store, Down(TransientError("503")), FakeFallback(), FakeClock(NOW))
     body = json.dumps({"id": "r-1", "to": "+4917012345678", "text": "hi", "validitySeconds": 8})
     assert attempt(s, 1, body) is Result.SENT
 

@@ -3,64 +3,30 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
 import pytest
+from fakes import FakeRuleState
 
-from sms_pipeline.protection import Admission, Block, Protection, Rule, Rules, country_code, number_key
-from sms_pipeline.protection_store import Gathered
-
-
-@dataclass
-class FakeCounters:
-    """The store's semantics in memory: the day's parts, and each number's counted ids and times."""
-
-    parts: dict[str, int] = field(default_factory=dict)
-    sent: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
-    calls: list[str] = field(default_factory=list)
-
-    def take_parts(self, day: str, parts: int, *, limit: int, expires_at: int) -> int | None:
-        self.calls.append("take_parts")
-        if self.parts.get(day, 0) + parts > limit:
-            return None
-        self.parts[day] = self.parts.get(day, 0) + parts
-        return self.parts[day]
-
-    def give_back_parts(self, day: str, parts: int) -> None:
-        self.calls.append("give_back_parts")
-        self.parts[day] -= parts
-
-    def take_rate(self, number: str, request_id: str, *, limit: int, now: float, window_seconds: int) -> bool:
-        self.calls.append("take_rate")
-        if self.rate_refuses(number, request_id, limit=limit, now=now, window_seconds=window_seconds):
-            return False
-        if request_id not in {counted for counted, _ in self.sent.get(number, [])}:
-            self.sent.setdefault(number, []).append((request_id, now))
-        return True
-
-    def rate_refuses(self, number: str, request_id: str, *, limit: int, now: float, window_seconds: int) -> bool:
-        entries = self.sent.get(number, [])
-        if request_id in {counted for counted, _ in entries}:
-            return False
-        return sum(1 for _, at in entries if at > now - window_seconds) >= limit
-
-
-class FakeOptOuts:
-    def __init__(self, *numbers: str) -> None:
-        self.numbers = set(numbers)
-        self.calls = 0
-
-    def contains(self, number: str) -> bool:
-        self.calls += 1
-        return number in self.numbers
-
+from sms_pipeline.gathered import Gathered
+from sms_pipeline.protection import (
+    Admission,
+    Block,
+    Protection,
+    Rule,
+    Rules,
+    Window,
+    _Ask,
+    country_code,
+    number_key,
+)
 
 NOW = 1_764_720_000.0  # 2025-12-03 00:00:00 UTC
 
 
-def protection(rules: Rules, *opted_out: str, now: float = NOW) -> tuple[Protection, FakeCounters, FakeOptOuts]:
-    counters, opt_outs = FakeCounters(), FakeOptOuts(*opted_out)
-    return Protection(rules, counters=counters, opt_outs=opt_outs, clock=lambda: now), counters, opt_outs
+def protection(rules: Rules, *opted_out: str, now: float = NOW) -> tuple[Protection, FakeRuleState]:
+    state = FakeRuleState(opted_out=set(opted_out))
+    return Protection(rules, state=state, clock=lambda: now, gather_seconds=0), state
 
 
 @pytest.mark.parametrize(
@@ -78,24 +44,26 @@ def test_the_key_is_the_number_as_sent_with_00_written_plus() -> None:
 
 
 def test_prefixes_block_numbers_with_a_country_code_outside_them_and_cost_nothing() -> None:
-    guard, counters, _ = protection(Rules(allowed_prefixes=("+49", "+4179")))
+    guard, state = protection(Rules(allowed_prefixes=("+49", "+4179")))
     assert isinstance(guard.admit("a", "+491701234567", 1), Admission)
     assert isinstance(guard.admit("b", "0041791234567", 1), Admission)
     assert isinstance(guard.admit("c", "01701234567", 1), Admission)  # the account's own country
+    calls = list(state.calls)
     assert guard.admit("d", "+79161234567", 1) == Block(Rule.PREFIX, "blocked: +7 is not an allowed destination prefix")
     assert guard.admit("e", "+41761234567", 1) == Block(
         Rule.PREFIX, "blocked: +4176 is not an allowed destination prefix"
     )
-    assert counters.calls == []
+    assert state.calls == calls  # a prefix block reads nothing
+    assert set(calls) == {"look_up"}  # the opt-out list alone: no counter is read or written
 
 
 def test_the_rules_come_in_the_contracts_order() -> None:
     rules = Rules(allowed_prefixes=("+49",), max_per_number=1, daily_segment_limit=1)
-    guard, counters, opt_outs = protection(rules, "+441234567890", "+491701234567")
+    guard, state = protection(rules, "+441234567890", "+491701234567")
     assert guard.admit("x", "+441234567890", 1).rule is Rule.PREFIX  # type: ignore[union-attr]
-    assert opt_outs.calls == 0  # a prefix block reads nothing
+    assert state.calls == []  # a prefix block reads nothing
     assert guard.admit("x", "+491701234567", 1) == Block(Rule.OPT_OUT, "blocked: opted out")
-    assert counters.calls == []
+    assert state.calls == ["look_up windows"]  # nothing taken or written for an opted-out number
     assert isinstance(guard.admit("first", "+491709999999", 1), Admission)
     # Over both the rate and the day: the rate is named, as the contract orders them.
     assert guard.admit("second", "+491709999999", 1) == Block(
@@ -104,46 +72,94 @@ def test_the_rules_come_in_the_contracts_order() -> None:
     assert guard.admit("third", "+491708888888", 1) == Block(
         Rule.SPEND, "blocked: the day's limit of 1 SMS parts is reached"
     )
+    assert state.counted == {"+491709999999": ["first"]}  # the blocked ones took no slot
 
 
-def test_a_request_the_rate_refuses_gives_its_parts_back() -> None:
-    guard, counters, _ = protection(Rules(max_per_number=1, daily_segment_limit=10))
+def test_a_request_the_rate_refuses_takes_no_parts() -> None:
+    guard, state = protection(Rules(max_per_number=1, daily_segment_limit=10))
     guard.admit("a", "+491701234567", 3)
     assert isinstance(guard.admit("b", "+491701234567", 3), Block)
-    assert counters.parts == {"2025-12-03": 3}
+    assert state.parts == {"2025-12-03": 3}
+
+
+def test_a_request_the_rate_refuses_after_a_concurrent_write_gives_its_parts_back() -> None:
+    """The window changed between the round's read and its write (another batch counted an SMS to
+    the number): the request is decided again on the window now stored, and gives its parts back."""
+    guard, state = protection(Rules(max_per_number=1, daily_segment_limit=10))
+    write = state.write_windows
+
+    def raced(writes: Sequence[tuple[str, Window]], *, expires_at: int) -> dict[int, Window]:
+        state.windows["+491701234567"] = Window((int(NOW * 1000),), ("other",), 7)
+        state.write_windows = write  # type: ignore[method-assign]
+        return write(writes, expires_at=expires_at)
+
+    state.write_windows = raced  # type: ignore[method-assign]
+    assert guard.admit("b", "+491701234567", 3) == Block(
+        Rule.RATE, "blocked: more than 1 SMS to this number within 3600 s"
+    )
+    assert state.parts == {"2025-12-03": 0} and state.counted == {"+491701234567": ["other"]}
+
+
+def test_a_request_counted_already_takes_no_slot() -> None:
+    """A retry after a 5xx, or a redelivered copy: its id is in the window, so it passes and writes
+    nothing, even at the limit."""
+    guard, state = protection(Rules(max_per_number=1))
+    assert isinstance(guard.admit("a", "+491701234567", 1), Admission)
+    calls = len(state.calls)
+    assert isinstance(guard.admit("a", "+491701234567", 1), Admission)
+    assert state.calls[calls:] == ["look_up windows"] and state.counted == {"+491701234567": ["a"]}
+
+
+def test_two_sms_to_one_number_in_one_round_are_counted_one_after_the_other() -> None:
+    guard, state = protection(Rules(max_per_number=1))
+    verdicts = guard._round([_Ask("a", "+491701234567", 1), _Ask("b", "+491701234567", 1)])
+    assert isinstance(verdicts[0], Admission) and verdicts[1] == Block(
+        Rule.RATE, "blocked: more than 1 SMS to this number within 3600 s"
+    )
+    assert state.counted == {"+491701234567": ["a"]}
+
+
+def test_a_round_reads_once_and_writes_its_windows_in_one_call() -> None:
+    guard, state = protection(Rules(max_per_number=3, daily_segment_limit=100))
+    asks = [_Ask(f"r{n}", f"+4917012345{n:02d}", 1) for n in range(10)]
+    assert all(isinstance(verdict, Admission) for verdict in guard._round(asks))
+    assert state.calls == ["look_up windows", "take_parts", "write_windows"]
+    assert state.parts == {"2025-12-03": 10} and len(state.counted) == 10
 
 
 def test_a_request_larger_than_the_day_is_refused_without_a_call() -> None:
-    guard, counters, _ = protection(Rules(daily_segment_limit=5))
+    guard, state = protection(Rules(daily_segment_limit=5))
     blocked = guard.admit("big", "+491701234567", 6)
     assert blocked == Block(Rule.SPEND, "blocked: the day's limit of 5 SMS parts is reached")
-    assert counters.calls == []
+    assert state.calls == ["look_up"]
 
 
 def test_parts_are_given_back_once() -> None:
-    guard, counters, _ = protection(Rules(daily_segment_limit=10))
+    guard, state = protection(Rules(daily_segment_limit=10))
     admission = guard.admit("a", "+491701234567", 4)
     assert isinstance(admission, Admission) and admission.used_percent == 40
     admission.give_back()
     admission.give_back()
-    assert counters.parts == {"2025-12-03": 0} and counters.calls.count("give_back_parts") == 1
+    assert state.parts == {"2025-12-03": 0} and state.calls.count("give_back_parts") == 1
 
 
 def test_a_rule_that_is_off_calls_no_port() -> None:
-    guard, counters, _ = protection(Rules())
-    assert guard.admit("a", "+491701234567", 1) is Admission.NOTHING and counters.calls == []
-    guard, counters, _ = protection(Rules(max_per_number=2))
+    """The opt-out list is read for every round (it has no off switch); the counters only for a
+    rule that is on."""
+    guard, state = protection(Rules())
+    assert guard.admit("a", "+491701234567", 1) is Admission.NOTHING and state.calls == ["look_up"]
+    guard, state = protection(Rules(max_per_number=2))
     guard.admit("a", "+491701234567", 1)
-    assert counters.calls == ["take_rate"]
-    guard, counters, _ = protection(Rules(daily_segment_limit=2))
+    assert state.calls == ["look_up windows", "write_windows"]
+    guard, state = protection(Rules(daily_segment_limit=2))
     guard.admit("a", "+491701234567", 1)
-    assert counters.calls == ["take_parts"]
+    assert state.calls == ["look_up", "take_parts"]
 
 
 def test_the_day_is_the_utc_day() -> None:
-    guard, counters, _ = protection(Rules(daily_segment_limit=10), now=NOW - 1)
+    guard, state = protection(Rules(daily_segment_limit=10), now=NOW - 1)
     guard.admit("late", "+491701234567", 1)
-    assert counters.parts == {"2025-12-02": 1}
+    assert state.parts == {"2025-12-02": 1}
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from fakes import FakeProvider, FakePublisher, FakeRequeue, FakeStore, make_sender, make_tracker
+from fakes import FakeProvider, FakePublisher, FakeRequeue, FakeRuleState, FakeStore, make_sender, make_tracker
 
 from sms_pipeline.job import State
 from sms_pipeline.outcomes import Outcome
@@ -153,7 +153,7 @@ def test_the_protection_rules_count_at_the_send_and_a_blocked_one_ends_from_sche
     changed meanwhile): BLOCKED, never sent, and not put back again."""
     world = World()
     world.handle(body("r", NOW + 3600))
-    only_43 = Protection(Rules(allowed_prefixes=("+43",)), counters=None, opt_outs=None)
+    only_43 = Protection(Rules(allowed_prefixes=("+43",)), state=FakeRuleState())
 
     world.now = NOW + 3600
     copy = world.handle(body("r", NOW + 3600), message_id="copy", request_id="r", protection=only_43)

@@ -19,6 +19,7 @@ import requests
 
 from local.simulator import ODD_SUFFIXES, RetarusSimulator, lifecycle
 from sms_pipeline.retarus import bodies as retarus_bodies
+from support import SIMULATOR_FINALS
 
 USER, PASSWORD = "sim-user", "s3cr3t&pass=word?"
 AUTH = {"user": USER, "pass": PASSWORD}
@@ -257,17 +258,10 @@ def test_polls_to_final_must_be_positive() -> None:
         RetarusSimulator(polls_to_final=0)
 
 
+# Every number of the tests' table but 25, whose answer is written sloppily on purpose (tested below).
 @pytest.mark.parametrize(
     ("suffix", "final"),
-    [
-        ("10", ("DONE", "INVALID_DST")),
-        ("14", ("DONE", "TIMEOUT")),
-        ("15", ("DONE", "FAILED_FIN")),
-        ("18", ("CANCELED", "")),
-        ("19", ("CANCELED", "NOT_ACC_REC")),
-        ("20", ("KILL", "")),
-        ("21", ("DONE", "WEIRD_STATUS")),
-    ],
+    [(suffix, (process, status)) for suffix, (process, status, _) in SIMULATOR_FINALS.items() if suffix != "25"],
 )
 def test_magic_suffix_chooses_the_final_status(
     suffix: str, final: tuple[str, str], sim: RetarusSimulator, client: requests.Session

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 import pytest
 from fakes import FakeStore
 
-from sms_pipeline.job import ClaimResult, Final, Job, Origin, State
+from sms_pipeline.job import ClaimResult, Delivery, Final, Job, Origin, State
 from sms_pipeline.outcomes import Outcome, ProviderStatus
 from sms_pipeline.ports import SendStore, StatusStore
 
@@ -41,15 +41,8 @@ def origin(request_id: str, *, at: float = NOW, fingerprint: str = "f1") -> Orig
 
 def claim(store: Store, request_id: str, message_id: str = "m-1", **changes: Any) -> tuple[ClaimResult, Job]:
     at = changes.pop("at", NOW)
-    arguments: dict[str, Any] = {
-        "message_id": message_id,
-        "token": f"token-{message_id}",
-        "now": NOW,
-        "claim_until": NOW + 60,
-        "requested_after": VALID_FROM,
-        **changes,
-    }
-    return store.claim(origin(request_id, at=at), **arguments)
+    arguments: dict[str, Any] = {"now": NOW, "requested_after": VALID_FROM, **changes}
+    return store.claim(origin(request_id, at=at), Delivery(message_id, f"token-{message_id}", NOW + 60), **arguments)
 
 
 def tracked(store: Store, request_id: str) -> Job:
@@ -83,9 +76,7 @@ def test_an_expired_claim_is_taken_over_once(store: Store) -> None:
     assert job.claim_until is not None
 
     def take(message: str) -> bool:
-        return store.take_over(
-            "r", message_id=message, token=message, stale_claim_until=job.claim_until or 0.0, claim_until=NOW + 200
-        )
+        return store.take_over("r", Delivery(message, message, NOW + 200), stale_claim_until=job.claim_until or 0.0)
 
     assert take("m-2")
     assert not take("m-3")  # the claim it saw is gone
@@ -299,9 +290,7 @@ def test_a_request_whose_send_may_have_happened_is_unconfirmed_and_cannot_switch
     assert store.switch_provider("r", token="token-m-2", provider="aws-sms") is False
 
     claim(store, "s")
-    assert store.take_over(
-        "s", message_id="m-3", token="t-3", stale_claim_until=NOW + 60, claim_until=NOW + 120, unconfirmed=True
-    )
+    assert store.take_over("s", Delivery("m-3", "t-3", NOW + 120), stale_claim_until=NOW + 60, unconfirmed=True)
     assert store.switch_provider("s", token="t-3", provider="aws-sms") is False
     [taken_over] = store.get(["s"])
     assert taken_over.unconfirmed
@@ -345,10 +334,8 @@ def test_the_claim_takes_a_scheduled_request_out_of_the_due_index(store: Store) 
     scheduled(store, "s")
     result, job = store.claim(
         replace(origin("s"), send_at=SEND_AT),
-        message_id="copy",
-        token="t",
+        Delivery("copy", "t", SEND_AT + 60),
         now=SEND_AT,
-        claim_until=SEND_AT + 60,
         requested_after=SEND_AT - 300,
     )
     assert result is ClaimResult.GRANTED and job.state is State.SENDING and job.attempts == 1
@@ -364,13 +351,9 @@ def test_a_scheduled_requests_validity_counts_from_its_send_at(store: Store) -> 
     scheduled(store, "late")
     waiting = {name: replace(origin(name), send_at=SEND_AT) for name in ("on-time", "late")}
     on_time = store.claim(
-        waiting["on-time"], message_id="m", token="t", now=SEND_AT + 1, claim_until=SEND_AT + 60,
-        requested_after=SEND_AT + 1 - 300,
-    )  # fmt: skip
-    late = store.claim(
-        waiting["late"], message_id="m", token="t", now=SEND_AT + 300, claim_until=SEND_AT + 360,
-        requested_after=SEND_AT,
-    )  # fmt: skip
+        waiting["on-time"], Delivery("m", "t", SEND_AT + 60), now=SEND_AT + 1, requested_after=SEND_AT + 1 - 300
+    )
+    late = store.claim(waiting["late"], Delivery("m", "t", SEND_AT + 360), now=SEND_AT + 300, requested_after=SEND_AT)
     assert on_time[0] is ClaimResult.GRANTED
     assert late[0] is ClaimResult.PAST_VALIDITY and late[1].state is State.SCHEDULED
     assert store.finish_released("late", Final(Outcome.EXPIRED, "not sent", SEND_AT + 300), publish_lease_until=NOW)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator, Mapping
 from itertools import accumulate
 from typing import Any
 
@@ -199,20 +200,89 @@ def test_outputs() -> None:
     assert {"RequestQueueUrl", "OutcomesTopicArn", "JobsTableName", "OptOutTableName"} <= set(TEMPLATE["Outputs"])
 
 
-def test_functions_read_resources_from_the_environment_the_template_sets() -> None:
-    env = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
-    assert env["JOBS_TABLE_NAME"] == {"Ref": "JobsTable"}
-    assert env["OUTCOMES_TOPIC_ARN"] == {"Ref": "OutcomesTopic"}
-    assert env["RETARUS_SECRET_ARN"] == {"Ref": "RetarusSecretArn"}
-    assert env["REQUEST_QUEUE_URL"] == {"Ref": "RequestQueue"}
-    assert env["DEFAULT_VALIDITY_SECONDS"] == {"Ref": "DefaultValiditySeconds"}
-    assert env["RETRY_DELAYS_SECONDS"] == {"Ref": "RetryDelaysSeconds"}
-    assert env["OPT_OUT_TABLE_NAME"] == {"Ref": "OptOutTable"}
-    assert env["COUNTERS_TABLE_NAME"] == {"Ref": "CountersTable"}
-    assert env["ALLOWED_DESTINATION_PREFIXES"] == {"Ref": "AllowedDestinationPrefixes"}
-    assert env["MAX_PER_NUMBER_PER_WINDOW"] == {"Ref": "MaxPerNumberPerWindow"}
-    assert env["NUMBER_WINDOW_SECONDS"] == {"Ref": "NumberWindowSeconds"}
-    assert env["DAILY_SEGMENT_LIMIT"] == {"Ref": "DailySegmentLimit"}
+# What a Ref gives, by the type of the resource it names: the attribute a variable holding it ends in.
+REF_GIVES = {"AWS::DynamoDB::Table": "NAME", "AWS::SNS::Topic": "ARN", "AWS::SQS::Queue": "URL"}
+
+
+def _variable_named_after(target: str) -> str | None:
+    """The variable that holds the Ref of this parameter or resource: MaxPerNumberPerWindow →
+    MAX_PER_NUMBER_PER_WINDOW, JobsTable → JOBS_TABLE_NAME (None: no variable holds such a Ref)."""
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", target).upper()
+    if target in TEMPLATE["Parameters"]:
+        return snake
+    gives = REF_GIVES.get(RESOURCES.get(target, {}).get("Type", ""))
+    return f"{snake}_{gives}" if gives else None
+
+
+def _environments() -> dict[str, dict[str, Any]]:
+    """Each function's environment: the Globals' variables and its own."""
+    shared = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    return {
+        name: {**shared, **resource["Properties"].get("Environment", {}).get("Variables", {})}
+        for name, resource in RESOURCES.items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+
+
+class _Reads(Mapping[str, str]):
+    """An environment that notes every name read from it."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self._values = values
+        self.names: set[str] = set()
+
+    def __getitem__(self, name: str) -> str:
+        self.names.add(name)
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+def _settings_read() -> set[str]:
+    """Every variable the settings read (with a fallback provider, whose own are read only then)."""
+    environ = _Reads({**CONFIG_ENV, **CONFIG_FALLBACK})
+    Settings.from_env(environ)
+    return environ.names
+
+
+def _settings_needed() -> dict[str, str]:
+    """Every variable the settings cannot do without, and the source their error names for it
+    (config.py: "JOBS_TABLE_NAME is not set (it comes from the JobsTable resource in template.yaml)")."""
+    sources: dict[str, str] = {}
+    for environ in ({}, {"FALLBACK_PROVIDER": "aws-sms"}):  # the fallback's own are needed only with one
+        with pytest.raises(ConfigError) as unset:
+            Settings.from_env(environ)
+        sources.update(re.findall(r"(\w+) is not set \(it comes from (.+?) in template\.yaml\)", str(unset.value)))
+    return sources
+
+
+def test_each_function_gets_its_settings_from_what_their_variables_are_named_after() -> None:
+    """A variable that holds a Ref is named after what it refers to: a parameter in UPPER_SNAKE_CASE,
+    a resource with the attribute its Ref gives (REF_GIVES). Every variable the settings need is set
+    for every function, to the Ref of the parameter or resource their error names as its source;
+    and no variable is set that the settings do not read (Powertools' own aside)."""
+    read, needed = _settings_read(), _settings_needed()
+    for function, env in _environments().items():
+        ours = {name: value for name, value in env.items() if not name.startswith("POWERTOOLS_")}
+        assert set(needed) <= set(ours), f"{function} lacks {sorted(set(needed) - set(ours))}"
+        assert set(ours) <= read, f"{function} sets {sorted(set(ours) - read)}, which the settings do not read"
+        for name, value in ours.items():
+            if isinstance(value, dict) and "Ref" in value:
+                assert name == _variable_named_after(value["Ref"]), f"{function}: {name} holds {value}"
+        for name, source in needed.items():
+            named = re.fullmatch(r"parameter (\w+)|the (\w+) resource", source)
+            if named is None:  # no parameter's or resource's own value (DUE_INDEX_NAME)
+                continue
+            target = named[1] or named[2]
+            assert target in TEMPLATE["Parameters"] or target in RESOURCES, f"{name}: no {source} in the template"
+            if _variable_named_after(target) is not None:  # held by a Ref (FallbackConfigurationSet's name is not)
+                assert (name, env[name]) == (_variable_named_after(target), {"Ref": target}), (
+                    f"{function}: {name} is {env[name]}, from {source}"
+                )
 
 
 def test_counters_expire_and_the_day_alarm_watches_80_percent() -> None:

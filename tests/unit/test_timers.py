@@ -10,7 +10,7 @@ import pytest
 from fakes import FakeCheckTimers, FakeProvider, FakePublisher, FakeStore, make_sender, make_tracker
 
 from sms_pipeline import check_queue
-from sms_pipeline.job import Origin, State
+from sms_pipeline.job import Delivery, Origin, State
 from sms_pipeline.outcomes import Outcome, ProviderStatus, Verdict
 from sms_pipeline.sending import Incoming, Result
 from sms_pipeline.timed_checks import check_timers
@@ -24,7 +24,7 @@ DELIVERED = Verdict(Outcome.DELIVERED, "Successful.", provider_status=ProviderSt
 def sent(store: FakeStore, request_id: str, *, first_check_at: float = SENT_AT + 30, timer: bool = True) -> Timer:
     """A request as the send use case leaves it, with its first check's timer on its way."""
     origin = Origin(request_id, "+4917*******78", None, {}, SENT_AT, "f", "GSM-7", 1)
-    store.claim(origin, message_id="m", token="t", now=SENT_AT, claim_until=SENT_AT + 60, requested_after=0.0)
+    store.claim(origin, Delivery("m", "t", SENT_AT + 60), now=SENT_AT, requested_after=0.0)
     store.record_sent(request_id, f"J-{request_id}", submitted_at=SENT_AT, first_check_at=first_check_at, timer=timer)
     return Timer(request_id, int(first_check_at * 1000))
 

@@ -10,7 +10,7 @@ from fakes import FakeProvider, FakePublisher, FakeStore, make_tracker
 
 from sms_pipeline import schedule
 from sms_pipeline.config import ConfigError
-from sms_pipeline.job import Final, Job, Origin, State
+from sms_pipeline.job import Delivery, Final, Job, Origin, State
 from sms_pipeline.outcomes import TRACKING_LIMIT_REASON, Outcome, OutcomeEvent, ProviderStatus, Verdict
 from sms_pipeline.ports import ConfigurationFault, TransientError
 
@@ -24,7 +24,7 @@ DELIVERED = Verdict(
 def sent(store: FakeStore, request_id: str, *, first_check_at: float = SENT_AT + 30) -> None:
     """A request as the send use case leaves it: claimed, sent, due for its first check."""
     origin = Origin(request_id, "+4917*******78", "ref-1", {"order": 7}, SENT_AT, "f", "GSM-7", 1)
-    store.claim(origin, message_id="m", token="t", now=SENT_AT, claim_until=SENT_AT + 60, requested_after=0.0)
+    store.claim(origin, Delivery("m", "t", SENT_AT + 60), now=SENT_AT, requested_after=0.0)
     store.record_sent(request_id, f"J-{request_id}", submitted_at=SENT_AT, first_check_at=first_check_at)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from fakes import FakeProvider, FakePublisher, FakeStore, make_sender
+from fakes import FakeClock, FakeProvider, FakePublisher, FakeStore, make_sender
 
 from sms_pipeline.job import State
 from sms_pipeline.outcomes import Outcome
@@ -58,14 +58,6 @@ def test_the_reason_names_the_validity_and_the_last_failure() -> None:
 # --- the send use case ----------------------------------------------------------------------------
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class Outage(FakeProvider):
     """A provider that answers 503 (or refuses the credentials) until `down` is cleared."""
 
@@ -88,7 +80,7 @@ class Outage(FakeProvider):
 
 class World:
     def __init__(self, provider: FakeProvider | None = None, validity: int = 300) -> None:
-        self.clock = Clock()
+        self.clock = FakeClock(T0)
         self.store, self.publisher = FakeStore(), FakePublisher()
         self.provider = provider or Outage()
         self.sender = make_sender(

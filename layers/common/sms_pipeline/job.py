@@ -62,6 +62,23 @@ class Origin:
 
 
 @dataclass(frozen=True)
+class Delivery:
+    """One delivery's claim on a request: what a claim, or the take-over of an expired one, writes.
+
+    SQS may hand out two copies of one message at once (at-least-once delivery), so the message id
+    cannot tell the holder from another copy: `token` is this delivery's own, and only its holder
+    may release the claim or switch its provider. The message id still tells a live claim of the
+    same message (IN_FLIGHT: this copy must come back) from another message's (a duplicate).
+    `claim_until` is when the claim ends: after the holder's invocation has surely ended, so that a
+    claim found past it (EXPIRED) belongs to an invocation that died.
+    """
+
+    message_id: str  # the SQS message's
+    token: str  # this delivery's own
+    claim_until: float
+
+
+@dataclass(frozen=True)
 class Final:
     outcome: Outcome
     reason: str

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from sms_pipeline.job import ClaimResult, Final, Job, Origin
+    from sms_pipeline.job import ClaimResult, Delivery, Final, Job, Origin
     from sms_pipeline.outcomes import OutcomeEvent, Verdict
     from sms_pipeline.request import SmsRequest
     from sms_pipeline.timers import Timer
@@ -95,26 +95,11 @@ class SendStore(Protocol):
     """The job store as the send use case uses it (the claim before the POST, its record after)."""
 
     def claim(
-        self,
-        origin: Origin,
-        *,
-        message_id: str,
-        token: str,
-        now: float,
-        claim_until: float,
-        requested_after: float,
-        provider: str = ...,
+        self, origin: Origin, delivery: Delivery, *, now: float, requested_after: float, provider: str = ...
     ) -> tuple[ClaimResult, Job]: ...
     def note_failure(self, origin: Origin, *, error: str, now: float) -> None: ...
     def take_over(
-        self,
-        request_id: str,
-        *,
-        message_id: str,
-        token: str,
-        stale_claim_until: float,
-        claim_until: float,
-        unconfirmed: bool = False,
+        self, request_id: str, delivery: Delivery, *, stale_claim_until: float, unconfirmed: bool = False
     ) -> bool: ...
     def release(self, request_id: str, *, token: str, error: str, unconfirmed: bool = False) -> None: ...
     def switch_provider(self, request_id: str, *, token: str, provider: str) -> bool: ...

@@ -3,24 +3,32 @@
 Whoever can write to the request queue can spend the account's money, so a valid request passes
 these rules before its claim: destination prefixes, the opt-out list, the per-number rate and the
 day's SMS parts. A request a rule refuses ends BLOCKED, never sent, with a reason that names the
-rule. This module is the policy alone; the counters and the opt-out list are ports
-(protection_store.py holds their DynamoDB side, the tests' fakes another).
+rule. This module is the policy; the opt-out list and the counters are one port (`RuleState`:
+protection_store.py holds its DynamoDB side, the tests' fakes another).
+
+What the rules cost is what a batch costs, not what each SMS costs: the records of a batch ask at
+about the same moment, and one round answers them all (one read of the opt-out list and the
+numbers' rate windows, one conditional write of the day's parts, one transaction of the windows:
+docs/performance.md has the figures).
 
 The promise is "nothing spent that the rules refuse", under any fault, so every count errs on the
 side of sending less:
 - The rate counts request ids, not deliveries: a retry of a request (after a 5xx), a redelivered
   duplicate, or a delivery after a kill finds its id already counted and takes nothing more. An id
   once counted keeps its place in the window, sent or not (it may have been: a kill or an unknown
-  result), so the rate is never passed.
-- The day's parts are taken before the claim and given back (`Admission.give_back`) when this
-  delivery certainly did not hand the request to the provider: a duplicate, a 5xx or 429, a
-  refused connection, a configuration fault, a 400, a request past its validity. They are kept
-  when it was sent or may have been (no answer in time). A delivery killed between the count and
-  the give-back keeps its count: the day may then end a few parts short of its limit, never over.
-- The day's parts are taken first and the rate second, so a request the rate refuses gives its
-  parts back and counts for nothing; the reason still follows the contract's order (a request both
-  would refuse is told it is the rate).
-- A rule that is off costs nothing: no call to a port at all.
+  result), so the rate is never passed. A window is written on condition that nobody changed it
+  since it was read, so concurrent batches never pass the rate either.
+- The rate is decided on the window as read before the day takes anything, so a request the rate
+  refuses takes no parts; the day's parts are taken before the window is written, so a request the
+  day refuses takes no slot. A window that changed before it could be written is decided again,
+  and a request then refused gives its parts back.
+- The day's parts are given back (`Admission.give_back`) when this delivery certainly did not hand
+  the request to the provider: a duplicate, a 5xx or 429, a refused connection, a configuration
+  fault, a 400, a request past its validity. They are kept when it was sent or may have been (no
+  answer in time). A delivery killed between the count and the give-back keeps its count: the day
+  may then end a few parts short of its limit, never over.
+- A rule that is off costs nothing: no read or write of the counters at all (the opt-out list has
+  no off switch: it is read for every batch).
 """
 
 from __future__ import annotations
@@ -28,17 +36,24 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-# The store keeps the rate's last ids in one item, one slot per SMS the window allows; a
-# DynamoDB expression holds at most 4 KB, which the slots' update fills at about 50.
+from sms_pipeline.gathered import Gathered
+
+# The most SMS one window may allow; the window's item holds a slot for each (protection_store.py).
 MAX_PER_NUMBER_LIMIT = 50
 MAX_WINDOW_SECONDS = 30 * 86400
 E164_PREFIX = re.compile(r"^\+[1-9][0-9]{0,14}$")
+# How long the first record of a batch waits for the others to ask, and the most one round answers:
+# BatchGetItem reads at most 100 keys, two for each number (its opt-out entry and its window).
+GATHER_SECONDS = 0.003
+ROUND_LIMIT = 50
+# A window that keeps changing under a round's writes is tried this many times, then the round fails.
+WRITE_ATTEMPTS = 5
 
 # E.164 country codes are prefix-free: 1 and 7 are one digit, these are two, all others three.
 _TWO_DIGIT_CODES = frozenset(
@@ -94,8 +109,43 @@ class Block:
     reason: str
 
 
-class Counters(Protocol):
-    """The rate and the day's parts, each one conditional write (protection_store.py)."""
+@dataclass(frozen=True)
+class Window:
+    """The SMS to one number that the rate counted, newest first, at most the limit: their times
+    (ms) and request ids. `version` tells the state it was read in, so that a write can be made on
+    condition that nobody changed it since (None: no SMS counted, nothing stored)."""
+
+    times: tuple[int, ...] = ()
+    ids: tuple[str, ...] = ()
+    version: int | None = None
+
+    def counted(self, request_id: str) -> bool:
+        return request_id in self.ids
+
+    def full(self, limit: int, cutoff_ms: int) -> bool:
+        """`limit` SMS within the window already: the limit-th most recent is after the cutoff."""
+        return len(self.times) >= limit and self.times[limit - 1] > cutoff_ms
+
+    def with_sms(self, request_id: str, at_ms: int, limit: int) -> Window:
+        return Window((at_ms, *self.times)[:limit], (request_id, *self.ids)[:limit], self.version)
+
+
+@dataclass(frozen=True)
+class Looked:
+    """What one read of the rules' state says of a round's numbers."""
+
+    opted_out: frozenset[str]
+    windows: dict[str, Window]  # by number; only when the rate is on, a number not there has none
+
+
+class RuleState(Protocol):
+    """The opt-out list and the counters (protection_store.py): one read for a round, and one
+    conditional write per rule that is on."""
+
+    def look_up(self, numbers: Collection[str], *, windows: bool) -> Looked:
+        """Which of these numbers are opted out and, with `windows`, each one's rate window: one
+        strongly consistent read."""
+        ...
 
     def take_parts(self, day: str, parts: int, *, limit: int, expires_at: int) -> int | None:
         """Add `parts` to the day's count unless that passes `limit`, atomically: the new count,
@@ -104,18 +154,18 @@ class Counters(Protocol):
 
     def give_back_parts(self, day: str, parts: int) -> None: ...
 
-    def take_rate(self, number: str, request_id: str, *, limit: int, now: float, window_seconds: int) -> bool:
-        """Count `request_id` among the SMS to `number` unless `limit` of other ids are counted
-        within the window before `now`, atomically; True also when the id is counted already."""
-        ...
-
-    def rate_refuses(self, number: str, request_id: str, *, limit: int, now: float, window_seconds: int) -> bool:
-        """What take_rate would answer, read only (for the reason of a request the day refuses)."""
+    def write_windows(self, writes: Sequence[tuple[str, Window]], *, expires_at: int) -> dict[int, Window]:
+        """Each number's new window, on condition that its stored one is still the version it was
+        read in, all or none: {} when all are written, else nothing is, and the windows now stored
+        for the writes whose number changed meanwhile (by their index)."""
         ...
 
 
-class OptOuts(Protocol):
-    def contains(self, number: str) -> bool: ...
+@dataclass(frozen=True)
+class _Ask:
+    request_id: str
+    number: str
+    parts: int
 
 
 def number_key(to: str) -> str:
@@ -150,7 +200,7 @@ class Admission:
 
     NOTHING: Admission
 
-    def __init__(self, counters: Counters | None = None, day: str = "", parts: int = 0, used: float = 0) -> None:
+    def __init__(self, counters: RuleState | None = None, day: str = "", parts: int = 0, used: float = 0) -> None:
         self._counters = counters
         self._day = day
         self._parts = parts
@@ -166,21 +216,26 @@ Admission.NOTHING = Admission()
 
 
 class Protection:
+    """The rules for one container. A batch's records ask on threads of their own at about the same
+    moment; their questions are gathered into one round (gathered.py), which reads the opt-out list
+    and the rate windows of all its numbers at once, takes the day's parts of those that pass, and
+    writes their windows in one transaction."""
+
     def __init__(
         self,
         rules: Rules,
         *,
-        counters: Counters | None,
-        opt_outs: OptOuts | None,
+        state: RuleState,
         clock: Callable[[], float] = time.time,
+        gather_seconds: float = GATHER_SECONDS,
     ) -> None:
-        if counters is None and (rules.max_per_number or rules.daily_segment_limit):
-            raise ValueError("a per-number rate or a daily limit needs the counters")
         self.rules = rules
-        self._counters = counters
-        self._opt_outs = opt_outs
+        self._state = state
         self._clock = clock
         self._prefixes: Sequence[str] = rules.allowed_prefixes
+        self._rounds: Gathered[_Ask, Admission | Block] = Gathered(
+            self._round, gather_seconds=gather_seconds, limit=ROUND_LIMIT
+        )
 
     @property
     def counts(self) -> bool:
@@ -188,43 +243,135 @@ class Protection:
 
     def admit(self, request_id: str, to: str, parts: int) -> Admission | Block:
         """The rules in the contract's order; an Admission holds what the request took."""
-        rules = self.rules
         number = number_key(to)
         if self._prefixes and number.startswith("+") and not number.startswith(tuple(self._prefixes)):
             return Block(Rule.PREFIX, f"blocked: {self._shown_prefix(number)} is not an allowed destination prefix")
-        if self._opt_outs is not None and self._opt_outs.contains(number):
-            return Block(Rule.OPT_OUT, "blocked: opted out")
-        if not self.counts:
-            return Admission.NOTHING
-        assert self._counters is not None
-        now = self._clock()
-        admission = Admission.NOTHING
-        limit = rules.daily_segment_limit
-        if limit:
-            day = utc_day(now)
-            total = None
-            if parts <= limit:  # a request larger than the whole day's limit is refused without a call
-                total = self._counters.take_parts(day, parts, limit=limit, expires_at=day_expiry(now))
-            if total is None:
-                if self._rate_refuses(number, request_id, now):
-                    return self._rate_block()
-                return Block(Rule.SPEND, f"blocked: the day's limit of {limit} SMS parts is reached")
-            admission = Admission(self._counters, day, parts, used=100 * total / limit)
-        if rules.max_per_number and not self._counters.take_rate(
-            number, request_id, limit=rules.max_per_number, now=now, window_seconds=rules.window_seconds
-        ):
-            admission.give_back()
-            return self._rate_block()
-        return admission
+        return self._rounds.ask(_Ask(request_id, number, parts))
 
-    def _rate_refuses(self, number: str, request_id: str, now: float) -> bool:
+    def _round(self, asks: list[_Ask]) -> list[Admission | Block]:
+        """A round's verdicts: one read for all its numbers, then the counting, a pass at a time,
+        each pass taking a number once, so that a second SMS to one number in the same batch is
+        counted after the first, on the window the first left."""
+        looked = self._state.look_up({ask.number for ask in asks}, windows=bool(self.rules.max_per_number))
+        windows = dict(looked.windows)
+        verdicts: dict[int, Admission | Block] = {}
+        waiting: list[tuple[int, _Ask]] = []
+        for i, ask in enumerate(asks):
+            if ask.number in looked.opted_out:
+                verdicts[i] = Block(Rule.OPT_OUT, "blocked: opted out")
+            elif not self.counts:
+                verdicts[i] = Admission.NOTHING
+            else:
+                waiting.append((i, ask))
+        while waiting:
+            numbers: set[str] = set()
+            this_pass: list[tuple[int, _Ask]] = []
+            later: list[tuple[int, _Ask]] = []
+            for i, ask in waiting:
+                (later if ask.number in numbers else this_pass).append((i, ask))
+                numbers.add(ask.number)
+            verdicts.update(self._count(this_pass, windows))
+            waiting = later
+        return [verdicts[i] for i in range(len(asks))]
+
+    def _count(self, asks: list[tuple[int, _Ask]], windows: dict[str, Window]) -> dict[int, Admission | Block]:
+        """The rate, then the day's parts, for asks to distinct numbers: the rate as read refuses
+        first (and takes nothing), the day takes the parts of the rest, and the windows of those the
+        day let through are written. A blocked request counts towards neither."""
+        rules, now = self.rules, self._clock()
+        cutoff = window_cutoff_ms(now, rules.window_seconds)
+        verdicts: dict[int, Admission | Block] = {}
+        passed: list[tuple[int, _Ask]] = []
+        for i, ask in asks:
+            if rules.max_per_number and self._rate_refuses(windows.get(ask.number, Window()), ask, cutoff):
+                verdicts[i] = self._rate_block()
+            else:
+                passed.append((i, ask))
+        if rules.daily_segment_limit:
+            admitted = self._take_parts(passed, now, verdicts)
+        else:
+            admitted = {i: Admission.NOTHING for i, _ in passed}
+        verdicts.update(admitted)
+        if rules.max_per_number:
+            try:
+                self._write_windows([(i, ask) for i, ask in passed if i in admitted], windows, now, verdicts)
+            except BaseException:
+                for admission in admitted.values():
+                    admission.give_back()  # not sent: the record fails, and SQS brings it back
+                raise
+        return verdicts
+
+    def _rate_refuses(self, window: Window, ask: _Ask, cutoff_ms: int) -> bool:
+        return not window.counted(ask.request_id) and window.full(self.rules.max_per_number, cutoff_ms)
+
+    def _take_parts(
+        self, asks: list[tuple[int, _Ask]], now: float, verdicts: dict[int, Admission | Block]
+    ) -> dict[int, Admission]:
+        """The day's parts: the round's together in one conditional write when their sum fits,
+        else each request's on its own, in order (exactly as many as fit)."""
+        limit = self.rules.daily_segment_limit
+        day, expires = utc_day(now), day_expiry(now)
+        fits = [(i, ask) for i, ask in asks if ask.parts <= limit]  # larger than the whole day: no call
+        admitted: dict[int, Admission] = {}
+        total = None
+        if len(fits) > 1:
+            total = self._state.take_parts(day, sum(ask.parts for _, ask in fits), limit=limit, expires_at=expires)
+        if total is not None:
+            for i, ask in fits:
+                admitted[i] = Admission(self._state, day, ask.parts, used=100 * total / limit)
+        else:
+            for i, ask in fits:
+                own = self._state.take_parts(day, ask.parts, limit=limit, expires_at=expires)
+                if own is not None:
+                    admitted[i] = Admission(self._state, day, ask.parts, used=100 * own / limit)
+        for i, _ in asks:
+            if i not in admitted:
+                verdicts[i] = Block(Rule.SPEND, f"blocked: the day's limit of {limit} SMS parts is reached")
+        return admitted
+
+    def _write_windows(
+        self,
+        asks: list[tuple[int, _Ask]],
+        windows: dict[str, Window],
+        now: float,
+        verdicts: dict[int, Admission | Block],
+    ) -> None:
+        """One transaction for the windows of the requests let through. When a window changed
+        since it was read (another batch counted an SMS to that number), its request is decided
+        again on the window now stored, and what is still let through is written again. A request
+        counted already (a retry, a redelivered copy) takes no slot."""
         rules = self.rules
-        if not rules.max_per_number:
-            return False
-        assert self._counters is not None
-        return self._counters.rate_refuses(
-            number, request_id, limit=rules.max_per_number, now=now, window_seconds=rules.window_seconds
-        )
+        now_ms, cutoff = math.floor(now * 1000), window_cutoff_ms(now, rules.window_seconds)
+        expires = math.ceil(now + rules.window_seconds)
+        pending = [(i, ask) for i, ask in asks if not windows.get(ask.number, Window()).counted(ask.request_id)]
+        for attempt in range(WRITE_ATTEMPTS):
+            if not pending:
+                return
+            if attempt > 1:
+                time.sleep(0.01 * 2**attempt)  # a number others write as fast as it is read
+            writes = [
+                (ask.number, windows.get(ask.number, Window()).with_sms(ask.request_id, now_ms, rules.max_per_number))
+                for _, ask in pending
+            ]
+            changed = self._state.write_windows(writes, expires_at=expires)
+            if not changed:
+                for number, written in writes:
+                    windows[number] = replace(written, version=(written.version or 0) + 1)
+                return
+            still: list[tuple[int, _Ask]] = []
+            for k, (i, ask) in enumerate(pending):
+                window = windows[ask.number] = changed.get(k, windows.get(ask.number, Window()))
+                if window.counted(ask.request_id):
+                    continue  # another copy of this request counted it meanwhile
+                if self._rate_refuses(window, ask, cutoff):
+                    verdict = verdicts[i]
+                    if isinstance(verdict, Admission):
+                        verdict.give_back()
+                    verdicts[i] = self._rate_block()
+                    continue
+                still.append((i, ask))
+            pending = still
+        raise RuntimeError(f"the rate windows of {len(pending)} request(s) kept changing; the records come back")
 
     def _rate_block(self) -> Block:
         rules = self.rules

@@ -32,7 +32,7 @@ from sms_pipeline import scheduling
 from sms_pipeline import timers as timers_
 from sms_pipeline.cancel import Cancel, InvalidCancel, parse_message
 from sms_pipeline.failover import Failover
-from sms_pipeline.job import ClaimResult, Final, Job, Origin, State
+from sms_pipeline.job import ClaimResult, Delivery, Final, Job, Origin, State
 from sms_pipeline.observability import MetricUnit, count, logger
 from sms_pipeline.outcomes import (
     ACCEPTED_UNREADABLE_REASON,
@@ -240,13 +240,12 @@ class Batch:
     ) -> Result:
         s = self._s
         token = uuid.uuid4().hex  # this delivery's own: two copies of one message must not share a claim
+        delivery = Delivery(incoming.message_id, token, self._claim_until)
         now = s.clock()
         claim, job = s.store.claim(
             attempt.origin,
-            message_id=incoming.message_id,
-            token=token,
+            delivery,
             now=now,
-            claim_until=self._claim_until,
             requested_after=now - attempt.validity_seconds,  # the write checks the validity itself
             provider=s.primary_name,
         )
@@ -265,12 +264,7 @@ class Batch:
                 logger.warning("an earlier send of this request was interrupted; ending as UNKNOWN", extra=log)
                 return self._finish(attempt.origin, Outcome.UNKNOWN, CLAIM_EXPIRED_REASON, provider=job.provider)
             if not s.store.take_over(
-                sms.id,
-                message_id=incoming.message_id,
-                token=token,
-                stale_claim_until=job.claim_until or 0.0,
-                claim_until=self._claim_until,
-                unconfirmed=s.failover is not None,
+                sms.id, delivery, stale_claim_until=job.claim_until or 0.0, unconfirmed=s.failover is not None
             ):
                 logger.info("another delivery took the request over first; not sent here", extra=log)
                 raise self._retry_later(attempt, _LOST_RACE)

@@ -21,7 +21,7 @@ from sms_pipeline.check_queue import SqsCheckTimers
 from sms_pipeline.config import Settings
 from sms_pipeline.dynamodb.store import JobStore, query_threads
 from sms_pipeline.protection import Protection
-from sms_pipeline.protection_store import DynamoCounters, DynamoOptOuts
+from sms_pipeline.protection_store import DynamoRules
 from sms_pipeline.publisher import SnsPublisher
 from sms_pipeline.retarus.client import RetarusClient
 from sms_pipeline.retarus.credentials import SecretCredentials
@@ -128,11 +128,10 @@ def _check_timers(config: Settings) -> SqsCheckTimers | None:
 
 
 def _protection(config: Settings, client: DynamoDBClient) -> Protection:
-    """The rules of contract §10, on the job store's client; a rule that is off has no port."""
-    counters = None
-    if config.protection.max_per_number or config.protection.daily_segment_limit:
-        counters = DynamoCounters(client, config.counters_table_name)
-    return Protection(config.protection, counters=counters, opt_outs=DynamoOptOuts(client, config.opt_out_table_name))
+    """The rules of contract §10, on the job store's client; a rule that is off reads and writes
+    nothing of the counters table (the policy asks only for what a rule that is on needs)."""
+    state = DynamoRules(client, opt_out_table=config.opt_out_table_name, counters_table=config.counters_table_name)
+    return Protection(config.protection, state=state)
 
 
 @cache

@@ -59,7 +59,7 @@ from sms_pipeline.dynamodb.codec import (
     num,
     serialize,
 )
-from sms_pipeline.job import ClaimResult, Final, Job, Origin, State
+from sms_pipeline.job import ClaimResult, Delivery, Final, Job, Origin, State
 from sms_pipeline.outcomes import PRIMARY_PROVIDER
 
 if TYPE_CHECKING:
@@ -100,18 +100,15 @@ class JobStore:
     def claim(
         self,
         origin: Origin,
+        delivery: Delivery,
         *,
-        message_id: str,
-        token: str,
         now: float,
-        claim_until: float,
         requested_after: float,
         provider: str = PRIMARY_PROVIDER,
     ) -> tuple[ClaimResult, Job]:
         """Claim the request id for one POST; GRANTED only to the first delivery (or after a release).
 
-        `token` is this delivery's own: SQS may hand out two copies of one message at once
-        (at-least-once delivery), so the message id cannot tell the holder from another copy. A live
+        The `delivery` is the claim itself: its message, its own token, its end (job.Delivery). A live
         claim of the same message is IN_FLIGHT, not a duplicate to acknowledge: were the holder to
         die, deleting this copy would leave no message to try the request again. A claim is EXPIRED
         once `claimUntil` has passed, which is after the holder's invocation has surely ended.
@@ -139,9 +136,9 @@ class JobStore:
             State.RELEASED if past else State.SENDING,
             attempts=0 if past else 1,
             expires_at=self._expires_at(now),
-            claim_until=None if past else claim_until,
-            message_id=None if past else message_id,
-            claim_token=None if past else token,
+            claim_until=None if past else delivery.claim_until,
+            message_id=None if past else delivery.message_id,
+            claim_token=None if past else delivery.token,
             provider=None if past else provider,
             first_attempt_at=None if past else now,
         )
@@ -195,7 +192,7 @@ class JobStore:
         if job.state == State.SENDING:
             if (job.claim_until or 0.0) < now:
                 return ClaimResult.EXPIRED, job
-            if job.message_id == message_id:
+            if job.message_id == delivery.message_id:
                 return ClaimResult.IN_FLIGHT, job
         return ClaimResult.DUPLICATE, job
 
@@ -242,26 +239,20 @@ class JobStore:
                 raise
 
     def take_over(
-        self,
-        request_id: str,
-        *,
-        message_id: str,
-        token: str,
-        stale_claim_until: float,
-        claim_until: float,
-        unconfirmed: bool = False,
+        self, request_id: str, delivery: Delivery, *, stale_claim_until: float, unconfirmed: bool = False
     ) -> bool:
-        """Re-claim an expired claim; False when another delivery got there first. Its earlier send
-        may have reached the provider: with `unconfirmed` the record says so (it never fails over)."""
+        """Re-claim an expired claim (the one until `stale_claim_until`) for this delivery; False when
+        another delivery got there first. Its earlier send may have reached the provider: with
+        `unconfirmed` the record says so (it never fails over)."""
         mark = f", {UNCONFIRMED} = :true" if unconfirmed else ""
         return self._update(
             request_id,
             f"SET {CLAIM_UNTIL} = :until, {MESSAGE_ID} = :message, {CLAIM_TOKEN} = :token{mark}",
             f"#state = :sending AND {CLAIM_UNTIL} = :stale",
             {
-                ":until": num(claim_until),
-                ":message": message_id,
-                ":token": token,
+                ":until": num(delivery.claim_until),
+                ":message": delivery.message_id,
+                ":token": delivery.token,
                 ":sending": State.SENDING.value,
                 ":stale": num(stale_claim_until),
                 **({":true": True} if unconfirmed else {}),
@@ -337,16 +328,8 @@ class JobStore:
         """An invalid request, recorded straight as PUBLISHING (its unknowns left out, not NULL).
         None when recorded; the record that already spends the id (a duplicate delivery, or another
         request with that id) when not."""
-        rejected = Job(
-            origin,
-            State.PUBLISHING,
-            due_at=millis(publish_lease_until),
-            due_shard=int(self._shard(origin.id)),
-            final=final,
-            expires_at=self._expires_at(now),
-            null_unknowns=False,
-        )
-        return self._put_new(rejected)
+        rejected = Job(origin, State.PUBLISHING, final=final, null_unknowns=False)
+        return self._put_due(rejected, due_at=publish_lease_until, expires_from=now)
 
     # --- scheduled sending (contract §11) ---------------------------------------------------------
 
@@ -354,16 +337,8 @@ class JobStore:
         """A request with a future sendAt, recorded SCHEDULED with its body, due at `due_at` (when
         it is to be put back on the request queue, or the end of its put-back's lease). None when
         recorded; the record that already holds the id (a duplicate, a conflict) when not."""
-        scheduled = Job(
-            origin,
-            State.SCHEDULED,
-            due_at=millis(due_at),
-            due_shard=int(self._shard(origin.id)),
-            body=body,
-            attempts=0,
-            expires_at=self._expires_at(max(now, origin.validity_start + validity_seconds)),
-        )
-        return self._put_new(scheduled)
+        scheduled = Job(origin, State.SCHEDULED, body=body, attempts=0)
+        return self._put_due(scheduled, due_at=due_at, expires_from=max(now, origin.validity_start + validity_seconds))
 
     def lease_scheduled(self, job: Job, *, lease_until: float) -> Job | None:
         """Take a due SCHEDULED request to put it back on the queue; one run at a time. The job
@@ -600,6 +575,13 @@ class JobStore:
                 raise RuntimeError(f"{job.origin.id!r} conflicted with an item that is gone; retrying") from None
             return codec.decode(existing)
         return None
+
+    def _put_due(self, job: Job, *, due_at: float, expires_from: float) -> Job | None:
+        """_put_new of a first record with work due at `due_at`, on its id's shard of the due index,
+        that the store may forget once its lifetime, counted from `expires_from`, has passed."""
+        shard = int(self._shard(job.origin.id))
+        due = replace(job, due_at=millis(due_at), due_shard=shard, expires_at=self._expires_at(expires_from))
+        return self._put_new(due)
 
     def _expires_at(self, now: float) -> int:
         return int(now) + self._lifetime
