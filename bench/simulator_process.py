@@ -37,10 +37,10 @@ class TimedSimulator(RetarusSimulator):
         with self._times:
             return dict(self._first_checked)
 
-    def _report(self, handler: Any, params: dict[str, str]) -> None:
+    def _report(self, handler: Any, params: dict[str, str], *, garbled: bool = False) -> None:
         with self._times:
             self._first_checked.setdefault(params.get("jobid", ""), time.time())
-        super()._report(handler, params)
+        super()._report(handler, params, garbled=garbled)
 
 
 def main() -> int:

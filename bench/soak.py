@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import queue
 import random
 import sys
@@ -54,7 +53,6 @@ from local.pipeline import LocalPipeline, Options
 from local.simulator import RetarusSimulator
 from local.stack import load_template
 from sms_pipeline.outcomes import CLAIM_EXPIRED_REASON
-from sms_pipeline.retry import JITTER
 
 # Last two digits → what the simulator does (local/simulator/jobs.py).
 NUMBER_MIX = ["77"] * 60 + ["10", "11", "14", "15", "16", "18", "19", "20", "25"] * 4 + ["40"] * 2
@@ -66,10 +64,10 @@ FIRST_ATTEMPT_POSTS = 3  # the first attempt retries at once (RetryPolicy.attemp
 
 def posts_allowed(seconds: float, delays: tuple[int, ...] = RETRY_DELAYS) -> int:
     """The most POSTs one request can make in `seconds` of outage: its first attempt's, then one per
-    retry delay (the shortest: jitter only shortens), and one more for an attempt at either edge."""
+    retry delay (each exactly its configured one), and one more for an attempt at either edge."""
     posts, waited, attempt = FIRST_ATTEMPT_POSTS, 0.0, 1
     while waited < seconds:
-        waited += max(1, math.ceil(delays[min(attempt, len(delays)) - 1] * (1 - JITTER)))
+        waited += max(1, delays[min(attempt, len(delays)) - 1])
         posts += 1
         attempt += 1
     return posts + 1

@@ -39,7 +39,8 @@ SIM_USER = "local-user"
 # more than the send function's claim margin (sms_pipeline.sending.CLAIM_MARGIN_SECONDS; a test
 # keeps them apart).
 CRASH_RETRY_MARGIN_SECONDS = 15
-# The fallback's origination identity in a local stack (the template wants the ARN of one).
+# The fallback's origination identity in a local stack (the template takes a phone number, sender
+# id or pool, or the ARN of one).
 FALLBACK_IDENTITY = "arn:aws:sms-voice:eu-central-1:123456789012:phone-number/phone-0123abcd"
 # An event that came before the record of its send is failed back to the queue; locally it comes
 # back after this (the queue's 180 s, scaled down).

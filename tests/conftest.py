@@ -150,12 +150,20 @@ def pipeline(moto_endpoint: str, simulator: RetarusSimulator, template_parameter
     return deploy(moto_endpoint, simulator, **template_parameters)
 
 
-# The fallback's origination identity in the tests' stacks (the template wants an ARN of one).
+# The fallback's origination identity in the tests' stacks: the ARN of a phone number (the
+# template takes a phone number, sender id or pool, or the ARN of one).
 FALLBACK_IDENTITY = "arn:aws:sms-voice:eu-central-1:123456789012:phone-number/phone-0123abcd"
 
 
 @pytest.fixture
-def fallback_pipeline(moto_endpoint: str, simulator: RetarusSimulator) -> Iterator[Pipeline]:
+def fallback_identity() -> str:
+    """FallbackOriginationIdentity of fallback_pipeline; a test sets another with
+    `@pytest.mark.parametrize("fallback_identity", [...])`."""
+    return FALLBACK_IDENTITY
+
+
+@pytest.fixture
+def fallback_pipeline(moto_endpoint: str, simulator: RetarusSimulator, fallback_identity: str) -> Iterator[Pipeline]:
     """A deployment with FallbackProvider aws-sms and FailoverAfterSeconds 30, its AWS SMS simulator
     publishing delivery events to the stack's events topic, and that topic's queue subscribed with
     raw delivery, as the template's subscription is (local/stack.py creates no subscriptions)."""
@@ -163,7 +171,7 @@ def fallback_pipeline(moto_endpoint: str, simulator: RetarusSimulator) -> Iterat
         moto_endpoint,
         simulator,
         FallbackProvider="aws-sms",
-        FallbackOriginationIdentity=FALLBACK_IDENTITY,
+        FallbackOriginationIdentity=fallback_identity,
         FailoverAfterSeconds="30",
     )
     topic = deployed.stack.resources["FallbackEventsTopic"].ref
@@ -173,7 +181,7 @@ def fallback_pipeline(moto_endpoint: str, simulator: RetarusSimulator) -> Iterat
     )
     configuration_set = deployed.stack.function_environment("SendFunction")["FALLBACK_CONFIGURATION_SET"]
     with AwsSmsSimulator(
-        origination_identity=FALLBACK_IDENTITY,
+        origination_identity=fallback_identity,
         configuration_set=configuration_set,
         events=sns_sink(moto_endpoint, topic, REGION),
     ) as aws_sms:

@@ -102,14 +102,18 @@ None for any) misbehave; injections are used in the order they were made. `set_f
 makes requests misbehave at random, at the given rates, from `random.Random(seed)`: reproducible
 for a given sequence of requests. An injection takes precedence over the rates. A faulted request
 is recorded (its `fault` says which) but not processed: it creates no job and counts as no poll
-("slow" excepted, which is processed normally, late). The kinds:
+("slow" and "garbled" excepted, which are processed normally). The kinds:
 
 * "500", "503": that status, empty body;  "429": 429 with `Retry-After: 0`;
 * "reset": the request is read in full, then the connection is closed with SO_LINGER 0, so the
   client sees a connection reset and no response;
 * "hang": the request is read in full and nothing is sent until `stop()` or 30 s, then the
   connection is closed;
-* "slow": the normal answer, after `slow_seconds` (default 2.0) on top of `latency`.
+* "slow": the normal answer, after `slow_seconds` (default 2.0) on top of `latency`;
+* "garbled": the request is processed as usual, but a success answers with a body in no §7 form,
+  `<html><body>oops</body></html>` (text/html): POST /sms creates its job (the provider accepted
+  it) and answers 201 without a readable job id; GET /reports counts its poll and answers 200
+  without a readable status. An error answer (401, 400, ...) is unchanged.
 
 `set_outage(start, end)` takes the provider down between two wall-clock times (epoch seconds):
 every request in that window answers 503 (recorded with the fault "outage"), before any other

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Final
 
-FAULTS: Final = frozenset({"500", "503", "429", "reset", "hang", "slow"})
+FAULTS: Final = frozenset({"500", "503", "429", "reset", "hang", "slow", "garbled"})
 HANG_SECONDS: Final = 30.0
 
 

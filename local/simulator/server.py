@@ -17,12 +17,13 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from local.loopback import LoopbackHandler, LoopbackService, SimulatorServer
-from local.simulator.bodies import Bodies, params, valid_sms
+from local.simulator.bodies import GARBLED_BODY, Bodies, params, valid_sms
 from local.simulator.faults import HANG_SECONDS, Faults
 from local.simulator.jobs import JobIds, SimJob
 
 MAX_BODY_BYTES: Final = 1 << 20
 DEFAULT_PASSWORD: Final = "sim-pass"  # noqa: S105 - the documented default of a local test double
+_GARBLED: Final = (GARBLED_BODY, "text/html; charset=utf-8")  # the "garbled" fault's answer
 
 
 @dataclass(frozen=True)
@@ -287,9 +288,9 @@ class RetarusSimulator(LoopbackService):
         elif not decodable:
             handler.respond(400)
         elif path == "/sms":
-            self._send(handler, merged)
+            self._send(handler, merged, garbled=fault == "garbled")
         else:
-            self._report(handler, merged)
+            self._report(handler, merged, garbled=fault == "garbled")
 
     def _authorised(self, params: dict[str, str]) -> bool:
         user, password = params.get("user"), params.get("pass")
@@ -299,7 +300,7 @@ class RetarusSimulator(LoopbackService):
         same_password = secrets.compare_digest(password.encode(), self.password.encode())
         return same_user and same_password
 
-    def _send(self, handler: _Handler, params: dict[str, str]) -> None:
+    def _send(self, handler: _Handler, params: dict[str, str], *, garbled: bool = False) -> None:
         if not valid_sms(params):
             handler.respond(400)
             return
@@ -316,16 +317,16 @@ class RetarusSimulator(LoopbackService):
         with self._lock:
             job_id = self._job_ids.new(len(self.jobs) + 1, self.odd_job_ids, self.jobs)
             self.jobs[job_id] = SimJob(job_id, dict(params), time.time())
-            answer = self._bodies.sms(job_id)
+            answer = _GARBLED if garbled else self._bodies.sms(job_id)
         handler.respond(201, *answer)
 
-    def _report(self, handler: _Handler, params: dict[str, str]) -> None:
+    def _report(self, handler: _Handler, params: dict[str, str], *, garbled: bool = False) -> None:
         with self._lock:
             job = self.jobs.get(params.get("jobid", ""))
             answer = None
             if job is not None:
                 report = job.next_report(self.polls_to_final)
-                answer = self._bodies.report(report)
+                answer = _GARBLED if garbled else self._bodies.report(report)
         if answer is None:
             handler.respond(400)
         else:

@@ -91,7 +91,7 @@ def test_send_of_an_invalid_request_shows_its_reason_and_fails() -> None:
     done = run("send", "--to", "call me maybe", "--text", "hello", "--id", "cli-bad")
     assert done.returncode == 1, done.stdout + done.stderr
     assert rows(done.stdout)["cli-bad"][1] == "REJECTED"
-    assert "cli-bad REJECTED: invalid request: to: must be a phone number" in " ".join(done.stdout.split())
+    assert "cli-bad REJECTED: to: must be a phone number" in " ".join(done.stdout.split())
 
 
 def test_a_line_of_the_file_is_split_only_at_a_newline(tmp_path: Path) -> None:

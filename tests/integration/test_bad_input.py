@@ -30,7 +30,7 @@ def test_a_huge_unknown_key_gives_a_rejection_that_fits_sns_and_repeats_nothing(
     assert pipeline.deliver(pipeline.handler("SendFunction")).failed == []
     [event] = pipeline.outcomes()
     assert event["outcome"] == "REJECTED" and event["id"] == "huge"
-    assert event["reason"].startswith("invalid request: body: has an unknown field")
+    assert event["reason"].startswith("body: has an unknown field")
     assert len(json.dumps(event).encode()) < 1000 < SNS_MAX
     assert "kkkkkkkkkk" not in logs.getvalue()
     assert pipeline.item("huge")["state"] == "DONE"
@@ -43,19 +43,40 @@ def test_a_phone_number_as_a_key_is_neither_in_the_reason_nor_in_the_log(pipelin
     assert "4915112345678" not in event["reason"] and "4915112345678" not in logs.getvalue()
 
 
-def test_the_same_sns_notification_delivered_twice_is_sent_once(pipeline: Pipeline) -> None:
-    envelope = {
-        "Type": "Notification",
-        "MessageId": "5f3ad7a2-0000-4000-8000-00000000abcd",
-        "TopicArn": "arn:aws:sns:eu-central-1:123456789012:producer",
-        "Message": json.dumps({"to": "+4917012345678", "text": "hello"}),
-    }
-    pipeline.enqueue(envelope, envelope)  # SNS delivers at least once: two SQS messages
+def _notification(request: dict[str, Any]) -> str:
+    return json.dumps(
+        {
+            "Type": "Notification",
+            "MessageId": "5f3ad7a2-0000-4000-8000-00000000abcd",
+            "TopicArn": "arn:aws:sns:eu-central-1:123456789012:producer",
+            "Message": json.dumps(request),
+        }
+    )
+
+
+def test_an_sns_notification_without_an_id_takes_its_sqs_message_id(pipeline: Pipeline) -> None:
+    """Contract §1: `id` defaults to the SQS messageId, for an SNS envelope too: SNS delivering one
+    notification twice makes two SQS messages, two requests (a producer sets `id` against that)."""
+    body = _notification({"to": "+4917012345678", "text": "hello"})
+    message_ids = [pipeline.sqs.send_message(QueueUrl=pipeline.queue_url, MessageBody=body)["MessageId"] for _ in "12"]
+    send = pipeline.handler("SendFunction")
+    while pipeline.deliver(send).received:
+        pass
+    assert len(pipeline.simulator.sms_posts()) == 2
+    envelope_id = {"id": {"S": "5f3ad7a2-0000-4000-8000-00000000abcd"}}  # SNS's MessageId names no request
+    assert "Item" not in pipeline.dynamodb.get_item(TableName=pipeline.table, Key=envelope_id)
+    for message_id in message_ids:
+        assert pipeline.item(message_id)["state"] == "TRACKING"
+
+
+def test_the_same_sns_notification_with_an_id_delivered_twice_is_sent_once(pipeline: Pipeline) -> None:
+    body = _notification({"id": "order-1:otp", "to": "+4917012345678", "text": "hello"})
+    pipeline.enqueue(body, body)  # SNS delivers at least once: two SQS messages
     send = pipeline.handler("SendFunction")
     while pipeline.deliver(send).received:
         pass
     assert len(pipeline.simulator.sms_posts()) == 1
-    assert pipeline.item(envelope["MessageId"])["state"] == "TRACKING"
+    assert pipeline.item("order-1:otp")["state"] == "TRACKING"
 
 
 @pytest.mark.parametrize("first_text", ["first", ""])  # the id spent by a send, or by a REJECTED

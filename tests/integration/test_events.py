@@ -31,7 +31,7 @@ def test_sample_sqs_event_runs_through_the_send_handler(pipeline: Pipeline) -> N
     assert response == {"batchItemFailures": []}
     assert len(pipeline.simulator.sms_posts()) == 2
     [rejected] = pipeline.outcomes()
-    assert rejected["outcome"] == "REJECTED" and rejected["reason"].startswith("invalid request: text:")
+    assert rejected["outcome"] == "REJECTED" and rejected["reason"].startswith("text:")
     assert rejected["id"] == event["Records"][2]["messageId"]
     assert rejected["requestedAt"] == iso((first + 200) / 1000)
 

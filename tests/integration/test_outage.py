@@ -73,7 +73,7 @@ def test_failed_records_wait_their_retry_delay_set_in_one_call_per_invocation(
 
     assert result.received == 5 and len(result.failed) == 5
     assert len(visibility.calls) == 1 and len(visibility.calls[0]) == 5
-    assert all(24 <= seconds <= 30 for seconds in visibility.seconds)  # the first delay, less its jitter
+    assert visibility.seconds == [30] * 5  # exactly the first delay (contract §8)
     assert pipeline.deliver(send).received == 0 and _not_visible(pipeline) == 5
     assert pipeline.item("wait-0")["lastError"] == "provider answered 503"
 
@@ -90,7 +90,7 @@ def test_the_delay_follows_the_receive_count_and_the_provider_gets_one_post_per_
         assert pipeline.deliver(send, visibility_seconds=180).failed
         posts.append(len(pipeline.simulator.sms_posts()) - before)
 
-    assert visibility.seconds[:2] == [0, 0] and 48 <= visibility.seconds[2] <= 60
+    assert visibility.seconds == [0, 0, 60]  # exactly each attempt's delay
     # The first attempt retries at once (§3); the queue's later attempts make one POST each.
     assert posts == [3, 1, 1]
     assert pipeline.item("count")["attempts"] == 3

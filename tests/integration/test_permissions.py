@@ -8,10 +8,14 @@ function's policy statements.
 
 from __future__ import annotations
 
+import fnmatch
+import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+
+import pytest
 
 from sms_pipeline.job import Origin
 from sms_pipeline.protection_store import DynamoOptOuts
@@ -176,3 +180,64 @@ def test_every_call_of_the_fallback_events_function_is_allowed_by_its_role(fallb
         "sns:Publish",
     }
     assert event_calls <= allowed("FallbackEventsFunction"), event_calls - allowed("FallbackEventsFunction")
+
+
+# Each form of FallbackOriginationIdentity (contract §12: the phone number, sender id or pool to
+# send from), with the ARN IAM matches SendTextMessage against when the call names it so. A phone
+# number's ARN names the number's id and a sender id's its country: neither is in the call.
+SMS_VOICE = "arn:aws:sms-voice:eu-central-1:123456789012:"
+IDENTITIES = {
+    SMS_VOICE + "phone-number/phone-0123abcd": SMS_VOICE + "phone-number/phone-0123abcd",
+    SMS_VOICE + "sender-id/MyBrand/DE": SMS_VOICE + "sender-id/MyBrand/DE",
+    SMS_VOICE + "pool/pool-0123abcd": SMS_VOICE + "pool/pool-0123abcd",
+    "+15551234567": SMS_VOICE + "phone-number/phone-4567abcd",
+    "phone-0123456789abcdef0123456789abcdef": SMS_VOICE + "phone-number/phone-0123456789abcdef0123456789abcdef",
+    "MyBrand": SMS_VOICE + "sender-id/MyBrand/DE",
+    "pool-0123456789abcdef0123456789abcdef": SMS_VOICE + "pool/pool-0123456789abcdef0123456789abcdef",
+}
+
+
+def _matches(pattern: str, arn: str) -> bool:
+    """IAM's match of a Resource element: `*` any run of characters, `?` any one."""
+    return fnmatch.fnmatchcase(arn, pattern)
+
+
+@pytest.mark.parametrize("fallback_identity", list(IDENTITIES))
+def test_the_fallback_may_send_from_its_identity_in_every_form(fallback_pipeline: Pipeline) -> None:
+    pipeline = fallback_pipeline
+    assert pipeline.aws_sms is not None
+    identity = pipeline.stack.parameters["FallbackOriginationIdentity"]
+    sent: list[dict[str, Any]] = []
+
+    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
+        if model.service_model.signing_name == "sms-voice":
+            sent.append({"action": f"sms-voice:{model.name}", **params})
+
+    with aws_hook("before-parameter-build", handler=record):
+        # Retarus refuses this number and the validity ends before the next retry: it fails over at once.
+        pipeline.enqueue({"id": "fo", "to": "+4917012345650", "text": "x", "validitySeconds": 20})
+        assert pipeline.deliver(pipeline.handler("SendFunction", RETRY_DELAYS_SECONDS="60")).failed == []
+    [call] = sent
+    assert (call["action"], call["OriginationIdentity"]) == ("sms-voice:SendTextMessage", identity)
+    assert pipeline.aws_sms.accepted[0].origination_identity == identity
+
+    # The role's sms-voice statement, as CloudFormation resolves it for this stack.
+    configuration_set = SMS_VOICE + "configuration-set/" + call["ConfigurationSetName"]
+    [statement] = [s for s in policy_statements("SendFunction", conditional=True) if "sms-voice" in str(s)]
+    # (the configuration set is not created locally: its ARN as AWS gives it)
+    text = json.dumps(statement).replace(
+        json.dumps({"Fn::GetAtt": ["FallbackConfigurationSet", "Arn"]}), json.dumps(configuration_set)
+    )
+    resolved = pipeline.stack.resolve(json.loads(text))
+    assert resolved["Action"] == ["sms-voice:SendTextMessage"]
+    resources = resolved["Resource"]
+    assert any(_matches(resource, IDENTITIES[identity]) for resource in resources), resources
+    assert any(_matches(resource, configuration_set) for resource in resources), resources
+    if identity.startswith("arn:"):  # exactly that identity, and its configuration set
+        assert resources == [identity, configuration_set]
+    else:  # any phone number, sender id or pool of this account and region, none of another
+        kinds = [SMS_VOICE + kind + "/*" for kind in ("phone-number", "sender-id", "pool")]
+        assert resources == [*kinds, configuration_set]
+        assert not any(
+            _matches(resource, IDENTITIES[identity].replace("123456789012", "210987654321")) for resource in resources
+        )

@@ -94,6 +94,26 @@ def test_a_request_a_few_seconds_ahead_is_not_sent_before_its_send_at_and_is_sen
     assert item["state"] == "TRACKING" and "body" not in item  # the text is not kept once it is sent
 
 
+def test_a_scheduled_sns_notification_without_an_id_keeps_its_sqs_message_id_through_the_put_back(
+    pipeline: Pipeline,
+) -> None:
+    """Contract §1: the default id is the SQS messageId, for an SNS envelope too; the put-back copy
+    (a new SQS message) names it in its `requestId` attribute, so it is the same request, sent once."""
+    send = pipeline.handler("SendFunction")
+    fields = request("unused", time.time() + 2)
+    del fields["id"]
+    envelope = {"Type": "Notification", "MessageId": "sns-1", "TopicArn": "arn:aws:sns:eu-central-1:1:t"}
+    body = json.dumps({**envelope, "Message": json.dumps(fields)})
+    message_id = pipeline.sqs.send_message(QueueUrl=pipeline.queue_url, MessageBody=body)["MessageId"]
+
+    assert pipeline.deliver(send).failed == []
+    assert pipeline.item(message_id)["state"] == "SCHEDULED"
+
+    assert deliver_until_received(pipeline, send, within=10).failed == []
+    assert len(pipeline.simulator.sms_posts()) == 1
+    assert pipeline.item(message_id)["state"] == "TRACKING"
+
+
 def test_a_request_further_ahead_than_the_lead_is_put_back_by_the_status_run_when_due(pipeline: Pipeline) -> None:
     lead = {"SCHEDULE_LEAD_SECONDS": "2"}
     send = pipeline.handler("SendFunction", **lead)
@@ -142,7 +162,7 @@ def test_an_invalid_send_at_is_rejected_naming_the_field(pipeline: Pipeline) -> 
     events = {event["id"]: event for event in pipeline.outcomes()}
     assert set(events) == {"no-offset", "not-a-time", "too-far"}
     for event in events.values():
-        assert event["outcome"] == "REJECTED" and event["reason"].startswith("invalid request: sendAt: ")
+        assert event["outcome"] == "REJECTED" and event["reason"].startswith("sendAt: ")
     assert "35 days" in events["too-far"]["reason"]
     assert pipeline.simulator.sms_posts() == []
 

@@ -63,6 +63,16 @@ def test_defaults_when_optional_fields_are_absent(pipeline: Pipeline) -> None:
     assert "src" not in post.params and "bc" not in post.params and "ref" not in post.params
 
 
+def test_a_sender_id_with_a_leading_or_trailing_space_is_sent_as_it_is(pipeline: Pipeline) -> None:
+    """Contract §1: up to 11 characters of A-Z a-z 0-9, space and ASCII punctuation."""
+    send = pipeline.handler("SendFunction")
+    pipeline.enqueue({"id": "padded", "to": "+4917012345678", "text": "x", "from": " ACME Ltd "})
+    assert pipeline.deliver(send).failed == []
+    [post] = pipeline.simulator.sms_posts()
+    assert post.params["src"] == " ACME Ltd "
+    assert pipeline.item("padded")["state"] == "TRACKING"
+
+
 def test_message_text_reaches_the_provider_byte_for_byte(pipeline: Pipeline) -> None:
     send = pipeline.handler("SendFunction")
     text = "a&pass=x?#€ 😀"
@@ -163,7 +173,7 @@ def test_invalid_requests_are_rejected_without_post_or_batch_failure(pipeline: P
     assert {event["_attributes"]["outcome"] for event in events} == {"REJECTED"}
     reasons = sorted(event["reason"] for event in events)
     for _, field in INVALID:
-        assert any(reason.startswith(f"invalid request: {field}:") for reason in reasons), field
+        assert any(reason.startswith(f"{field}:") for reason in reasons), field
     for event in events:
         assert event["jobId"] is None and event["providerStatus"] is None and event["submittedAt"] is None
 
@@ -292,6 +302,28 @@ def test_resend_unconfirmed_policy_sends_again(pipeline: Pipeline) -> None:
     assert pipeline.item("hang-2")["state"] == "TRACKING"
 
 
+def test_a_201_without_a_readable_job_id_is_never_sent_again_even_with_resend_unconfirmed(pipeline: Pipeline) -> None:
+    """The provider said 201: the SMS is on its way (contract §2: sent at most once). With no job
+    id it cannot be tracked: it ends UNKNOWN at once, saying so, and is neither resent nor tracked."""
+    send = pipeline.handler("SendFunction", RESEND_UNCONFIRMED="true")
+    pipeline.simulator.inject("garbled", count=1, path="/sms")
+    pipeline.enqueue({"id": "garbled-1", "to": "+4917012345678", "text": "x"})
+
+    result = pipeline.deliver(send)
+
+    assert result.failed == []
+    [event] = pipeline.outcomes()
+    assert event["outcome"] == "UNKNOWN" and event["id"] == "garbled-1" and event["jobId"] is None
+    assert event["provider"] == "retarus"
+    assert "accepted" in event["reason"] and "job id could not be read" in event["reason"]
+    assert pipeline.item("garbled-1")["state"] == "DONE"
+    # Delivered again (SQS, or a producer's duplicate): no second POST.
+    pipeline.enqueue({"id": "garbled-1", "to": "+4917012345678", "text": "x"})
+    assert pipeline.deliver(send).failed == []
+    assert [post.fault for post in pipeline.simulator.sms_posts()] == ["garbled"]
+    assert len(pipeline.simulator.jobs) == 1 and pipeline.outcomes() == []
+
+
 def test_missing_configuration_names_what_to_fix(pipeline: Pipeline) -> None:
     from sms_pipeline.config import ConfigError
 
@@ -377,8 +409,21 @@ def test_a_text_over_the_segment_limit_is_rejected_with_its_count(pipeline: Pipe
     pipeline.deliver(pipeline.handler("SendFunction"))
     [event] = pipeline.outcomes()
     assert event["outcome"] == "REJECTED"
-    assert event["reason"] == "invalid request: text: 3 segments (GSM-7), more than the limit of 2"
+    assert event["reason"] == "text: 3 segments (GSM-7), more than the limit of 2"
     assert (event["encoding"], event["segments"]) == ("GSM-7", 3)
+    assert pipeline.simulator.sms_posts() == []
+
+
+def test_the_reason_of_an_invalid_request_is_the_contracts_word_for_word(pipeline: Pipeline) -> None:
+    """Contract §9 quotes it, and §1: the reason names the field (it starts with its name)."""
+    pipeline.enqueue(
+        {"id": "ucs", "to": "+4917012345677", "text": "ж" * (67 * 11 + 1)},  # 12 UCS-2 parts; MaxSegments 10
+        {"id": "no-to", "text": "x"},
+    )
+    pipeline.deliver(pipeline.handler("SendFunction"))
+    reasons = {event["id"]: event["reason"] for event in pipeline.outcomes()}
+    assert reasons["ucs"] == "text: 12 segments (UCS-2), more than the limit of 10"
+    assert reasons["no-to"].startswith("to: ")
     assert pipeline.simulator.sms_posts() == []
 
 

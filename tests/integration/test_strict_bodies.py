@@ -52,7 +52,7 @@ def assert_nothing_leaked(logs: io.StringIO, *numbers: str) -> None:
 # --- a name repeated in one object ---------------------------------------------------------------
 
 REPEATED: list[tuple[str, str, str, str, str | None]] = [
-    # (case, body, reason, the outcome's id: the producer's, or "sqs"/"envelope" for the default, masked to)
+    # (case, body, reason, the outcome's id: the producer's, or "sqs" for the default, masked to)
     (
         "to at the top level",
         f'{{"id":"twice-to","to":"{NUMBER}","to":"{OTHER}","text":"{TEXT}"}}',
@@ -85,7 +85,7 @@ REPEATED: list[tuple[str, str, str, str, str | None]] = [
         "id in an SNS envelope's Message",
         envelope(f'{{"id":"first","to":"{NUMBER}","text":"{TEXT}","id":"second"}}'),
         "id: appears twice",
-        "envelope",  # the envelope's MessageId, as for a notification whose request names none
+        "sqs",  # the SQS messageId, as for a notification whose request names none (never SNS's MessageId)
         "+4917*******78",
     ),
     (
@@ -109,8 +109,8 @@ def test_a_repeated_name_makes_the_request_rejected_once_and_nothing_is_sent(
     drain(pipeline)
 
     [event] = pipeline.outcomes()
-    request_id = {"sqs": message_id, "envelope": ENVELOPE_ID}.get(expected_id, expected_id)
-    assert (event["outcome"], event["reason"]) == ("REJECTED", f"invalid request: {reason}")
+    request_id = message_id if expected_id == "sqs" else expected_id
+    assert (event["outcome"], event["reason"]) == ("REJECTED", reason)
     assert (event["id"], event["to"], event["jobId"]) == (request_id, masked_to, None)
     assert event["metadata"] == {}  # none given, or doubtful
     assert pipeline.simulator.sms_posts() == []
@@ -118,22 +118,18 @@ def test_a_repeated_name_makes_the_request_rejected_once_and_nothing_is_sent(
     assert_nothing_leaked(logs, NUMBER, OTHER)
 
 
-def test_an_sns_notification_with_a_repeated_id_delivered_twice_is_rejected_once(
+def test_an_sns_notification_with_a_repeated_id_delivered_twice_is_rejected_under_each_sqs_message_id(
     pipeline: Pipeline, logs: io.StringIO
 ) -> None:
-    """The default id a repeated `id` falls back to is the envelope's MessageId: SNS's second copy
-    of the notification is the same request, acknowledged as a duplicate, with no second outcome."""
+    """The default id a repeated `id` falls back to is the SQS messageId (contract §1), for an
+    envelope too: SNS's second copy of the notification is a second SQS message, rejected as well."""
     body = envelope(f'{{"id":"first","id":"second","to":"{NUMBER}","text":"{TEXT}"}}')
-    send_raw(pipeline, body)
-    send_raw(pipeline, body)
+    message_ids = {send_raw(pipeline, body), send_raw(pipeline, body)}
     drain(pipeline)
 
-    [event] = pipeline.outcomes()
-    assert (event["outcome"], event["id"], event["reason"]) == (
-        "REJECTED",
-        ENVELOPE_ID,
-        "invalid request: id: appears twice",
-    )
+    events = pipeline.outcomes()
+    assert {event["id"] for event in events} == message_ids and ENVELOPE_ID not in message_ids
+    assert {(event["outcome"], event["reason"]) for event in events} == {("REJECTED", "id: appears twice")}
     assert pipeline.simulator.sms_posts() == []
     assert TEXT not in logs.getvalue() and NUMBER.lstrip("+") not in logs.getvalue()
 
@@ -176,7 +172,7 @@ def test_a_control_or_format_character_makes_the_request_rejected_once_and_nothi
 
     [event] = pipeline.outcomes()
     assert event["outcome"] == "REJECTED" and event["jobId"] is None
-    assert event["reason"] == f"invalid request: {field}: {kind} U+{ord(character):04X} is not allowed"
+    assert event["reason"] == f"{field}: {kind} U+{ord(character):04X} is not allowed"
     assert event["id"] == (message_id if field == "id" else f"bad-{field}")
     assert event["to"] == (None if field == "to" else "+4917*******78")
     assert pipeline.simulator.sms_posts() == []

@@ -8,8 +8,10 @@ import socket
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+import boto3
 import pytest
 from botocore.exceptions import NoRegionError
+from botocore.stub import Stubber
 
 from local.aws_sms import AwsSmsSimulator
 from sms_pipeline.aws_sms import client as aws_sms
@@ -149,9 +151,25 @@ def test_no_answer_after_the_call_was_written_is_an_unknown_result_never_repeate
 ) -> None:
     fallback = _client(sim.endpoint_url, monkeypatch, read_timeout=0.5)
     sim.inject(fault)
-    with pytest.raises(UnknownResult):
+    with pytest.raises(UnknownResult) as unknown:
         fallback.send(_sms(), seconds_left=60)
     assert len(sim.calls) == 1 and len(sim.accepted) == 1, "it was sent: a repeat would send it twice"
+    assert unknown.value.accepted is False  # for all the client knows, it may not have been
+
+
+def test_an_answer_without_a_message_id_is_an_unknown_result_the_service_accepted() -> None:
+    """A 200 whose body names no MessageId: sent, but not trackable (never to be sent again)."""
+    made = boto3.client(
+        "pinpoint-sms-voice-v2", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    with Stubber(made) as stubber:
+        stubber.add_response("send_text_message", {})
+        fallback = aws_sms.AwsSmsClient(
+            lambda: made, origination_identity=IDENTITY, configuration_set=CONFIGURATION_SET
+        )
+        with pytest.raises(UnknownResult, match="without a MessageId") as unknown:
+            fallback.send(_sms(), seconds_left=60)
+    assert unknown.value.accepted is True
 
 
 def test_a_connection_refused_before_sending_is_transient(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -41,7 +41,7 @@ def test_a_request_is_still_a_request() -> None:
     parsed = parse_message(json.dumps({"id": "r-1", "to": "+4917012345678", "text": "hi"}), "m")
     assert isinstance(parsed, SmsRequest) and parsed.id == "r-1" and parsed.fingerprint
     parsed = parse_message(envelope(json.dumps({"to": "+4917012345678", "text": "hi"})), "m")
-    assert isinstance(parsed, SmsRequest) and parsed.id == "sns-1"  # the envelope's id, as request.parse
+    assert isinstance(parsed, SmsRequest) and parsed.id == "m"  # the SQS messageId, as request.parse
 
 
 def test_a_request_reads_its_sendat_bound_from_requested_at() -> None:

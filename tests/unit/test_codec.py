@@ -57,7 +57,7 @@ REJECTED = {
     "dueShard": "0",
     "dueAt": Decimal("1800000060000"),
     "outcome": "REJECTED",
-    "reason": "invalid request: text: must not be empty",
+    "reason": "text: must not be empty",
     "completedAt": Decimal("1800000000"),
 }
 # A send whose outcome the send itself decided (no job id): its provider status is NULL.

@@ -149,6 +149,22 @@ def test_a_fallback_provider_reads_its_identity_configuration_set_and_delay() ->
 
 
 @pytest.mark.parametrize(
+    "identity",
+    [
+        FALLBACK["FALLBACK_ORIGINATION_IDENTITY"],
+        "+15551234567",
+        "MyBrand",
+        "pool-0123456789abcdef0123456789abcdef",
+        "phone-0123456789abcdef0123456789abcdef",
+    ],
+)
+def test_the_fallback_sends_from_a_phone_number_sender_id_or_pool_or_the_arn_of_one(identity: str) -> None:
+    """Contract §12: the template's FallbackOriginationIdentity passes through as it is."""
+    settings = Settings.from_env({**ENV, **FALLBACK, "FALLBACK_ORIGINATION_IDENTITY": identity})
+    assert settings.fallback_origination_identity == identity
+
+
+@pytest.mark.parametrize(
     ("changes", "problem"),
     [
         ({"FALLBACK_PROVIDER": ""}, "FALLBACK_PROVIDER is not set (it comes from parameter FallbackProvider"),

@@ -122,6 +122,32 @@ def test_an_unknown_retarus_result_never_fails_over() -> None:
     assert fallback.sent == [] and store.items["r-1"]["provider"] == "retarus"
 
 
+def test_an_accepted_send_without_a_readable_id_is_never_sent_again_nor_failed_over() -> None:
+    """Retarus said 201 but its body named no job id: sent for sure (contract §2: at most once), so
+    UNKNOWN at once, whatever ResendUnconfirmed says, and never to the fallback."""
+    store, clock, fallback, publisher = FakeStore(), FakeClock(NOW), FakeFallback(), FakePublisher()
+    primary = Down(UnknownResult("201 with an unexpected body", accepted=True))
+    resend = sender(store, primary, fallback, clock, resend_unconfirmed=True, publisher=publisher)
+    assert attempt(resend, 1) is Result.UNKNOWN
+    [event] = publisher.events
+    assert event.outcome is Outcome.UNKNOWN and event.job_id is None and event.provider == "retarus"
+    assert "accepted" in event.reason and "job id could not be read" in event.reason
+    clock.now += 200  # past FailoverAfterSeconds: a redelivery is a duplicate, nothing is sent
+    assert attempt(resend, 2) is Result.DUPLICATE
+    assert primary.calls == 1 and fallback.sent == [] and store.items["r-1"]["state"] == State.DONE
+
+
+def test_a_fallback_send_accepted_without_a_message_id_is_never_sent_again() -> None:
+    store, clock, publisher = FakeStore(), FakeClock(NOW), FakePublisher()
+    fallback = FakeFallback(UnknownResult("SendTextMessage: answered without a MessageId", accepted=True))
+    body = json.dumps({"id": "r-1", "to": "+4917012345678", "text": "hi", "validitySeconds": 8})
+    s = sender(store, Down(TransientError("503")), fallback, clock, resend_unconfirmed=True, publisher=publisher)
+    assert attempt(s, 1, body) is Result.UNKNOWN
+    [event] = publisher.events
+    assert event.provider == "aws-sms" and "job id could not be read" in event.reason
+    assert attempt(s, 2, body) is Result.DUPLICATE and fallback.sent == []
+
+
 def test_a_redelivery_after_a_kill_during_the_fallback_call_never_goes_to_retarus() -> None:
     for resend, expected in ((False, Result.UNKNOWN), (True, Result.SENT)):
         store, clock, fallback, primary = FakeStore(), FakeClock(NOW), FakeFallback(), FakeProvider()

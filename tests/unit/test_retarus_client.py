@@ -120,9 +120,18 @@ def test_no_answer_to_a_post_is_an_unknown_result_and_not_repeated(sim: RetarusS
 
 def test_reset_after_a_post_was_written_is_an_unknown_result(sim: RetarusSimulator) -> None:
     sim.inject("reset", count=1, path="/sms")
-    with pytest.raises(UnknownResult):
+    with pytest.raises(UnknownResult) as unknown:
         client(sim.base_url).send(SMS)
     assert len(sim.sms_posts()) == 1
+    assert unknown.value.accepted is False  # may or may not have been accepted
+
+
+def test_a_201_without_a_readable_job_id_is_an_unknown_result_the_provider_accepted(sim: RetarusSimulator) -> None:
+    sim.inject("garbled", count=1, path="/sms")
+    with pytest.raises(UnknownResult) as unknown:
+        client(sim.base_url).send(SMS)
+    assert unknown.value.accepted is True  # certainly sent: never to be sent again
+    assert len(sim.sms_posts()) == 1 and len(sim.jobs) == 1
 
 
 def test_report_is_idempotent_so_resets_and_timeouts_are_retried(sim: RetarusSimulator) -> None:

@@ -238,6 +238,8 @@ class _Deployment:
                 return not self.truth(argument[0])
             if key == "Fn::Join":
                 return argument[0].join(str(part) for part in self.truth(argument[1]))
+            if key == "Fn::Split":
+                return str(self.truth(argument[1])).split(argument[0])
         if isinstance(node, list):
             flat: list[Any] = []
             for item in node:
@@ -280,14 +282,18 @@ def test_with_the_fallback_provider_the_stack_adds_its_resources_and_only_those(
     assert kinds == {**RESOURCES_WITHOUT_FALLBACK, **FALLBACK_RESOURCES}
 
 
-def test_only_the_send_function_may_send_through_the_fallback_and_only_from_its_identity() -> None:
-    deployed = _Deployment(_translated(WITH_FALLBACK), WITH_FALLBACK).resources()
-    statements = [
+def _send_text_message_statements(deployed: dict[str, Any]) -> list[Any]:
+    return [
         statement
         for policy in deployed["SendFunctionRole"]["Properties"]["Policies"]
         for statement in policy["PolicyDocument"]["Statement"]
         if "sms-voice" in json.dumps(statement)
     ]
+
+
+def test_only_the_send_function_may_send_through_the_fallback_and_only_from_its_identity() -> None:
+    deployed = _Deployment(_translated(WITH_FALLBACK), WITH_FALLBACK).resources()
+    statements = _send_text_message_statements(deployed)
     assert statements == [
         {
             "Effect": "Allow",
@@ -309,3 +315,26 @@ def test_only_the_send_function_may_send_through_the_fallback_and_only_from_its_
     for identity in ("phone-number/phone-0123abcd", "sender-id/ACME/DE", "pool/pool-0123abcd"):
         arn = f"arn:aws:sms-voice:eu-central-1:123456789012:{identity}"
         assert f"arn:aws:sms-voice:eu-central-1:123456789012:{arn.split(':')[index]}" == arn
+
+
+@pytest.mark.parametrize("identity", ["+15551234567", "MyBrand", "pool-0123abcd", "phone-0123abcd"])
+def test_an_identity_not_given_by_arn_may_be_any_phone_number_sender_id_or_pool_of_the_account(
+    identity: str,
+) -> None:
+    """Contract §12: the phone number, sender id or pool to send from. IAM matches SendTextMessage
+    against the identity's ARN, which the template cannot build from a number or a sender id."""
+    parameters = {**WITH_FALLBACK, "FallbackOriginationIdentity": identity}
+    deployed = _Deployment(_translated(parameters), parameters).resources()
+    here = "arn:${AWS::Partition}:sms-voice:${AWS::Region}:${AWS::AccountId}:"
+    assert _send_text_message_statements(deployed) == [
+        {
+            "Effect": "Allow",
+            "Action": ["sms-voice:SendTextMessage"],
+            "Resource": [
+                {"Fn::Sub": here + "phone-number/*"},
+                {"Fn::Sub": here + "sender-id/*"},
+                {"Fn::Sub": here + "pool/*"},
+                {"Fn::GetAtt": ["FallbackConfigurationSet", "Arn"]},
+            ],
+        }
+    ]

@@ -73,7 +73,7 @@ SHAPE_ERRORS: list[dict[str, Any]] = [
     {"to": "+4917012345678", "text": "x", "deliveryReport": "yes"},
     {"to": "+4917012345678", "text": "x", "priority": "urgent"},
     {"to": "+4917012345678", "text": "x", "metadata": [1]},
-    {"to": "+4917012345678", "text": "x", "from": " ACME"},
+    {"to": "+4917012345678", "text": "x", "from": "ACME\u00a0"},
     {"to": "+4917012345678", "text": "x", "from": "TwelveChars!"},
     {"to": "+4917012345678", "text": "x", "billingCode": "b" * 71},
     {"to": "+4917012345678", "text": "x", "validitySeconds": 4},

@@ -467,6 +467,24 @@ def test_latency_and_slow_delay_the_answer(sim: RetarusSimulator, client: reques
     assert len(sim.jobs) == 2  # a slow request is processed
 
 
+def test_garbled_answers_a_success_without_a_readable_body(sim: RetarusSimulator, client: requests.Session) -> None:
+    """The provider accepted the SMS (its job exists) but its 201 names no job id; a report's poll
+    counts, but its 200 holds no status. An error is answered as ever."""
+    sim.inject("garbled", path="/sms")
+    response = send(client, sim, dst=PLAIN)
+    assert response.status_code == 201 and response.headers["Content-Type"].startswith("text/html")
+    with pytest.raises(retarus_bodies.UnexpectedBody):
+        retarus_bodies.job_id(response.text)
+    [job_id] = sim.jobs  # accepted all the same
+    sim.inject("garbled", path="/reports")
+    response = poll(client, sim, job_id)
+    assert response.status_code == 200 and response.text == "<html><body>oops</body></html>"
+    assert sim.jobs[job_id].polls == 1
+    sim.inject("garbled", path="/sms")
+    assert send(client, sim, dst="+4917012345640").status_code == 400
+    assert [request.fault for request in sim.sms_posts()] == ["garbled", "garbled"]
+
+
 # -- HTTP behaviour ---------------------------------------------------------------------------------
 
 

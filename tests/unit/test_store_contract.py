@@ -138,7 +138,7 @@ def test_an_outcome_the_send_decided_ends_the_claim_once(store: Store) -> None:
 
 
 def test_a_rejected_request_spends_its_id(store: Store) -> None:
-    rejected = Final(Outcome.REJECTED, "invalid request: text: must not be empty", NOW)
+    rejected = Final(Outcome.REJECTED, "text: must not be empty", NOW)
     assert store.put_rejected(origin("bad"), rejected, now=NOW, publish_lease_until=NOW + 60) is None
 
     existing = store.put_rejected(origin("bad", fingerprint="f2"), rejected, now=NOW, publish_lease_until=NOW + 60)
@@ -251,7 +251,7 @@ def test_a_failed_publish_is_due_again_at_once_and_leased_by_one_run(store: Stor
 
 
 def test_an_outcome_the_send_published_leaves_the_due_jobs(store: Store) -> None:
-    rejected = Final(Outcome.REJECTED, "invalid request: text: must not be empty", NOW)
+    rejected = Final(Outcome.REJECTED, "text: must not be empty", NOW)
     store.put_rejected(origin("bad"), rejected, now=NOW, publish_lease_until=NOW + 60)
     [due] = store.due(now=NOW + 60, limit=10)
     assert due.state is State.PUBLISHING and due.final == rejected

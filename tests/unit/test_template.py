@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Iterator, Mapping
 from itertools import accumulate
@@ -16,7 +15,6 @@ from test_config import FALLBACK as CONFIG_FALLBACK
 from local.stack import load_template
 from sms_pipeline.config import FALLBACK_PROVIDERS, ConfigError, Settings
 from sms_pipeline.request import CONTRACT_DEFAULTS, MAX_VALIDITY_SECONDS, Defaults
-from sms_pipeline.retry import JITTER
 from support import policy_statements
 
 TEMPLATE = load_template()
@@ -63,12 +61,12 @@ def test_the_send_batching_window_is_a_parameter_that_waits_for_nothing_by_defau
 
 
 def _receives_to_outlast(delays: list[int], seconds: int) -> int:
-    """Receives of a request whose attempts all fail, while its retries span `seconds`, with every
-    delay at its shortest (all the jitter taken off), plus the receive that ends it EXPIRED."""
+    """Receives of a request whose attempts all fail, while its retries span `seconds`, each
+    waiting exactly its delay, plus the receive that ends it EXPIRED."""
     waited, receives = 0, 0
     while waited < seconds:
         receives += 1
-        waited += math.ceil(delays[min(receives, len(delays)) - 1] * (1 - JITTER))
+        waited += delays[min(receives, len(delays)) - 1]
     return receives + 1
 
 
@@ -78,11 +76,10 @@ def test_a_request_of_the_longest_validity_outlasts_an_outage_without_reaching_t
     receives that are not a retry delay (a crashed or throttled invocation)."""
     delays = [int(part) for part in TEMPLATE["Parameters"]["RetryDelaysSeconds"]["Default"].split(",")]
     receives = _receives_to_outlast(delays, MAX_VALIDITY_SECONDS)
-    # The count the DLQ is sized against is neither too small nor one too many: the shortest waits of
-    # all the retries but the last span the validity, those of one retry fewer do not; and a request
-    # waits at most the longest delay between receives.
-    shortest = [math.ceil(delay * (1 - JITTER)) for delay in delays]
-    waited = list(accumulate((shortest[min(n, len(shortest) - 1)] for n in range(receives - 1)), initial=0))
+    # The count the DLQ is sized against is neither too small nor one too many: the waits of all the
+    # retries but the last span the validity, those of one retry fewer do not; and a request waits
+    # at most the longest delay between receives.
+    waited = list(accumulate((delays[min(n, len(delays) - 1)] for n in range(receives - 1)), initial=0))
     assert waited[-2] < MAX_VALIDITY_SECONDS <= waited[-1]
     assert receives > MAX_VALIDITY_SECONDS / max(delays)
     queue = RESOURCES["RequestQueue"]["Properties"]
@@ -321,13 +318,62 @@ def test_fallback_parameters_and_defaults() -> None:
         ("arn:aws:sms-voice:eu-central-1:123456789012:phone-number/phone-0123abcd", True),
         ("arn:aws:sms-voice:eu-central-1:123456789012:sender-id/ACME/DE", True),
         ("arn:aws:sms-voice:eu-central-1:123456789012:pool/pool-0123abcd", True),
-        ("+12065550100", False),  # the API takes it, but IAM needs the ARN
+        # contract §12: "the phone number, sender id or pool to send from", as SendTextMessage takes them
+        ("+15551234567", True),
+        ("MyBrand", True),
+        ("pool-0123456789abcdef0123456789abcdef", True),
+        ("phone-0123456789abcdef0123456789abcdef", True),
         ("arn:aws:sms-voice:eu-central-1:123456789012:configuration-set/x", False),
+        ("+0123", False),
+        ("My Brand", False),
+        ("pool:abc", False),  # a colon makes it an ARN to the condition below
     ],
 )
-def test_the_origination_identity_is_an_arn_iam_can_name(identity: str, allowed: bool) -> None:
+def test_the_origination_identity_is_a_phone_number_sender_id_or_pool_or_the_arn_of_one(
+    identity: str, allowed: bool
+) -> None:
     pattern = TEMPLATE["Parameters"]["FallbackOriginationIdentity"]["AllowedPattern"]
     assert bool(re.fullmatch(pattern, identity)) is allowed
+    if allowed and identity:  # FallbackIdentityIsArn: the value holds a colon
+        is_arn = TEMPLATE["Conditions"]["FallbackIdentityIsArn"]
+        assert is_arn == {
+            "Fn::Not": [
+                {
+                    "Fn::Equals": [
+                        {"Fn::Join": ["", {"Fn::Split": [":", {"Ref": "FallbackOriginationIdentity"}]}]},
+                        {"Ref": "FallbackOriginationIdentity"},
+                    ]
+                }
+            ]
+        }
+        assert ("".join(identity.split(":")) != identity) is identity.startswith("arn:")
+
+
+def test_the_send_function_sends_from_exactly_an_identity_given_by_arn_else_from_the_accounts() -> None:
+    [policy] = [
+        policy["Fn::If"]
+        for policy in RESOURCES["SendFunction"]["Properties"]["Policies"]
+        if "Fn::If" in policy and "sms-voice" in json.dumps(policy)
+    ]
+    assert policy[0] == FALLBACK_ONLY
+    [statement] = policy[1]["Statement"]
+    assert statement["Action"] == ["sms-voice:SendTextMessage"]
+    condition, by_arn, otherwise = statement["Resource"]["Fn::If"]
+    configuration_set = {"Fn::GetAtt": ["FallbackConfigurationSet", "Arn"]}
+    assert condition == "FallbackIdentityIsArn"
+    assert by_arn == [
+        {
+            "Fn::Sub": [
+                "arn:${AWS::Partition}:sms-voice:${AWS::Region}:${AWS::AccountId}:${Identity}",
+                {"Identity": {"Fn::Select": [5, {"Fn::Split": [":", {"Ref": "FallbackOriginationIdentity"}]}]}},
+            ]
+        },
+        configuration_set,
+    ]
+    here = "arn:${AWS::Partition}:sms-voice:${AWS::Region}:${AWS::AccountId}:"
+    assert otherwise == [{"Fn::Sub": here + kind + "/*"} for kind in ("phone-number", "sender-id", "pool")] + [
+        configuration_set
+    ]
 
 
 def test_every_resource_of_the_fallback_exists_only_with_it() -> None:

@@ -23,30 +23,29 @@ T0 = 1_800_000_000.0
     ("receive_count", "delay"), [(0, 10), (1, 10), (2, 30), (3, 60), (4, 120), (5, 300), (6, 600), (7, 900), (50, 900)]
 )
 def test_each_attempt_waits_the_next_delay_and_the_last_repeats(receive_count: int, delay: int) -> None:
-    assert retry_delay(DELAYS, receive_count, seconds_left=1e9, draw=0.0) == delay
+    assert retry_delay(DELAYS, receive_count, seconds_left=1e9) == delay
 
 
-def test_jitter_only_shortens_a_delay_by_up_to_a_fifth() -> None:
-    draws = [index / 100 for index in range(100)]
-    delays = {retry_delay(DELAYS, 7, seconds_left=1e9, draw=draw) for draw in draws}
-    assert 720 <= min(delays) <= 722 and max(delays) == 900  # never below 900 less 20 %
-    assert len(delays) > 50
+def test_the_delay_is_exactly_the_configured_one_every_time() -> None:
+    """Contract §8: the visibility is set to the next of RetryDelaysSeconds, nothing taken off."""
+    assert {retry_delay(DELAYS, 7, seconds_left=1e9) for _ in range(100)} == {900}
+    assert {retry_delay((7, 13), 2, seconds_left=1e9) for _ in range(100)} == {13}
 
 
 def test_a_delay_that_would_end_after_the_validity_is_cut_short_to_its_end() -> None:
-    assert retry_delay(DELAYS, 7, seconds_left=42.2, draw=0.0) == 43  # rounded up: back once it has ended
-    assert retry_delay(DELAYS, 7, seconds_left=0.4, draw=0.0) == 1
+    assert retry_delay(DELAYS, 7, seconds_left=42.2) == 43  # rounded up: back once it has ended
+    assert retry_delay(DELAYS, 7, seconds_left=0.4) == 1
 
 
 def test_past_the_validity_the_delay_is_not_cut_to_nothing() -> None:
     """A request already past its validity fails only while another delivery holds its claim: it
     waits its delay, instead of spinning through its receives with a delay of 0."""
-    assert retry_delay(DELAYS, 2, seconds_left=0.0, draw=0.0) == 30
-    assert retry_delay(DELAYS, 2, seconds_left=-5.0, draw=0.0) == 30
+    assert retry_delay(DELAYS, 2, seconds_left=0.0) == 30
+    assert retry_delay(DELAYS, 2, seconds_left=-5.0) == 30
 
 
 def test_no_delay_exceeds_what_sqs_accepts() -> None:
-    assert retry_delay((43_200,), 1, seconds_left=1e9, draw=0.0) == MAX_DELAY_SECONDS < 43_200
+    assert retry_delay((43_200,), 1, seconds_left=1e9) == MAX_DELAY_SECONDS < 43_200
 
 
 def test_the_reason_names_the_validity_and_the_last_failure() -> None:
@@ -91,7 +90,6 @@ class World:
             default_validity_seconds=validity,
             retry_delays=DELAYS,
             clock=self.clock,
-            jitter=lambda: 0.0,
         )
 
     @property

@@ -48,7 +48,7 @@ def parse_message(
     before cancels existed: nothing in it says it meant to cancel.
     """
     try:
-        document, default_id = request.unwrap(body, default_id)
+        document = request.unwrap(body)
     except InvalidRequest as invalid:
         if CANCEL in request.top_level_names(body):  # a name repeated in a cancel message
             raise InvalidCancel(invalid.field, invalid.problem) from None

@@ -59,6 +59,10 @@ class Verdict:
 
 TRACKING_LIMIT_REASON = "Tracking limit reached before the provider reported a final status."
 UNCONFIRMED_REASON = "The provider did not answer the send in time; the SMS may or may not have been sent."
+# A send the provider accepted without a readable job id (contract §2: never sent again).
+ACCEPTED_UNREADABLE_REASON = (
+    "The provider accepted the SMS, but its job id could not be read; it is not sent again and cannot be tracked."
+)
 CLAIM_EXPIRED_REASON = "The send was interrupted; the SMS may or may not have been sent."
 CANCELLED_REASON = "cancelled before sending"  # contract §11, word for word
 PROVIDER_REJECTED_REASON = "The provider rejected the request (HTTP 400: a parameter is invalid)."

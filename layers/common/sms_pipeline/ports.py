@@ -51,7 +51,15 @@ class TransientError(ProviderError):
 
 
 class UnknownResult(ProviderError):
-    """The request reached the provider but no usable answer came: it may have been accepted."""
+    """The request reached the provider but no usable answer came: it may have been accepted.
+
+    `accepted`: the provider did say it accepted the request, but its answer named no readable
+    job id. The SMS is then certainly on its way: it is never sent again (contract §2: at most
+    once), whatever ResendUnconfirmed says, and it cannot be tracked."""
+
+    def __init__(self, reason: str, *, call: str | None = None, accepted: bool = False) -> None:
+        super().__init__(reason, call=call)
+        self.accepted = accepted
 
 
 class UnexpectedResponse(ProviderError):

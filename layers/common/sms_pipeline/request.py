@@ -181,16 +181,17 @@ class Defaults:
 CONTRACT_DEFAULTS = Defaults(max_segments=10, smart_encoding=False)
 
 
-def unwrap(body: str, default_id: str) -> tuple[Any, str]:
-    """The request document and the id it has when it names none: the body's JSON and the SQS
-    messageId, or the `Message` inside an SNS notification envelope and the envelope's MessageId
-    (SNS may deliver one notification twice, as two SQS messages: it is one request).
+def unwrap(body: str) -> Any:
+    """The request document: the body's JSON, or the `Message` inside an SNS notification
+    envelope. The id of a request that names none is the SQS messageId either way (contract §1),
+    never the envelope's MessageId: a producer that subscribes an SNS topic to the queue sets `id`
+    if SNS's rare second delivery of a notification must not be a second request.
 
     Raises InvalidRequest("body", …) when the body or the envelope's message is not JSON, and
     InvalidRequest naming the name when one object, the envelope's included, repeats a name.
     """
     try:
-        return _open_envelope(_loads(body, "body", _STRICT), default_id, _STRICT)
+        return _open_envelope(_loads(body, "body", _STRICT), _STRICT)
     except _RepeatedName:
         raise _repeated_name(body) from None
 
@@ -204,19 +205,16 @@ def _is_envelope(document: Any) -> bool:
     )
 
 
-def _open_envelope(document: Any, default_id: str, decoder: json.JSONDecoder) -> tuple[Any, str]:
+def _open_envelope(document: Any, decoder: json.JSONDecoder) -> Any:
     if not _is_envelope(document):
-        return document, default_id
+        return document
     message = document["Message"]
     if not isinstance(message, str):
         raise InvalidRequest(
             "body.Message",
             f"must be a string holding the request as JSON (SNS envelope), not {json_type(message)}",
         )
-    envelope_id = document.get("MessageId")
-    if isinstance(envelope_id, str) and _ID.match(envelope_id):
-        default_id = envelope_id
-    return _loads(message, "body.Message", decoder), default_id
+    return _loads(message, "body.Message", decoder)
 
 
 def _repeated_name(body: str) -> InvalidRequest:
@@ -284,15 +282,14 @@ def parse(
 
     `requested_at` (the SQS SentTimestamp, epoch seconds) bounds sendAt (§11); see validate.
     """
-    document, default_id = unwrap(body, default_id)
-    return from_document(document, body, default_id, defaults, requested_at=requested_at)
+    return from_document(unwrap(body), body, default_id, defaults, requested_at=requested_at)
 
 
 def from_document(
     document: Any, body: str, default_id: str, defaults: Defaults = CONTRACT_DEFAULTS, *, requested_at: float | None
 ) -> SmsRequest:
     """parse's second half, for a caller that has unwrapped the body itself (to tell a cancel
-    message from a request with the one parse): `document` and `default_id` are unwrap's."""
+    message from a request with the one parse): `document` is unwrap's."""
     return replace(
         validate(document, default_id, defaults, requested_at=requested_at), fingerprint=_fingerprint(document, body)
     )
@@ -303,7 +300,7 @@ def top_level_names(body: str) -> frozenset[str]:
     the strict checks, so that a message's kind is known even when it breaks a rule (a repeated
     name); empty when that is no JSON object."""
     try:
-        document, _ = _open_envelope(_loads(body, "body", _LENIENT), "", _LENIENT)
+        document = _open_envelope(_loads(body, "body", _LENIENT), _LENIENT)
     except InvalidRequest:
         return frozenset()
     return frozenset(document) if isinstance(document, dict) else frozenset()
@@ -343,7 +340,7 @@ def echo(body: str, default_id: str, defaults: Defaults = CONTRACT_DEFAULTS) -> 
         outer = _loads(body, "body", _LENIENT)
         if isinstance(outer, _Repeats) and _is_envelope(outer):
             return RequestEcho(id=default_id, fingerprint=_digest(body))
-        document, default_id = _open_envelope(outer, default_id, _LENIENT)
+        document = _open_envelope(outer, _LENIENT)
     except InvalidRequest:
         return RequestEcho(id=default_id, fingerprint=_digest(body))
     if not isinstance(document, dict):
@@ -412,9 +409,8 @@ def validate(
 
     sender = _optional_str(document, "from")
     if sender is not None:
+        # Spaces anywhere, leading and trailing ones too (contract §1): sent as they are.
         _refuse_invisible("from", sender)
-    if sender is not None and sender != sender.strip():
-        raise InvalidRequest("from", "must not start or end with a space (the phone shows the sender id as it is)")
     if sender is not None and not (_NUMERIC_SENDER.match(sender) or _ALPHA_SENDER.match(sender)):
         raise InvalidRequest(
             "from",

@@ -12,25 +12,21 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-# A share of each delay is taken off at random, so that the requests of one outage do not all come
-# back in the same second. Only off: a request never waits longer than its delay.
-JITTER = 0.2
 # SQS takes a visibility timeout of at most 12 hours from the message's receipt; the function sets
 # it up to its own timeout after the receipt.
 MAX_DELAY_SECONDS = 43_200 - 60
 
 
-def retry_delay(delays: Sequence[int], receive_count: int, *, seconds_left: float, draw: float) -> int:
+def retry_delay(delays: Sequence[int], receive_count: int, *, seconds_left: float) -> int:
     """Seconds until the next attempt of a request whose attempt number `receive_count` (SQS's
-    ApproximateReceiveCount, from 1) failed: that attempt's delay (the last repeats), less up to
-    JITTER of it by `draw` (0 ≤ draw < 1), and never past the end of the validity."""
-    base = delays[min(max(receive_count, 1), len(delays)) - 1]
-    jittered = min(math.ceil(base * (1 - JITTER * draw)), MAX_DELAY_SECONDS)
+    ApproximateReceiveCount, from 1) failed: exactly that attempt's delay (the last repeats; contract
+    §8), at most what SQS accepts, and never past the end of the validity."""
+    delay = min(delays[min(max(receive_count, 1), len(delays)) - 1], MAX_DELAY_SECONDS)
     if seconds_left <= 0:
         # Past the validity already (another delivery of it holds a live claim): nothing to cut the
         # delay short for, and a delay of 0 would spin the message through its receives.
-        return jittered
-    return min(jittered, math.ceil(seconds_left))
+        return delay
+    return min(delay, math.ceil(seconds_left))
 
 
 def expired_reason(validity_seconds: int, last_error: str | None) -> str:

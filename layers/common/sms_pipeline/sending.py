@@ -20,7 +20,6 @@ it instead, under the same claim, which names the fallback before the call; when
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 import uuid
@@ -36,6 +35,7 @@ from sms_pipeline.failover import Failover
 from sms_pipeline.job import ClaimResult, Delivery, Final, Job, Origin, State
 from sms_pipeline.observability import MetricUnit, count, logger
 from sms_pipeline.outcomes import (
+    ACCEPTED_UNREADABLE_REASON,
     CANCELLED_REASON,
     CLAIM_EXPIRED_REASON,
     PRIMARY_PROVIDER,
@@ -123,7 +123,6 @@ class Sender:
     timers: CheckTimers | None = None  # the first check's timer (timers.py); None: the scheduled run's
     clock: Callable[[], float] = time.time
     monotonic: Callable[[], float] = time.monotonic
-    jitter: Callable[[], float] = random.random
     protection: Protection | None = None  # the rules of contract §10 (None: none)
     requeue: Requeue | None = None  # puts a request due within the lead back on the queue (§11)
     schedule_lead_seconds: int = 900
@@ -297,6 +296,8 @@ class Batch:
             s.store.release(sms.id, token=token, error=fault.reason)
             raise self._retry_later(attempt, str(fault)) from None
         except UnknownResult as unknown:
+            if unknown.accepted:
+                return self._accepted_unreadable(attempt, sms, unknown, log, provider=s.primary_name)
             if s.resend_unconfirmed:
                 s.store.release(sms.id, token=token, error=unknown.reason, unconfirmed=s.failover is not None)
                 logger.warning(
@@ -342,7 +343,7 @@ class Batch:
         s = self._s
         assert s.failover is not None
         now = s.clock()
-        next_retry = retry_delay(s.retry_delays, attempt.incoming.receive_count, seconds_left=0, draw=0.0)
+        next_retry = retry_delay(s.retry_delays, attempt.incoming.receive_count, seconds_left=0)
         if s.failover.due(job, now=now, seconds_left=attempt.seconds_left(now), next_retry_seconds=next_retry):
             return self._send_fallback(attempt, sms, job, token, {**log, "after": error.reason}, switch=True)
         raise self._released(attempt, sms.id, token, error, log)
@@ -381,6 +382,8 @@ class Batch:
             logger.info("fallback provider rejected the request", extra={**log, "error": str(rejected)})
             return self._finish(attempt.origin, Outcome.REJECTED, rejected.reason, provider=failover.name)
         except UnknownResult as unknown:
+            if unknown.accepted:
+                return self._accepted_unreadable(attempt, sms, unknown, log, provider=failover.name)
             if s.resend_unconfirmed:
                 s.store.release(sms.id, token=token, error=unknown.reason, unconfirmed=True)
                 raise self._retry_later(attempt, str(unknown)) from None
@@ -392,6 +395,30 @@ class Batch:
         return self._sent(
             sms, message_id, failover.check_after, {**log, "job_id": message_id, "provider": failover.name}
         )
+
+    def _accepted_unreadable(
+        self,
+        attempt: _Attempt,
+        sms: requests_.SmsRequest,
+        unknown: UnknownResult,
+        log: dict[str, str],
+        *,
+        provider: str,
+    ) -> Result:
+        """The provider accepted the SMS but named no readable job id: it is on its way, so it is
+        never sent again, to this provider or another, whatever ResendUnconfirmed says (§2: at
+        most once); with no id it cannot be tracked, so it ends UNKNOWN now. It counts as sent
+        (the provider bills it)."""
+        logger.error(
+            "provider accepted the SMS without a readable job id; ending as UNKNOWN, not sent again",
+            extra={**log, "error": str(unknown), "provider": provider},
+        )
+        count("SmsSent")
+        if sms.parts:
+            count("SegmentsSent", sms.parts.segments)
+        if provider != self._s.primary_name:
+            count("FailoverSends")
+        return self._finish(attempt.origin, Outcome.UNKNOWN, ACCEPTED_UNREADABLE_REASON, provider=provider)
 
     def _sent(self, sms: requests_.SmsRequest, job_id: str, check_after: int, log: dict[str, str]) -> Result:
         """The provider took it: the record of the send, its first check due after `check_after`."""
@@ -452,10 +479,7 @@ class Batch:
     def _retry_later(self, attempt: _Attempt, reason: str) -> RetryLater:
         s = self._s
         after = retry_delay(
-            s.retry_delays,
-            attempt.incoming.receive_count,
-            seconds_left=attempt.seconds_left(s.clock()),
-            draw=s.jitter(),
+            s.retry_delays, attempt.incoming.receive_count, seconds_left=attempt.seconds_left(s.clock())
         )
         return RetryLater(reason, after_seconds=after)
 
@@ -500,7 +524,8 @@ class Batch:
         echo = requests_.echo(incoming.body, incoming.default_id, s.request_defaults)
         origin = _origin(echo, mask(echo.to), incoming.sent_at)
         now = s.clock()
-        final = Final(Outcome.REJECTED, f"invalid request: {invalid}", completed_at=now)
+        # The reason starts with the field's name (contract §1, §9: "text: 12 segments (UCS-2), ...").
+        final = Final(Outcome.REJECTED, str(invalid), completed_at=now)
         log = {"request_id": echo.id, "to": origin.masked_to or "", "message_id": incoming.message_id}
         existing = s.store.put_rejected(origin, final, now=now, publish_lease_until=now + s.publish_lease_seconds)
         if existing is not None:

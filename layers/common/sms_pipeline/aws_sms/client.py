@@ -137,7 +137,7 @@ class AwsSmsClient:
         message_id = answer.get("MessageId")
         if not isinstance(message_id, str) or not message_id:
             # Accepted (2xx) but unreadable: the SMS is on its way and cannot be tracked.
-            raise UnknownResult(f"{OPERATION}: answered without a MessageId")
+            raise UnknownResult(f"{OPERATION}: answered without a MessageId", accepted=True)
         return message_id
 
     def _boto3(self) -> PinpointSMSVoiceV2Client:

@@ -89,7 +89,7 @@ class RetarusClient:
             return bodies.job_id(body)
         except bodies.UnexpectedBody as error:
             # Accepted (201) but unreadable: the SMS is on its way and cannot be tracked.
-            raise UnknownResult(f"201 with an {error}", call="POST /sms") from None
+            raise UnknownResult(f"201 with an {error}", call="POST /sms", accepted=True) from None
 
     def report(self, job_id: str, *, deadline: float | None = None) -> Verdict:
         """What GET /reports says of one job, through the status table (statuses.py)."""
