@@ -12,8 +12,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from sms_pipeline.protection import E164_PREFIX, MAX_PER_NUMBER_LIMIT, MAX_WINDOW_SECONDS, Rules
-from sms_pipeline.request import MAX_SEGMENTS, MAX_VALIDITY_SECONDS, MIN_VALIDITY_SECONDS
+from sms_pipeline.limits import (
+    E164_PREFIX,
+    MAX_PER_NUMBER_LIMIT,
+    MAX_SEGMENTS,
+    MAX_VALIDITY_SECONDS,
+    MAX_WINDOW_SECONDS,
+    MIN_VALIDITY_SECONDS,
+    Rules,
+)
 from sms_pipeline.timers import TIMER_LIMIT_SECONDS
 
 # SQS refuses a visibility timeout beyond 12 hours from a message's receipt.

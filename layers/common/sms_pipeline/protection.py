@@ -26,7 +26,6 @@ side of sending less:
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,11 +33,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-# The store keeps the rate's last ids in one item, one slot per SMS the window allows; a
-# DynamoDB expression holds at most 4 KB, which the slots' update fills at about 50.
-MAX_PER_NUMBER_LIMIT = 50
-MAX_WINDOW_SECONDS = 30 * 86400
-E164_PREFIX = re.compile(r"^\+[1-9][0-9]{0,14}$")
+from sms_pipeline.limits import Rules as Rules  # the policy's settings, checked by config.py
 
 # E.164 country codes are prefix-free: 1 and 7 are one digit, these are two, all others three.
 _TWO_DIGIT_CODES = frozenset(
@@ -56,36 +51,6 @@ class Rule(StrEnum):
     @property
     def metric(self) -> str:
         return self.value
-
-
-@dataclass(frozen=True)
-class Rules:
-    """The template's parameters: AllowedDestinationPrefixes, MaxPerNumberPerWindow (0: off),
-    NumberWindowSeconds, DailySegmentLimit (0: off)."""
-
-    allowed_prefixes: tuple[str, ...] = ()
-    max_per_number: int = 0
-    window_seconds: int = 3600
-    daily_segment_limit: int = 0
-
-    def __post_init__(self) -> None:
-        problems = [
-            f"{prefix!r} is not an E.164 prefix (+ and digits)"
-            for prefix in self.allowed_prefixes
-            if not E164_PREFIX.match(prefix)
-        ]
-        if not 0 <= self.max_per_number <= MAX_PER_NUMBER_LIMIT:
-            problems.append(f"the per-number rate must be 0 (off) to {MAX_PER_NUMBER_LIMIT}")
-        if not 1 <= self.window_seconds <= MAX_WINDOW_SECONDS:
-            problems.append(f"the per-number window must be 1 to {MAX_WINDOW_SECONDS} s")
-        if self.daily_segment_limit < 0:
-            problems.append("the daily segment limit must be 0 (off) or more")
-        if problems:
-            raise ValueError("; ".join(problems))
-
-    @classmethod
-    def parse_prefixes(cls, raw: str) -> tuple[str, ...]:
-        return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
 @dataclass(frozen=True)
