@@ -39,15 +39,31 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 LAYER_SOURCE = ROOT / "layers" / "common"
 # The import timed, then (untimed) the modules it compiled from source and the library modules it
-# loaded (bench/bytecode.py).
-_TIMER = (
-    "import json, sys, time; before = set(sys.modules); began = time.time();"
-    " t, c = time.perf_counter(), time.process_time(); import {module};"
-    " seconds, cpu = time.perf_counter() - t, time.process_time() - c; new = set(sys.modules) - before;"
-    " from bench.bytecode import compiled, libraries;"
-    " print(json.dumps({{'seconds': seconds, 'cpu': cpu, 'compiled': compiled(new, since=began),"
-    " 'libraries': libraries(new, ours={ours!r})}}))"
-)
+# loaded (bench/bytecode.py). It runs inside `pad`, a frame of _PAD_SLOTS local variables: CPython
+# keeps its frames on a data stack of 16 KiB chunks, and maps a chunk when a call crosses into it
+# and unmaps it when the call returns, so that code which calls back and forth across a chunk's
+# edge maps and unmaps one each time (a system call, a page fault). How often depends on the stack
+# depth at which the import starts, which is arbitrary (the bench's `python -c`, Lambda's
+# bootstrap): at the bench's depth the status handler's import crossed 200-650 times and its bare
+# init about 10, a few milliseconds apart; over other depths both cross 1,000-1,600 times on
+# average. A frame of 64 KiB gets a chunk of 128 KiB of its own, with room for the whole import
+# above it, so neither side crosses at all and the ratio is of the imports' own work.
+_PAD_SLOTS = 8200
+_TIMER = """\
+import json, sys, time
+exec("def pad(go):\\n    " + " = ".join([f"v{{i}}" for i in range({pad})] + ["0"]) + "\\n    return go()")
+def go():
+    before, began = set(sys.modules), time.time()
+    t, c = time.perf_counter(), time.process_time()
+    import {module}
+    seconds, cpu = time.perf_counter() - t, time.process_time() - c
+    return before, began, seconds, cpu
+before, began, seconds, cpu = pad(go)
+new = set(sys.modules) - before
+from bench.bytecode import compiled, libraries
+found = {{"compiled": compiled(new, since=began), "libraries": libraries(new, ours={ours!r})}}
+print(json.dumps({{"seconds": seconds, "cpu": cpu, **found}}))
+"""
 # Top-level packages of this project, with the function folder's own modules (`_modules_in`):
 # whatever else an import loads from outside the standard library is a library's.
 _OURS = ("sms_pipeline", "bench")
@@ -118,7 +134,7 @@ def import_seconds(module: str, code_dir: Path, layer: Path | None, env: Mapping
     }
     environment.pop("POWERTOOLS_TRACE_DISABLED", None)  # Tracing: Active in the template
     output = subprocess.run(  # noqa: S603 — our own interpreter
-        [sys.executable, "-c", _TIMER.format(module=module, ours=(*_OURS, *_modules_in(code_dir)))],
+        [sys.executable, "-c", _TIMER.format(module=module, ours=(*_OURS, *_modules_in(code_dir)), pad=_PAD_SLOTS)],
         env=environment,
         cwd=code_dir,
         capture_output=True,
