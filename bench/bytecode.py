@@ -1,4 +1,5 @@
-"""Which modules an import compiled from source, told after the fact from the modules themselves.
+"""Which modules an import compiled from source, told after the fact from the modules themselves;
+and which library modules it loaded.
 
 A timed import that compiles bytecode measures the compiler, not the code: with
 PYTHONDONTWRITEBYTECODE set (as in this environment, and as /var/task and /opt are read-only in
@@ -58,3 +59,17 @@ def _loaded_from_bytecode(source: str, cached: str | None, since: float) -> bool
     source_stat = os.stat(source)
     mtime_ok = int.from_bytes(header[8:12], "little") == int(source_stat.st_mtime) & 0xFFFFFFFF
     return mtime_ok and int.from_bytes(header[12:16], "little") == len(source_bytes) & 0xFFFFFFFF
+
+
+def libraries(names: Iterable[str], *, ours: Iterable[str]) -> list[str]:
+    """The modules among `names` that belong to neither the standard library nor the top-level
+    packages `ours`: what an import loaded from the libraries it is built on (bench/coldstart.py
+    compares a handler's with its bare init's). A module listed under a second name is left out:
+    requests.packages aliases whichever urllib3 modules are loaded when requests is, so its
+    aliases depend on the order of the imports, not on what was loaded."""
+    own = set(ours) | sys.stdlib_module_names | set(sys.builtin_module_names)
+    return sorted(
+        name
+        for name in names
+        if name.partition(".")[0] not in own and getattr(sys.modules.get(name), "__name__", name) == name
+    )

@@ -38,21 +38,53 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYER_SOURCE = ROOT / "layers" / "common"
-# The import timed, then (untimed) the modules it compiled from source (bench/bytecode.py).
-_TIMER = (
-    "import json, sys, time; before = set(sys.modules); began = time.time();"
-    " t, c = time.perf_counter(), time.process_time(); import {module};"
-    " seconds, cpu = time.perf_counter() - t, time.process_time() - c; new = set(sys.modules) - before;"
-    " from bench.bytecode import compiled;"
-    " print(json.dumps({{'seconds': seconds, 'cpu': cpu, 'compiled': compiled(new, since=began)}}))"
-)
+# The import timed, then (untimed) the modules it compiled from source and the library modules it
+# loaded (bench/bytecode.py). It runs inside `pad`, a frame of _PAD_SLOTS local variables: CPython
+# keeps its frames on a data stack of 16 KiB chunks, and maps a chunk when a call crosses into it
+# and unmaps it when the call returns, so that code which calls back and forth across a chunk's
+# edge maps and unmaps one each time (a system call, a page fault). How often depends on the stack
+# depth at which the import starts, which is arbitrary (the bench's `python -c`, Lambda's
+# bootstrap): at the bench's depth the status handler's import crossed 200-650 times and its bare
+# init about 10, a few milliseconds apart; over other depths both cross 1,000-1,600 times on
+# average. A frame of 64 KiB gets a chunk of 128 KiB of its own, with room for the whole import
+# above it, so neither side crosses at all and the ratio is of the imports' own work.
+_PAD_SLOTS = 8200
+_TIMER = """\
+import json, sys, time
+exec("def pad(go):\\n    " + " = ".join([f"v{{i}}" for i in range({pad})] + ["0"]) + "\\n    return go()")
+def go():
+    before, began = set(sys.modules), time.time()
+    t, c = time.perf_counter(), time.process_time()
+    import {module}
+    seconds, cpu = time.perf_counter() - t, time.process_time() - c
+    return before, began, seconds, cpu
+before, began, seconds, cpu = pad(go)
+new = set(sys.modules) - before
+from bench.bytecode import compiled, libraries
+found = {{"compiled": compiled(new, since=began), "libraries": libraries(new, ours={ours!r})}}
+print(json.dumps({{"seconds": seconds, "cpu": cpu, **found}}))
+"""
+# Top-level packages of this project, with the function folder's own modules (`_modules_in`):
+# whatever else an import loads from outside the standard library is a library's.
+_OURS = ("sms_pipeline", "bench")
 
-# What each function's init needs at the least (bench/bare_init.py): its clients, and the batch
-# utility (the send function's requests, the status function's check timers). The send function's
-# SNS client and both functions' SQS clients are made on first use, so not here.
+# What each function's init needs at the least (bench/bare_init.py): its clients, the batch
+# utility (the send function's requests, the status function's check timers), and the other library
+# modules its init loads: boto3's DynamoDB type serializer (the store's codec) and, for the send
+# function, gsm0338 (a text's encoding and parts). The send function's SNS client and both
+# functions' SQS clients are made on first use, so not here. A handler line whose import loads a
+# library module its bare init does not, or the other way round, is refused (`same_libraries`).
 BARE = {
-    "send": {"BENCH_CLIENTS": "dynamodb,secretsmanager", "BENCH_BATCH": "1"},
-    "status": {"BENCH_CLIENTS": "dynamodb,sns,secretsmanager", "BENCH_BATCH": "1"},
+    "send": {
+        "BENCH_CLIENTS": "dynamodb,secretsmanager",
+        "BENCH_BATCH": "1",
+        "BENCH_IMPORTS": "boto3.dynamodb.types,gsm0338",
+    },
+    "status": {
+        "BENCH_CLIENTS": "dynamodb,sns,secretsmanager",
+        "BENCH_BATCH": "1",
+        "BENCH_IMPORTS": "boto3.dynamodb.types",
+    },
 }
 
 
@@ -83,6 +115,7 @@ class Sample:
     seconds: float  # wall
     cpu: float  # the process's CPU seconds: what a container with its own vCPU waits for
     compiled: tuple[str, ...]  # source files the timed import compiled (bench/bytecode.py)
+    libraries: tuple[str, ...] = ()  # the library modules it loaded (bench/bytecode.py)
 
 
 def import_seconds(module: str, code_dir: Path, layer: Path | None, env: Mapping[str, str]) -> Sample:
@@ -101,7 +134,7 @@ def import_seconds(module: str, code_dir: Path, layer: Path | None, env: Mapping
     }
     environment.pop("POWERTOOLS_TRACE_DISABLED", None)  # Tracing: Active in the template
     output = subprocess.run(  # noqa: S603 — our own interpreter
-        [sys.executable, "-c", _TIMER.format(module=module)],
+        [sys.executable, "-c", _TIMER.format(module=module, ours=(*_OURS, *_modules_in(code_dir)), pad=_PAD_SLOTS)],
         env=environment,
         cwd=code_dir,
         capture_output=True,
@@ -109,20 +142,31 @@ def import_seconds(module: str, code_dir: Path, layer: Path | None, env: Mapping
         check=True,
     )
     result = json.loads(output.stdout.strip().splitlines()[-1])
-    return Sample(float(result["seconds"]), float(result["cpu"]), tuple(result["compiled"]))
+    return Sample(float(result["seconds"]), float(result["cpu"]), tuple(result["compiled"]), tuple(result["libraries"]))
+
+
+def _modules_in(code_dir: Path) -> list[str]:
+    """The top-level modules of a function's own folder (its handler module): ours too."""
+    return sorted(p.stem for p in code_dir.iterdir() if p.suffix == ".py" or (p / "__init__.py").exists())
 
 
 # Each measure: the module imported, the function it belongs to, the layer build, the extra env.
 Measure = tuple[str, str, str, Mapping[str, str]]
 
 
-def measures(functions: Mapping[str, tuple[Path, str, Mapping[str, str]]], builds: Iterable[str]) -> dict[str, Measure]:
-    """Every import timed, by name: "boto3" alone; "<function> <build>" for each function's handler
-    module with each layer build; "<function> bare" for bench/bare_init.py on the built layer,
+def measures(
+    functions: Mapping[str, tuple[Path, str, Mapping[str, str]]], builds: Iterable[str], compiling: Iterable[str] = ()
+) -> dict[str, Measure]:
+    """Every import timed, by name: "boto3" alone, and "boto3 <build>" from each layer build
+    among `compiling` (a build without bytecode: its handler imports are compared with an import
+    of boto3 that compiles as they do); "<function> <build>" for each function's handler module
+    with each layer build; "<function> bare" for bench/bare_init.py on the built layer,
     "<function> clients" for its boto3 and clients alone, and "<function> libraries" for its
     libraries with no client made."""
     first = next(iter(functions))
     found: dict[str, Measure] = {"boto3": ("boto3", first, "", {})}
+    for build in compiling:
+        found[f"boto3 {build}"] = ("boto3", first, build, {})
     for name, (_, module, _) in functions.items():
         for build in builds:
             found[f"{name} {build}"] = (module, name, build, {})
@@ -153,11 +197,12 @@ def cold_start(
     may_compile: Iterable[str] = (),
 ) -> dict[str, list[Sample]]:
     """Every round's sample of every measure (see `measures`); the rounds alternate between the
-    measures so a busy moment of the machine hits them all. Before the timed rounds, everything
-    is precompiled and each measure is imported once untimed, and what that import still compiled
-    (outside the layers `may_compile` names, built without bytecode on purpose) is compiled too."""
-    todo = measures(functions, layers)
+    measures so a busy moment of the machine hits them all, in the reverse order every other
+    round. Before the timed rounds, everything is precompiled and each measure is imported once
+    untimed, and what that import still compiled (outside the layers `may_compile` names, built
+    without bytecode on purpose) is compiled too."""
     allowed = set(may_compile)
+    todo = measures(functions, layers, [build for build in layers if build in allowed])
 
     def run(measure: Measure) -> Sample:
         module, function, build, extra = measure
@@ -171,9 +216,10 @@ def cold_start(
             compiled = (Path(source) for source in run(measure).compiled)
             precompile(path for path in compiled if any(path.is_relative_to(root) for root in ours))
     samples: dict[str, list[Sample]] = {name: [] for name in todo}
-    for _ in range(rounds):
-        for name, measure in todo.items():
-            samples[name].append(run(measure))
+    for round_ in range(rounds):
+        names = list(todo) if round_ % 2 == 0 else list(reversed(todo))  # a drifting load weighs alike
+        for name in names:
+            samples[name].append(run(todo[name]))
     return samples
 
 

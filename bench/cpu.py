@@ -73,19 +73,32 @@ def _handler_cpu(spec: dict[str, Any], count: int) -> float:
         return (time.process_time() - started) / count
 
 
-def _batch_walls(spec: dict[str, Any], rounds: int) -> list[float]:
-    """Wall time of each round's batch of 10, after the warm-up; at the CPU share of the cgroup whose
-    cgroup.procs the spec names, if it names one (bench/cpu_share.py). The warm-up, which stands
-    for Lambda's init, runs unthrottled: Lambda gives init a full vCPU."""
+def _batch_walls(spec: dict[str, Any], rounds: int) -> dict[str, list[float]]:
+    """Wall time of each round's batch of 10, after the warm-up, with all the CPU the process can
+    use ("free") and, if the spec names a cgroup's cgroup.procs, at that cgroup's CPU share
+    ("share", bench/cpu_share.py). Each round runs a batch of each, in turn first (free, share;
+    share, free; ...), the process moving into the cgroup and back, so that a busy moment of the
+    machine falls on both alike. The warm-up, which stands for Lambda's init, runs unthrottled:
+    Lambda gives init a full vCPU."""
+    from bench.cpu_share import home_group
+
     invoke = _send_handler(spec)
-    walls = []
+    groups = {"free": home_group()}
+    if spec.get("cgroup_procs"):
+        if groups["free"] is None:
+            raise RuntimeError("this process's own cgroup cannot be told: it could not leave the CPU share")
+        groups["share"] = Path(spec["cgroup_procs"])
+    walls: dict[str, list[float]] = {name: [] for name in groups}
     with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
         invoke(WARM_UP)
-        _join_cpu_share(spec)
-        for _ in range(rounds):
-            started = time.perf_counter()
-            invoke(10)
-            walls.append(time.perf_counter() - started)
+        for round_ in range(rounds):
+            for name in list(groups) if round_ % 2 == 0 else reversed(groups):
+                group = groups[name]
+                if group is not None and len(groups) > 1:
+                    group.write_text(str(os.getpid()))
+                started = time.perf_counter()
+                invoke(10)
+                walls[name].append(time.perf_counter() - started)
     return walls
 
 

@@ -42,6 +42,23 @@ def cpu_share_group(share: float) -> Iterator[Path | None]:
             group.rmdir()  # fails while a process is still in it; the caller waits for its processes
 
 
+def home_group() -> Path | None:
+    """The cgroup.procs of the CPU cgroup this process is in now: where a process that joined a
+    `cpu_share_group` goes back to run unthrottled again (None where it cannot be told)."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if (_V1 / "cpu.cfs_quota_us").exists():
+            if "cpu" in controllers.split(","):
+                return _V1 / path.lstrip("/") / "cgroup.procs"
+        elif controllers == "":
+            return _V2 / path.lstrip("/") / "cgroup.procs"
+    return None
+
+
 def _make_group(quota_us: int) -> Path | None:
     name = f"sms-bench-{os.getpid()}"
     try:

@@ -97,6 +97,15 @@ def note(text: str) -> None:
 
 
 @contextlib.contextmanager
+def timed(step: str) -> Iterator[None]:
+    """A step of the bench, its name noted as it starts and its wall time when it ends."""
+    note(step)
+    started = time.perf_counter()
+    yield
+    note(f"{step}: {time.perf_counter() - started:.0f} s")
+
+
+@contextlib.contextmanager
 def quiet() -> Iterator[None]:
     """The functions' logs and metrics (JSON on stdout in Lambda) go nowhere while we measure."""
     with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), warnings.catch_warnings():
@@ -167,13 +176,19 @@ def _send_spec(h: Harness, **extra: Any) -> Path:
     )
 
 
-def send_cpu(h: Harness, count: int, rounds: int = 3) -> list[Row]:
+def alternating(names: list[str], rounds: int) -> Iterator[str]:
+    """The names in turn, `rounds` times, the order reversed every other round (a, b; b, a; ...), so
+    that a load on the machine that grows or fades over the rounds weighs on each name alike."""
+    for round_ in range(rounds):
+        yield from names if round_ % 2 == 0 else reversed(names)
+
+
+def send_cpu(h: Harness, count: int, rounds: int = 5) -> list[Row]:
     spec_path = _send_spec(h, count=count)
     samples: dict[str, list[float]] = {"handler": [], "bare": []}
-    for _ in range(rounds):
-        for mode in samples:
-            subprocess.run([sys.executable, "-m", "bench.cpu", mode, str(spec_path)], check=True, cwd=ROOT)  # noqa: S603
-            samples[mode].append(json.loads((h.workdir / "cpu.json").read_text())["cpu_per_sms"])
+    for mode in alternating(list(samples), rounds):
+        subprocess.run([sys.executable, "-m", "bench.cpu", mode, str(spec_path)], check=True, cwd=ROOT)  # noqa: S603
+        samples[mode].append(json.loads((h.workdir / "cpu.json").read_text())["cpu_per_sms"])
     handler_cpu, bare_cpu = statistics.median(samples["handler"]), statistics.median(samples["bare"])
     return [
         rounds_row(
@@ -287,38 +302,40 @@ def segments_cost(handler_cpu: float, rounds: int = 200) -> Row:
     )
 
 
-def send_latency_at_cpu_share(h: Harness, latency: float, rounds: int = 9) -> list[Row]:
-    """Line 1 again, in a fresh process, with all the CPU it can use and then at the share of one
-    CPU that the function's MemorySize buys in Lambda (bench/cpu_share.py)."""
+def send_latency_at_cpu_share(h: Harness, latency: float, rounds: int = 15) -> list[Row]:
+    """Line 1 again, in a fresh process, with all the CPU it can use and at the share of one CPU
+    that the function's MemorySize buys in Lambda (bench/cpu_share.py): the two alternate batch by
+    batch in one process (bench/cpu.py batch), `rounds` batches each."""
     memory = h.stack.function_memory("SendFunction")
     share = share_of(memory)
-    walls: dict[str, list[float]] = {}
+    share_measure = f"send: batch of 10, wall / L, at {memory} MB's CPU share ({share:.2f} vCPU)"
     h.simulator.set_latency(latency)
     try:
         with cpu_share_group(share) as procs:
-            if procs is None:
-                return [
-                    Row(f"send: batch of 10 at {memory} MB's CPU share", "not measured: no cgroup CPU control here")
-                ]
-            for name, group in (("free", ""), ("share", str(procs))):
-                spec_path = _send_spec(h, rounds=rounds, cgroup_procs=group)
-                subprocess.run([sys.executable, "-m", "bench.cpu", "batch", str(spec_path)], check=True, cwd=ROOT)  # noqa: S603
-                walls[name] = json.loads((h.workdir / "cpu.json").read_text())["batch_walls"]
+            spec_path = _send_spec(h, rounds=rounds, cgroup_procs=str(procs) if procs else "")
+            subprocess.run([sys.executable, "-m", "bench.cpu", "batch", str(spec_path)], check=True, cwd=ROOT)  # noqa: S603
+            walls: dict[str, list[float]] = json.loads((h.workdir / "cpu.json").read_text())["batch_walls"]
     finally:
         h.simulator.set_latency(0)
     ms = 1000
     wall = {name: statistics.median(values) for name, values in walls.items()}
     ratios = {name: [w / latency for w in values] for name, values in walls.items()}
-    return [
+    rows = [
         rounds_row(
             "send: batch of 10, wall / L, handler in a process of its own",
             ratios["free"],
             f"{wall['free'] * ms:.0f} ms at L = {latency * ms:.0f} ms (as line 1, for comparison)",
-        ),
+        )
+    ]
+    if "share" not in walls:
+        return [*rows, Row(share_measure, "not measured: no cgroup CPU control here")]
+    return [
+        *rows,
         rounds_row(
-            f"send: batch of 10, wall / L, at {memory} MB's CPU share ({share:.2f} vCPU)",
+            share_measure,
             ratios["share"],
-            f"{wall['share'] * ms:.0f} ms at L = {latency * ms:.0f} ms (emulated with a CFS quota)",
+            f"{wall['share'] * ms:.0f} ms at L = {latency * ms:.0f} ms (emulated with a CFS quota;"
+            " alternating with the line above, batch by batch)",
         ),
     ]
 
@@ -360,12 +377,12 @@ def status_throughput(h: Harness, send: Handler, status: Handler, due: int, late
 
 
 def status_at_cpu_share(
-    h: Harness, send: Handler, status: Handler, due: int, latency: float, rounds: int = 3
+    h: Harness, send: Handler, status: Handler, due: int, latency: float, rounds: int = 5
 ) -> list[Row]:
     """Line 3 again, in a fresh process, with all the CPU it can use and then at the share of one
     CPU that the status function's MemorySize buys in Lambda (bench/cpu_share.py); the two
-    alternate, and the medians are kept. A run's report calls overlap, its CPU work does not: at a
-    small share the CPU, not L, sets the pace."""
+    alternate (`alternating`), and the medians are kept. A run's report calls overlap, its CPU
+    work does not: at a small share the CPU, not L, sets the pace."""
     memory = h.stack.function_memory("StatusFunction")
     share = share_of(memory)
     concurrency = int(h.function_env("StatusFunction")["STATUS_CONCURRENCY"])
@@ -375,13 +392,13 @@ def status_at_cpu_share(
         if procs is None:
             measure = f"status: run of {due} due jobs at {memory} MB's CPU share"
             return [Row(measure, "not measured: no cgroup CPU control here")]
-        for _ in range(rounds):
-            for name, group in (("free", ""), ("share", str(procs))):
-                drain(h, status)
-                run = _status_in_process(h, send, due, latency, cgroup_procs=group)
-                if run["summary"]["published"] != due:
-                    raise RuntimeError(f"the status run did not finish its {due} jobs: {run['summary']}")
-                runs[name].append(run)
+        groups = {"free": "", "share": str(procs)}
+        for name in alternating(list(groups), rounds):
+            drain(h, status)
+            run = _status_in_process(h, send, due, latency, cgroup_procs=groups[name])
+            if run["summary"]["published"] != due:
+                raise RuntimeError(f"the status run did not finish its {due} jobs: {run['summary']}")
+            runs[name].append(run)
     wall = {name: statistics.median(run["wall"] for run in done) for name, done in runs.items()}
     cpu_per_job = statistics.median(run["cpu"] for run in runs["free"]) / due
     label = f"status: run of {due} due jobs, wall / (N·L/{concurrency})"
@@ -577,7 +594,7 @@ def cold_start_rows(h: Harness, rounds: int) -> list[Row]:
     }
     samples = cold_start(functions, layers, rounds, may_compile=["source"])
 
-    def line(measure: str, name: str, base: str, note: str, target: float | None = None, **kw: bool) -> Row:
+    def line(measure: str, name: str, base: str, note: str, target: float | None = None, **kw: Any) -> Row:
         return import_row(measure, samples[name], samples[base], note, target, **kw)
 
     rows = []
@@ -589,6 +606,7 @@ def cold_start_rows(h: Harness, rounds: int) -> list[Row]:
                 f"{name} bare",
                 "layer built by layers/common/Makefile; bench/bare_init.py",
                 1.10,
+                same_libraries=True,
             ),
             line(
                 f"cold start: {name} import / import boto3 (information)",
@@ -597,11 +615,12 @@ def cold_start_rows(h: Harness, rounds: int) -> list[Row]:
                 "layer built by layers/common/Makefile",
             ),
             line(
-                f"cold start: {name} import / import boto3, layer as BuildMethod python3.13 built it",
+                f"cold start: {name} import / import boto3, both on the layer as BuildMethod python3.13 built it",
                 f"{name} source",
-                "boto3",
+                "boto3 source",
                 "no .pyc, botocore data of every service",
                 compiles=True,
+                also=("import boto3 alone", samples["boto3"]),
             ),
             line(
                 f"cold start: {name}'s clients alone / import boto3 (the floor)",
@@ -638,18 +657,32 @@ def import_row(
     target: float | None = None,
     *,
     compiles: bool = False,
+    same_libraries: bool = False,
+    also: tuple[str, list[Sample]] | None = None,
 ) -> Row:
     """One cold-start line: the median of the rounds' ratios of two imports' CPU time, timed side
     by side (bench/coldstart.py says why CPU).
     Refused if the baseline compiled bytecode while it was timed, or the timed import did when it
-    should not (`compiles`: the BuildMethod layer ships no bytecode, and that is its measure)."""
-    wrong = [source for sample in base for source in sample.compiled]
-    if not compiles:
-        wrong += [source for sample in timed for source in sample.compiled]
+    should not (`compiles`: both sides import from the BuildMethod layer, which ships no bytecode,
+    and that is the measure); and, with `same_libraries`, if the two did not load the same library
+    modules (the bare init is the same libraries with nothing of ours, or it is no baseline).
+    `also` prints the timed import's ratio to a third import in the figure, as information."""
+    wrong = [] if compiles else [source for sample in (*timed, *base) for source in sample.compiled]
     if wrong:
         files = sorted(set(wrong))
         why = f"refused: {len(files)} modules compiled while timed, e.g. {files[0]}"
         return Row(measure, why, target=target, refused=True)
+    if same_libraries:
+        ours = {name for sample in timed for name in sample.libraries}
+        theirs = {name for sample in base for name in sample.libraries}
+        if ours != theirs:
+            only = [
+                f"{', '.join(sorted(a - b)[:3])} only in the {side}"
+                for a, b, side in ((ours, theirs, "handler's"), (theirs, ours, "baseline's"))
+                if a - b
+            ]
+            why = f"refused: not the same libraries: {'; '.join(only)}"
+            return Row(measure, why, target=target, refused=True)
     ms = 1000
 
     def median(samples: list[Sample], field: str) -> float:
@@ -660,6 +693,10 @@ def import_row(
         f"CPU {median(timed, 'cpu'):.0f} ms vs {median(base, 'cpu'):.0f} ms"
         f" (wall {median(timed, 'seconds'):.0f} vs {median(base, 'seconds'):.0f}); {note}"
     )
+    if also is not None:
+        label, third = also
+        times = statistics.median(a.cpu / b.cpu for a, b in zip(timed, third, strict=True))
+        figure += f"; {times:.2f} × {label}, {median(third, 'cpu'):.0f} ms (information)"
     return rounds_row(measure, ratios, figure, target)
 
 
@@ -731,19 +768,21 @@ def main(argv: list[str] | None = None) -> int:
             ],
             (
                 "status run at Lambda's CPU share",
-                lambda: status_at_cpu_share(h, send, status, 100 if quick else 300, latency, 1 if quick else 3),
+                lambda: status_at_cpu_share(h, send, status, 100 if quick else 300, latency, 1 if quick else 5),
             ),
             ("read amplification", lambda: read_amplification(h, send, status, calls, table_sizes, due=50)),
             ("AWS calls per SMS", lambda: [calls_per_sms(h, calls, status, delivery_report=d) for d in (False, True)]),
             ("enqueue → POST", lambda: enqueue_latency(h, send, 1 if quick else 3)),
-            ("send CPU", lambda: send_cpu(h, 100 if quick else 500)),
-            ("protection rules", lambda: rules_cost(h, latency, 100 if quick else 500, 3 if quick else 5)),
-            ("send batch at Lambda's CPU share", lambda: send_latency_at_cpu_share(h, latency, 5 if quick else 9)),
+            ("send CPU", lambda: send_cpu(h, 100 if quick else 300)),
+            ("protection rules", lambda: rules_cost(h, latency, 100 if quick else 300, 3 if quick else 5)),
+            ("send batch at Lambda's CPU share", lambda: send_latency_at_cpu_share(h, latency, 5 if quick else 15)),
             ("cold start", lambda: cold_start_rows(h, 3 if quick else 15)),
         ]
-        if options.only:
-            wanted = {name.strip() for name in options.only.split(",")}
-            unknown = wanted - {name for name, _ in steps}
+        # The status lag runs last, after this harness is closed: each design has a harness of its own.
+        lag = "status lag"
+        wanted = {name.strip() for name in options.only.split(",")} if options.only else None
+        if wanted is not None:
+            unknown = wanted - {name for name, _ in steps} - {lag}
             if unknown:
                 parser.error(f"--only: no measure named {', '.join(sorted(unknown))}")
             steps = [(name, step) for name, step in steps if name in wanted]
@@ -753,9 +792,10 @@ def main(argv: list[str] | None = None) -> int:
             h.send(send, [h.request() for _ in range(20)])  # warm: connections, secret, first batch
             status(SCHEDULE_EVENT, h.context("StatusFunction"))
             for name, step in steps:
-                note(name)
-                rows.extend(step())
-    note("status lag")
-    rows.extend(lag_rows(measure_both(periods=2 if quick else 3)))
+                with timed(name):
+                    rows.extend(step())
+    if wanted is None or lag in wanted:
+        with timed(lag):
+            rows.extend(lag_rows(measure_both(periods=2 if quick else 3)))
     print(table(rows))
     return 1 if any(row.failed for row in rows) else 0

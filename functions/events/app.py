@@ -10,15 +10,17 @@ from __future__ import annotations
 from sms_pipeline.init_phase import init_phase
 
 with init_phase():  # imports, settings checked once, clients: everything up to the handler
-    from typing import Any
+    from typing import TYPE_CHECKING, Any
 
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-    from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from sms_pipeline import wiring
     from sms_pipeline.aws_sms import events
     from sms_pipeline.observability import count, logger, metrics, tracer
+
+    if TYPE_CHECKING:  # an annotation only: Powertools' own modules import it the same way
+        from aws_lambda_powertools.utilities.typing import LambdaContext
 
     outcomes = wiring.delivery_outcomes()
     processor = BatchProcessor(event_type=EventType.SQS)

@@ -16,16 +16,18 @@ from sms_pipeline.init_phase import init_phase
 
 with init_phase():  # imports, settings checked once, clients: everything up to the handler
     from dataclasses import asdict
-    from typing import Any
+    from typing import TYPE_CHECKING, Any
 
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-    from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from sms_pipeline import check_queue, schedule, wiring
     from sms_pipeline.observability import logger, metrics, tracer
     from sms_pipeline.timed_checks import check_timers
     from sms_pipeline.timers import Timer
+
+    if TYPE_CHECKING:  # an annotation only: Powertools' own modules import it the same way
+        from aws_lambda_powertools.utilities.typing import LambdaContext
 
     tracker = wiring.tracker()
     shard_count = wiring.settings().due_index_shards

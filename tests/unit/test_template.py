@@ -14,7 +14,8 @@ from test_config import FALLBACK as CONFIG_FALLBACK
 
 from local.stack import load_template
 from sms_pipeline.config import FALLBACK_PROVIDERS, ConfigError, Settings
-from sms_pipeline.request import CONTRACT_DEFAULTS, MAX_VALIDITY_SECONDS, Defaults
+from sms_pipeline.limits import MAX_VALIDITY_SECONDS
+from sms_pipeline.request import CONTRACT_DEFAULTS, Defaults
 from support import policy_statements
 
 TEMPLATE = load_template()

@@ -34,7 +34,6 @@ side of sending less:
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
@@ -43,11 +42,8 @@ from enum import StrEnum
 from typing import Protocol
 
 from sms_pipeline.gathered import Gathered
+from sms_pipeline.limits import Rules as Rules  # the policy's settings, checked by config.py
 
-# The most SMS one window may allow; the window's item holds a slot for each (protection_store.py).
-MAX_PER_NUMBER_LIMIT = 50
-MAX_WINDOW_SECONDS = 30 * 86400
-E164_PREFIX = re.compile(r"^\+[1-9][0-9]{0,14}$")
 # How long the first record of a batch waits for the others to ask, and the most one round answers:
 # BatchGetItem reads at most 100 keys, two for each number (its opt-out entry and its window).
 GATHER_SECONDS = 0.003
@@ -71,36 +67,6 @@ class Rule(StrEnum):
     @property
     def metric(self) -> str:
         return self.value
-
-
-@dataclass(frozen=True)
-class Rules:
-    """The template's parameters: AllowedDestinationPrefixes, MaxPerNumberPerWindow (0: off),
-    NumberWindowSeconds, DailySegmentLimit (0: off)."""
-
-    allowed_prefixes: tuple[str, ...] = ()
-    max_per_number: int = 0
-    window_seconds: int = 3600
-    daily_segment_limit: int = 0
-
-    def __post_init__(self) -> None:
-        problems = [
-            f"{prefix!r} is not an E.164 prefix (+ and digits)"
-            for prefix in self.allowed_prefixes
-            if not E164_PREFIX.match(prefix)
-        ]
-        if not 0 <= self.max_per_number <= MAX_PER_NUMBER_LIMIT:
-            problems.append(f"the per-number rate must be 0 (off) to {MAX_PER_NUMBER_LIMIT}")
-        if not 1 <= self.window_seconds <= MAX_WINDOW_SECONDS:
-            problems.append(f"the per-number window must be 1 to {MAX_WINDOW_SECONDS} s")
-        if self.daily_segment_limit < 0:
-            problems.append("the daily segment limit must be 0 (off) or more")
-        if problems:
-            raise ValueError("; ".join(problems))
-
-    @classmethod
-    def parse_prefixes(cls, raw: str) -> tuple[str, ...]:
-        return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
 @dataclass(frozen=True)

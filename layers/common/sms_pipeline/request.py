@@ -20,16 +20,12 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from sms_pipeline import phone, segments
+from sms_pipeline.limits import MAX_SEGMENTS, MAX_VALIDITY_SECONDS, MIN_VALIDITY_SECONDS
 
 MAX_TEXT_CHARS = 1600
 MAX_METADATA_BYTES = 2048
 MAX_BILLING_CODE_CHARS = 70
 MAX_REFERENCE_CHARS = 70
-# A request may wait for the provider at most this long (contract §1, §8): SQS keeps a message for
-# days, and an SMS that arrives days late (a one-time code, an alert) does more harm than none.
-MIN_VALIDITY_SECONDS = 5
-MAX_VALIDITY_SECONDS = 345_600
-MAX_SEGMENTS = 30  # the most a request may allow itself (contract §1); the template's default is 10
 # How far ahead a request may be scheduled (contract §11): as far as the anchors' (Twilio's SendAt).
 MAX_SCHEDULE_SECONDS = 35 * 86_400
 

@@ -26,12 +26,12 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import KW_ONLY, dataclass, replace
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sms_pipeline import request as requests_
 from sms_pipeline import scheduling
 from sms_pipeline import timers as timers_
 from sms_pipeline.cancel import Cancel, InvalidCancel, parse_message
-from sms_pipeline.failover import Failover
 from sms_pipeline.job import ClaimResult, Delivery, Final, Job, Origin, State
 from sms_pipeline.observability import MetricUnit, count, logger
 from sms_pipeline.outcomes import (
@@ -59,6 +59,9 @@ from sms_pipeline.ports import (
 )
 from sms_pipeline.protection import Admission, Block, Protection
 from sms_pipeline.retry import expired_reason, retry_delay
+
+if TYPE_CHECKING:  # failover.py is loaded only where a fallback provider is configured (wiring.py)
+    from sms_pipeline.failover import Failover
 
 CLAIM_MARGIN_SECONDS = 10.0
 

@@ -20,8 +20,6 @@ from botocore.config import Config
 from sms_pipeline.check_queue import SqsCheckTimers
 from sms_pipeline.config import Settings
 from sms_pipeline.dynamodb.store import JobStore, query_threads
-from sms_pipeline.protection import Protection
-from sms_pipeline.protection_store import DynamoRules
 from sms_pipeline.publisher import SnsPublisher
 from sms_pipeline.retarus.client import RetarusClient
 from sms_pipeline.retarus.credentials import SecretCredentials
@@ -33,6 +31,7 @@ if TYPE_CHECKING:
     from sms_pipeline.batch_processor import ConcurrentSqsProcessor
     from sms_pipeline.delivery import DeliveryOutcomes
     from sms_pipeline.failover import Failover
+    from sms_pipeline.protection import Protection
     from sms_pipeline.request_queue import RequestPutBack
     from sms_pipeline.sending import Sender
     from sms_pipeline.tracking import Tracker
@@ -130,6 +129,9 @@ def _check_timers(config: Settings) -> SqsCheckTimers | None:
 def _protection(config: Settings, client: DynamoDBClient) -> Protection:
     """The rules of contract §10, on the job store's client; a rule that is off reads and writes
     nothing of the counters table (the policy asks only for what a rule that is on needs)."""
+    from sms_pipeline.protection import Protection
+    from sms_pipeline.protection_store import DynamoRules
+
     state = DynamoRules(client, opt_out_table=config.opt_out_table_name, counters_table=config.counters_table_name)
     return Protection(config.protection, state=state)
 

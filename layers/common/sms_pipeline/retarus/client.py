@@ -16,7 +16,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -25,9 +25,11 @@ from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from sms_pipeline.outcomes import ProviderStatus, Verdict
 from sms_pipeline.ports import ConfigurationFault, Rejected, TransientError, UnexpectedResponse, UnknownResult
-from sms_pipeline.request import SmsRequest
 from sms_pipeline.retarus import bodies, statuses
 from sms_pipeline.retarus.credentials import Credentials
+
+if TYPE_CHECKING:
+    from sms_pipeline.request import SmsRequest
 
 USER_AGENT: Final = "sms-pipeline/0.1 (+python-requests)"
 
