@@ -247,7 +247,7 @@ def rules_cost(h: Harness, latency: float, count: int, rounds: int = 5) -> list[
         for round_ in range(rounds):
             sides = ("on", "off") if round_ % 2 == 0 else ("off", "on")
             for side in sides:
-                walls[side].append(statistics.median(run("batch", side, rounds=5)["batch_walls"]))
+                walls[side].append(statistics.median(run("batch", side, rounds=5)["batch_walls"]["free"]))
     finally:
         h.simulator.set_latency(0)
     ms = 1000
