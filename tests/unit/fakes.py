@@ -421,7 +421,7 @@ class FakeRuleState:
         }
         if not changed:
             for number, window in writes:
-                self.windows[number] = replace(window, version=(window.version or 0) + 1)
+                self.windows[number] = replace(window, version=window.written_version)
         return changed
 
     @property

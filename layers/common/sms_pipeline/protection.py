@@ -95,6 +95,11 @@ class Window:
     def with_sms(self, request_id: str, at_ms: int, limit: int) -> Window:
         return Window((at_ms, *self.times)[:limit], (request_id, *self.ids)[:limit], self.version)
 
+    @property
+    def written_version(self) -> int:
+        """The version a write of this window stores: one past the version it was read in."""
+        return (self.version or 0) + 1
+
 
 @dataclass(frozen=True)
 class Looked:
@@ -322,7 +327,7 @@ class Protection:
             changed = self._state.write_windows(writes, expires_at=expires)
             if not changed:
                 for number, written in writes:
-                    windows[number] = replace(written, version=(written.version or 0) + 1)
+                    windows[number] = replace(written, version=written.written_version)
                 return
             still: list[tuple[int, _Ask]] = []
             for k, (i, ask) in enumerate(pending):

@@ -56,7 +56,7 @@ def window_item(number: str, window: Window, *, expires_at: int) -> dict[str, An
     instead of two per SMS: the function's CPU to write and read a window is per value."""
     return {
         "id": {"S": RATE_PREFIX + number},
-        "v": {"N": str((window.version or 0) + 1)},
+        "v": {"N": str(window.written_version)},
         "w": {"S": " ".join(f"{at} {request_id}" for at, request_id in zip(window.times, window.ids, strict=True))},
         "expiresAt": {"N": str(expires_at)},
     }
